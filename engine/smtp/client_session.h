@@ -23,8 +23,20 @@ namespace postino::smtp {
 
 // SMTP phases; each has a timeout. Defaults follow RFC 5321 §4.5.3.2.
 enum class Phase {
-  kConnect, kBanner, kEhlo, kHelo, kStartTls, kTlsHandshake, kAuth,
-  kMail, kRcpt, kData, kBody, kEndOfData, kRset, kQuit,
+  kConnect,
+  kBanner,
+  kEhlo,
+  kHelo,
+  kStartTls,
+  kTlsHandshake,
+  kAuth,
+  kMail,
+  kRcpt,
+  kData,
+  kBody,
+  kEndOfData,
+  kRset,
+  kQuit,
 };
 std::string_view PhaseName(Phase phase);
 
@@ -58,12 +70,12 @@ struct AuthCredentials {
 };
 
 struct SessionParams {
-  std::string helo_name;           // announced in EHLO/HELO
+  std::string helo_name;  // announced in EHLO/HELO
   TlsMode tls = TlsMode::kOpportunistic;
   std::optional<AuthCredentials> auth;
-  bool auth_requires_tls = true;   // refuse to send credentials in plain text
-  bool pipelining = true;          // use PIPELINING when the server offers it
-  int max_transactions = 100;      // per connection; then QUIT
+  bool auth_requires_tls = true;  // refuse to send credentials in plain text
+  bool pipelining = true;         // use PIPELINING when the server offers it
+  int max_transactions = 100;     // per connection; then QUIT
   Timeouts timeouts;
 };
 
@@ -77,19 +89,20 @@ struct Capabilities {
   bool enhancedstatuscodes = false;
   bool auth_plain = false;
   bool auth_login = false;
-  uint64_t size = 0;  // SIZE limit, 0 = none announced
+  uint64_t size = 0;            // SIZE limit, 0 = none announced
+  bool size_announced = false;  // SIZE keyword present (with or without a limit)
 };
 
 // One message to one or more recipients.
 struct Transaction {
-  uint64_t id = 0;                  // caller's id, echoed in results
-  std::string mail_from;            // envelope sender (may be empty: null sender)
-  std::vector<std::string> rcpts;   // envelope recipients
+  uint64_t id = 0;                 // caller's id, echoed in results
+  std::string mail_from;           // envelope sender (may be empty: null sender)
+  std::vector<std::string> rcpts;  // envelope recipients
   // The message: RFC 5322 bytes with CRLF line ends, NOT dot-stuffed and
   // without the final ".". Shared so a retry need not copy it.
   std::shared_ptr<const std::string> data;
-  bool smtputf8 = false;            // needs SMTPUTF8 (non-ASCII addresses)
-  bool eightbit = false;            // body is 8BITMIME
+  bool smtputf8 = false;  // needs SMTPUTF8 (non-ASCII addresses)
+  bool eightbit = false;  // body is 8BITMIME
 };
 
 struct TlsInfo {
@@ -124,13 +137,13 @@ class ClientSession {
   ClientSession& operator=(const ClientSession&) = delete;
 
   // Inputs.
-  void Start();                               // before connecting: arms the connect timer
-  void OnConnected();                         // TCP (or implicit TLS) is up; expect the banner
-  void OnBytes(std::string_view bytes);       // bytes read from the peer, any split
+  void Start();                          // before connecting: arms the connect timer
+  void OnConnected();                    // TCP (or implicit TLS) is up; expect the banner
+  void OnBytes(std::string_view bytes);  // bytes read from the peer, any split
   void OnTlsReady(const TlsInfo& info);
   void OnTlsFailed(std::string_view reason);
-  void OnTimeout();                           // the armed timer fired
-  void OnClosed(std::string_view reason);     // the peer or the network closed the connection
+  void OnTimeout();                        // the armed timer fired
+  void OnClosed(std::string_view reason);  // the peer or the network closed the connection
 
   // Start a transaction; only after a kReady action. Recipients each get one
   // kRecipientResult later, whatever happens (including connection loss).
@@ -143,10 +156,17 @@ class ClientSession {
   // Drains the queued actions, in order.
   std::vector<Action> TakeActions();
 
-  bool finished() const;                      // kClose was emitted
+  bool finished() const;  // kClose was emitted
   const Capabilities& capabilities() const;
   const std::optional<TlsInfo>& tls() const;  // set once TLS is up
   int transactions_done() const;
+  // The reply that ended the session early (banner refused, EHLO/TLS/AUTH
+  // failure, 421, timeout, connection lost, protocol error, Abort), or
+  // nullopt while healthy or after a clean QUIT. Recipients submitted after
+  // the session ended get this reply at once.
+  const std::optional<Reply>& failure() const;
+  // The phase `failure()` happened in.
+  Phase failure_phase() const;
 
   class Impl;
 

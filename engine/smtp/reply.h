@@ -8,8 +8,8 @@
 namespace postino::smtp {
 
 struct Reply {
-  int code = 0;              // 200..599; 0 never appears in a parsed reply
-  std::string enhanced;      // "4.7.28" when the final line starts with one, else ""
+  int code = 0;                    // 200..599; 0 never appears in a parsed reply
+  std::string enhanced;            // "4.7.28" when the final line starts with one, else ""
   std::vector<std::string> lines;  // text of each line, without code, separator and CRLF
   // True when postino made this reply up for a local event (connection lost,
   // timeout, TLS failure, ...) instead of receiving it from the peer.
