@@ -1,0 +1,289 @@
+// campaign_commands.cc: creating, launching and steering campaigns, and
+// reading their progress and reports.
+#include "cli/campaign_commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "address/address.h"
+#include "cli/time_parse.h"
+
+namespace postino::cli {
+namespace {
+
+Result<db::Database*> Db(Context& ctx, int* exit_code) {
+  Result<db::Database*> db = ctx.Database();
+  if (!db.ok()) *exit_code = ctx.SetupFailure(db.status());
+  return db;
+}
+
+std::string FormatDuration(double seconds) {
+  if (seconds < 0 || seconds > 1e9) return "--";
+  auto s = static_cast<long long>(seconds + 0.5);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty) {
+  int64_t done = p.done();
+  double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
+                                            p.elapsed_seconds
+                                      : 0;
+  int64_t remaining = p.pending + p.deferred;
+  double eta = rate > 0 ? static_cast<double>(remaining) / rate : -1;
+  double frac = p.total > 0 ? static_cast<double>(done) / static_cast<double>(p.total) : 0;
+  std::string counts = fmt::format(
+      "delivered {} deferred {} bounced {} expired {} suppressed {} cancelled {} failed {}",
+      p.delivered, p.deferred, p.bounced, p.expired, p.suppressed, p.cancelled, p.failed);
+  if (!tty) {
+    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}", name, p.status, done,
+                       p.total, frac * 100, counts, rate, FormatDuration(eta));
+  }
+  constexpr int kWidth = 30;
+  int filled = static_cast<int>(frac * kWidth);
+  std::string bar;
+  for (int i = 0; i < kWidth; ++i) bar += i < filled ? "\u2588" : "\u2591";
+  return fmt::format("{} [{}] {:5.1f}% {}/{} {:.0f} msg/s ETA {} ({})\n  {}", name, bar,
+                     frac * 100, done, p.total, rate,
+                     p.status == "running" ? FormatDuration(eta) : "--", p.status, counts);
+}
+
+}  // namespace
+
+int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
+  db::CampaignSpec spec;
+  spec.name = o.name;
+  spec.list = o.list;
+  spec.template_name = o.template_name;
+  if (o.name.empty()) return Fail(Status::InvalidArgument("the campaign name is empty"));
+  Result<address::NameAddr> from = address::ParseNameAddr(o.from);
+  if (!from.ok()) {
+    return Fail(Status::InvalidArgument(
+        fmt::format("--from \"{}\": {}", o.from, from.status().message())));
+  }
+  spec.from_name = from->display_name;
+  spec.from_address = from->address.ToString();
+  if (!o.reply_to.empty()) {
+    Result<address::NameAddr> rt = address::ParseNameAddr(o.reply_to);
+    if (!rt.ok()) {
+      return Fail(Status::InvalidArgument(
+          fmt::format("--reply-to \"{}\": {}", o.reply_to, rt.status().message())));
+    }
+    spec.reply_to = o.reply_to;
+  }
+  if (!o.at.empty()) {
+    Result<std::chrono::system_clock::time_point> at = ParseLocalTime(o.at);
+    if (!at.ok()) return Fail(Status::InvalidArgument(fmt::format("--at: {}", at.status().message())));
+    spec.scheduled_at = *at;
+  }
+  if (!o.max_age.empty()) {
+    Result<std::chrono::seconds> age = ParseDuration(o.max_age);
+    if (!age.ok()) {
+      return Fail(Status::InvalidArgument(fmt::format("--max-age: {}", age.status().message())));
+    }
+    spec.max_age = fmt::format("{} seconds", age->count());
+  }
+  nlohmann::json settings = nlohmann::json::object();
+  if (!o.headers.empty()) {
+    nlohmann::json headers = nlohmann::json::array();
+    for (const std::string& h : o.headers) {
+      size_t colon = h.find(':');
+      bool bad = colon == std::string::npos || colon == 0;
+      for (size_t i = 0; !bad && i < colon; ++i) {
+        unsigned char c = static_cast<unsigned char>(h[i]);
+        bad = c <= 32 || c >= 127;
+      }
+      bad = bad || h.find_first_of("\r\n") != std::string::npos;
+      if (bad) {
+        return Fail(Status::InvalidArgument(fmt::format(
+            "--header \"{}\": expected \"Name: value\" with a printable ASCII name and no line "
+            "breaks",
+            h)));
+      }
+      std::string value = h.substr(colon + 1);
+      size_t b = value.find_first_not_of(' ');
+      headers.push_back({{"name", h.substr(0, colon)},
+                         {"value", b == std::string::npos ? "" : value.substr(b)}});
+    }
+    settings["headers"] = headers;
+  }
+  if (o.verp) settings["verp"] = true;
+  spec.settings_json = settings.dump();
+  spec.pool = o.pool;
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  if (!o.pool.empty()) {
+    Result<const config::Config*> cfg = ctx.Config();
+    if (cfg.ok() && !(*cfg)->FindPool(o.pool)) {
+      return Fail(Status::NotFound(fmt::format("--pool \"{}\": no such pool in {}", o.pool,
+                                               (*cfg)->file)));
+    }
+  }
+  Status st = (*db)->CreateCampaign(spec);
+  if (!st.ok()) return Fail(st);
+  fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}\n", o.name, o.list,
+             o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "");
+  return kExitOk;
+}
+
+int RunCampaignLaunch(Context& ctx, const std::string& name) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  Result<db::LaunchResult> r = (*db)->LaunchCampaign(name);
+  if (!r.ok()) return Fail(r.status());
+  fmt::print("campaign \"{}\" launched ({}): {} recipients, {} suppressed\n", name, r->status,
+             r->deliveries, r->suppressed);
+  return kExitOk;
+}
+
+int RunCampaignPause(Context& ctx, const std::string& name) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  Status st = (*db)->PauseCampaign(name);
+  if (!st.ok()) return Fail(st);
+  fmt::print("campaign \"{}\" paused\n", name);
+  return kExitOk;
+}
+
+int RunCampaignResume(Context& ctx, const std::string& name) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  Status st = (*db)->ResumeCampaign(name);
+  if (!st.ok()) return Fail(st);
+  fmt::print("campaign \"{}\" resumed\n", name);
+  return kExitOk;
+}
+
+int RunCampaignCancel(Context& ctx, const std::string& name) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  Result<int64_t> n = (*db)->CancelCampaign(name);
+  if (!n.ok()) return Fail(n.status());
+  fmt::print("campaign \"{}\" cancelled: {} recipients will not be sent\n", name, *n);
+  return kExitOk;
+}
+
+int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  bool tty = isatty(STDOUT_FILENO) == 1;
+  bool first = true;
+  for (;;) {
+    Result<db::CampaignProgress> p = (*db)->Progress(name);
+    if (!p.ok()) return Fail(p.status());
+    std::string line = ProgressLine(name, *p, tty);
+    if (tty && !first) fmt::print("\x1b[2A\r\x1b[J");
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+    first = false;
+    bool over = p->status == "finished" || p->status == "cancelled" || p->status == "draft";
+    if (!watch || over) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  return kExitOk;
+}
+
+int RunCampaignReport(Context& ctx, const std::string& name, const std::string& format) {
+  int code = kExitOk;
+  Result<db::Database*> db = Db(ctx, &code);
+  if (!db.ok()) return code;
+  Result<db::CampaignProgress> p = (*db)->Progress(name);
+  if (!p.ok()) return Fail(p.status());
+  Result<std::vector<db::DomainCount>> domains = (*db)->DomainCounts(name);
+  if (!domains.ok()) return Fail(domains.status());
+
+  static const char* kStatuses[] = {"delivered", "deferred", "bounced",  "expired", "suppressed",
+                                    "cancelled", "failed",   "pending"};
+  std::map<std::string, int64_t> totals = {
+      {"delivered", p->delivered}, {"deferred", p->deferred},   {"bounced", p->bounced},
+      {"expired", p->expired},     {"suppressed", p->suppressed}, {"cancelled", p->cancelled},
+      {"failed", p->failed},       {"pending", p->pending}};
+  // domain -> status -> count, keeping the order (largest domains first).
+  std::vector<std::string> order;
+  std::map<std::string, std::map<std::string, int64_t>> by_domain;
+  for (const auto& d : *domains) {
+    if (!by_domain.count(d.domain)) order.push_back(d.domain);
+    by_domain[d.domain][d.status] = d.count;
+  }
+
+  if (format == "json") {
+    nlohmann::json out;
+    out["campaign"] = name;
+    out["status"] = p->status;
+    out["total"] = p->total;
+    for (const char* s : kStatuses) out["counts"][s] = totals[s];
+    out["delivery_rate"] = p->total ? static_cast<double>(p->delivered) / p->total : 0.0;
+    out["domains"] = nlohmann::json::array();
+    for (const auto& dom : order) {
+      nlohmann::json d;
+      d["domain"] = dom;
+      int64_t total = 0;
+      for (const char* s : kStatuses) {
+        d[s] = by_domain[dom][s];
+        total += by_domain[dom][s];
+      }
+      d["total"] = total;
+      out["domains"].push_back(d);
+    }
+    fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  }
+  if (format == "csv") {
+    fmt::print("domain,total");
+    for (const char* s : kStatuses) fmt::print(",{}", s);
+    fmt::print("\n");
+    auto row = [&](const std::string& label, std::map<std::string, int64_t>& counts) {
+      int64_t total = 0;
+      for (const char* s : kStatuses) total += counts[s];
+      fmt::print("{},{}", label, total);
+      for (const char* s : kStatuses) fmt::print(",{}", counts[s]);
+      fmt::print("\n");
+    };
+    row("*", totals);
+    for (const auto& dom : order) row(dom, by_domain[dom]);
+    return kExitOk;
+  }
+  if (format != "table") {
+    return Fail(Status::InvalidArgument(
+        fmt::format("--format \"{}\": expected table, csv or json", format)));
+  }
+  fmt::print("Campaign {} ({})\n", name, p->status);
+  fmt::print("  {:<12} {:>10}\n", "total", p->total);
+  for (const char* s : kStatuses) {
+    if (totals[s] == 0 && (std::string(s) == "pending" || std::string(s) == "failed")) continue;
+    fmt::print("  {:<12} {:>10}  {:5.1f}%\n", s, totals[s],
+               p->total ? 100.0 * static_cast<double>(totals[s]) / p->total : 0.0);
+  }
+  if (p->started_at) {
+    fmt::print("  {:<12} {:>10}\n", "elapsed", FormatDuration(p->elapsed_seconds));
+  }
+  fmt::print("\n{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", "DOMAIN", "TOTAL", "DELIVERED",
+             "DEFERRED", "BOUNCED", "EXPIRED", "SUPPRESSED");
+  size_t shown = 0;
+  for (const auto& dom : order) {
+    if (++shown > 50) {
+      fmt::print("... {} more domains (use --format csv for all)\n", order.size() - 50);
+      break;
+    }
+    auto& c = by_domain[dom];
+    int64_t total = 0;
+    for (const char* s : kStatuses) total += c[s];
+    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", dom, total, c["delivered"],
+               c["deferred"], c["bounced"], c["expired"], c["suppressed"]);
+  }
+  return kExitOk;
+}
+
+}  // namespace postino::cli

@@ -1,0 +1,28 @@
+// campaign_commands.h: `postino campaign create|launch|pause|resume|cancel|status|report`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/context.h"
+
+namespace postino::cli {
+
+struct CampaignCreateOptions {
+  std::string name, list, template_name, from, reply_to, at, pool, max_age;
+  std::vector<std::string> headers;  // "Name: value"
+  bool verp = false;
+};
+
+int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& options);
+int RunCampaignLaunch(Context& ctx, const std::string& name);
+int RunCampaignPause(Context& ctx, const std::string& name);
+int RunCampaignResume(Context& ctx, const std::string& name);
+int RunCampaignCancel(Context& ctx, const std::string& name);
+// Prints progress once, or refreshes every second until the campaign is over
+// when `watch` is set. A progress bar on a terminal, one plain line otherwise.
+int RunCampaignStatus(Context& ctx, const std::string& name, bool watch);
+// format: table, csv or json.
+int RunCampaignReport(Context& ctx, const std::string& name, const std::string& format);
+
+}  // namespace postino::cli

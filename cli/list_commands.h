@@ -1,0 +1,19 @@
+// list_commands.h: `postino list import|ls`.
+#pragma once
+
+#include <string>
+
+#include "cli/context.h"
+
+namespace postino::cli {
+
+struct ListImportOptions {
+  std::string list;
+  std::string file;
+  bool dry_run = false;
+};
+
+int RunListImport(Context& ctx, const ListImportOptions& options);
+int RunListLs(Context& ctx);
+
+}  // namespace postino::cli

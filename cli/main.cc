@@ -1,0 +1,150 @@
+// main.cc: the `postino` command line (CLI11). Each subcommand is a small
+// function in cli/*_commands.cc; this file only declares the interface.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/campaign_commands.h"
+#include "cli/context.h"
+#include "cli/db_commands.h"
+#include "cli/list_commands.h"
+#include "cli/run_command.h"
+#include "cli/template_commands.h"
+#include "common/log.h"
+
+namespace postino::cli {
+namespace {
+
+int Main(int argc, char** argv) {
+  CLI::App app{"postino: high-volume bulk and newsletter email sending engine", "postino"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "postino 0.1.0");
+  std::string config_flag;
+  app.add_option("-c,--config", config_flag,
+                 "configuration file (default: $POSTINO_CONFIG, else ./postino.toml)");
+  std::string log_level;
+  app.add_option("--log-level", log_level, "debug, info, warn, error or off (default info)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+
+  std::function<int(Context&)> action;
+
+  // db
+  CLI::App* db = app.add_subcommand("db", "database schema");
+  db->require_subcommand(1);
+  db->add_subcommand("migrate", "create or upgrade the schema (idempotent)")->callback([&] {
+    action = [](Context& ctx) { return RunDbMigrate(ctx); };
+  });
+
+  // list
+  CLI::App* list = app.add_subcommand("list", "recipient lists");
+  list->require_subcommand(1);
+  ListImportOptions import_opts;
+  CLI::App* import = list->add_subcommand(
+      "import", "import recipients from a CSV file (header row; `email` column required)");
+  import->add_option("name", import_opts.list, "list name (created if new)")->required();
+  import->add_option("file", import_opts.file, "CSV file")->required();
+  import->add_flag("--dry-run", import_opts.dry_run, "validate and count, write nothing");
+  import->callback([&] { action = [&](Context& ctx) { return RunListImport(ctx, import_opts); }; });
+  list->add_subcommand("ls", "show lists and their sizes")->callback([&] {
+    action = [](Context& ctx) { return RunListLs(ctx); };
+  });
+
+  // template
+  CLI::App* tpl = app.add_subcommand("template", "message templates");
+  tpl->require_subcommand(1);
+  TemplateAddOptions tpl_opts;
+  CLI::App* tpl_add = tpl->add_subcommand("add", "add a template (parsed and checked first)");
+  tpl_add->add_option("name", tpl_opts.name, "template name")->required();
+  tpl_add->add_option("--subject", tpl_opts.subject, "subject template")->required();
+  tpl_add->add_option("--html", tpl_opts.html_file, "HTML part template file")->required();
+  tpl_add->add_option("--text", tpl_opts.text_file, "text part template file")->required();
+  tpl_add->add_flag("--replace", tpl_opts.replace, "overwrite a template of the same name");
+  tpl_add->callback([&] { action = [&](Context& ctx) { return RunTemplateAdd(ctx, tpl_opts); }; });
+  TemplatePreviewOptions preview_opts;
+  CLI::App* preview = tpl->add_subcommand("preview", "render one recipient's message to stdout");
+  preview->add_option("name", preview_opts.name, "template name")->required();
+  preview->add_option("--email", preview_opts.email, "subscriber whose attributes to use")
+      ->required();
+  preview->add_option("--from", preview_opts.from, "From address")
+      ->default_val("Preview <preview@example.com>");
+  preview->add_option("--campaign", preview_opts.campaign, "campaign name shown in {{campaign.name}}")
+      ->default_val("preview");
+  preview->callback(
+      [&] { action = [&](Context& ctx) { return RunTemplatePreview(ctx, preview_opts); }; });
+
+  // campaign
+  CLI::App* campaign = app.add_subcommand("campaign", "campaigns");
+  campaign->require_subcommand(1);
+  CampaignCreateOptions create_opts;
+  CLI::App* create = campaign->add_subcommand("create", "create a draft campaign");
+  create->add_option("name", create_opts.name, "campaign name")->required();
+  create->add_option("--list", create_opts.list, "recipient list")->required();
+  create->add_option("--template", create_opts.template_name, "template")->required();
+  create->add_option("--from", create_opts.from, "From: \"Name <address>\"")->required();
+  create->add_option("--reply-to", create_opts.reply_to, "Reply-To address");
+  create->add_option("--at", create_opts.at,
+                     "start time, e.g. \"2026-12-01 09:00 Europe/Rome\" (default: at launch)");
+  create->add_option("--pool", create_opts.pool, "source pool (default: the config's default)");
+  create->add_option("--max-age", create_opts.max_age, "give up on a recipient after (default 3d)");
+  create->add_option("--header", create_opts.headers, "extra header \"Name: value\" (repeatable)");
+  create->add_flag("--verp", create_opts.verp, "per-recipient Return-Path (bounces+TOKEN@domain)");
+  create->callback([&] { action = [&](Context& ctx) { return RunCampaignCreate(ctx, create_opts); }; });
+
+  std::string campaign_name;
+  auto simple = [&](const char* name, const char* help, int (*fn)(Context&, const std::string&)) {
+    CLI::App* sub = campaign->add_subcommand(name, help);
+    sub->add_option("name", campaign_name, "campaign name")->required();
+    sub->callback([&, fn] { action = [&, fn](Context& ctx) { return fn(ctx, campaign_name); }; });
+  };
+  simple("launch", "create the deliveries and start sending (or schedule)", RunCampaignLaunch);
+  simple("pause", "stop sending until resumed (takes effect within 2 s)", RunCampaignPause);
+  simple("resume", "continue a paused campaign", RunCampaignResume);
+  simple("cancel", "stop for good; recipients not yet sent become cancelled", RunCampaignCancel);
+  bool watch = false;
+  CLI::App* status = campaign->add_subcommand("status", "progress, rate and ETA");
+  status->add_option("name", campaign_name, "campaign name")->required();
+  status->add_flag("-w,--watch", watch, "refresh every second until the campaign is over");
+  status->callback(
+      [&] { action = [&](Context& ctx) { return RunCampaignStatus(ctx, campaign_name, watch); }; });
+  std::string format = "table";
+  CLI::App* report = campaign->add_subcommand("report", "counts per status and per domain");
+  report->add_option("name", campaign_name, "campaign name")->required();
+  report->add_option("--format", format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  report->callback([&] {
+    action = [&](Context& ctx) { return RunCampaignReport(ctx, campaign_name, format); };
+  });
+
+  // run
+  RunOptions run_opts;
+  CLI::App* run = app.add_subcommand("run", "the engine: send every running campaign");
+  run->add_flag("--until-idle", run_opts.until_idle,
+                "exit 0 when nothing is left to send now (for cron)");
+  run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
+  run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (!log_level.empty()) {
+    log::Level level;
+    if (log::ParseLevel(log_level, &level)) log::SetLevel(level);
+  }
+  if (!action) return kExitUsage;
+  Context ctx(config_flag);
+  return action(ctx);
+}
+
+}  // namespace
+}  // namespace postino::cli
+
+int main(int argc, char** argv) {
+  try {
+    return postino::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "postino: internal error: {}\n", e.what());
+    return postino::cli::kExitFailure;
+  }
+}

@@ -1,0 +1,674 @@
+// run_command.cc: `postino run`. Wires PostgreSQL, the render workers and the
+// delivery engine together (DESIGN.md, "The data path"):
+//
+//   DB thread ── claim (SKIP LOCKED, lease) ──► jobs ──► worker threads
+//        ▲                                                  │ render + sign
+//        │ results (COPY, set-based UPDATE)                 ▼
+//   results ◄── loop thread: Engine (SMTP) ◄── ready queue (uv_async)
+//
+// Only the loop thread touches sockets; only the DB thread touches
+// PostgreSQL; workers only render. Memory is bounded by the claim window.
+#include "cli/run_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "cli/message_renderer.h"
+#include "cli/work_queue.h"
+#include "common/log.h"
+#include "engine/delivery/engine.h"
+#include "engine/policy/reply_policy.h"
+
+namespace postino::cli {
+namespace {
+
+using Clock = std::chrono::system_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+smtp::TlsMode ToSmtp(config::TlsMode m) {
+  switch (m) {
+    case config::TlsMode::kNone: return smtp::TlsMode::kNone;
+    case config::TlsMode::kOpportunistic: return smtp::TlsMode::kOpportunistic;
+    case config::TlsMode::kRequired: return smtp::TlsMode::kRequired;
+    case config::TlsMode::kImplicit: return smtp::TlsMode::kImplicit;
+  }
+  return smtp::TlsMode::kOpportunistic;
+}
+
+}  // namespace
+
+// Maps the configuration onto the delivery engine's settings.
+delivery::EngineConfig MakeEngineConfig(const config::Config& cfg, const std::string& node) {
+  delivery::EngineConfig ec;
+  for (const auto& s : cfg.sources) {
+    ec.sources.push_back({s.name, s.address, s.ehlo.empty() ? node : s.ehlo, 1});
+  }
+  if (ec.sources.empty()) ec.sources.push_back({"default", "", cfg.node.id, 1});
+  for (const auto& r : cfg.routes) {
+    delivery::Route route;
+    route.domain_pattern = r.domain;
+    route.kind = r.kind == config::RouteConfig::Kind::kStatic ? delivery::Route::Kind::kStatic
+                                                               : delivery::Route::Kind::kMx;
+    route.host = r.host;
+    route.port = r.port;
+    route.tls = ToSmtp(r.tls);
+    if (r.auth) route.auth = smtp::AuthCredentials{r.auth->username, r.auth->password};
+    route.auth_requires_tls = r.auth_requires_tls;
+    ec.routes.push_back(std::move(route));
+  }
+  ec.dns_servers = cfg.dns.servers;
+  ec.mx_port = cfg.dns.mx_port;
+  if (cfg.limits.defaults.max_connections) {
+    ec.max_connections_per_destination = *cfg.limits.defaults.max_connections;
+  }
+  if (cfg.limits.defaults.max_messages_per_connection) {
+    ec.max_messages_per_connection = *cfg.limits.defaults.max_messages_per_connection;
+  }
+  const auto& t = cfg.timeouts;
+  ec.timeouts.connect = t.connect;
+  ec.timeouts.banner = t.banner;
+  ec.timeouts.ehlo = t.ehlo;
+  ec.timeouts.starttls = t.starttls;
+  ec.timeouts.mail = t.mail;
+  ec.timeouts.rcpt = t.rcpt;
+  ec.timeouts.data = t.data;
+  ec.timeouts.body = t.body;
+  ec.timeouts.end_of_data = t.end_of_data;
+  ec.timeouts.quit = t.quit;
+  return ec;
+}
+
+namespace {
+
+// What the loop keeps about a message while the engine has it.
+struct Meta {
+  int64_t delivery_id = 0;
+  int64_t campaign_id = 0;
+  std::string email;
+  int attempts = 0;  // before this one
+  Clock::time_point created_at;
+  seconds max_age{0};
+  std::string message_id;
+};
+
+struct Job {
+  db::ClaimedDelivery delivery;
+  std::shared_ptr<const PreparedCampaign> campaign;
+  std::string pool;
+  seconds max_age{0};
+};
+
+struct Ready {
+  Meta meta;
+  delivery::OutboundMessage message;  // data null when rendering failed
+  std::string failure;                // why rendering failed
+};
+
+class Runner {
+ public:
+  Runner(const config::Config& cfg, std::string node, bool until_idle,
+         std::unique_ptr<MessageRenderer> renderer)
+      : cfg_(cfg),
+        node_(std::move(node)),
+        until_idle_(until_idle),
+        renderer_(std::move(renderer)),
+        window_(std::max(2 * cfg.node.batch_size, 100)),
+        rng_(std::random_device{}()) {}
+
+  int Run() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &ready_async_, [](uv_async_t* a) {
+      static_cast<Runner*>(a->data)->OnReady();
+    });
+    ready_async_.data = this;
+    uv_async_init(&loop_, &control_async_, [](uv_async_t* a) {
+      static_cast<Runner*>(a->data)->OnControl();
+    });
+    control_async_.data = this;
+    for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
+      uv_signal_init(&loop_, s);
+      s->data = this;
+    }
+    uv_signal_start(&sigterm_, [](uv_signal_t* s, int) { static_cast<Runner*>(s->data)->Stop(kExitOk, "SIGTERM"); }, SIGTERM);
+    uv_signal_start(&sigint_, [](uv_signal_t* s, int) { static_cast<Runner*>(s->data)->Stop(kExitOk, "SIGINT"); }, SIGINT);
+    uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
+      log::Warn("SIGHUP: live reload of limits is not supported by this build; restart to apply");
+      (void)s;
+    }, SIGHUP);
+    uv_timer_init(&loop_, &feed_timer_);
+    feed_timer_.data = this;
+    uv_timer_start(&feed_timer_, [](uv_timer_t* t) { static_cast<Runner*>(t->data)->FeedEngine(); },
+                   200, 200);
+
+    engine_ = std::make_unique<delivery::Engine>(
+        &loop_, MakeEngineConfig(cfg_, node_),
+        [this](delivery::Outcome o) { OnOutcome(std::move(o)); });
+
+    unsigned workers = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerMain(); });
+    db_thread_ = std::thread([this] { DbThreadMain(); });
+
+    log::Info("postino run: node {} started ({} render workers, window {}){}", node_, workers,
+              window_, until_idle_ ? ", until idle" : "");
+    uv_run(&loop_, UV_RUN_DEFAULT);
+
+    jobs_.Close();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    db_thread_.join();
+    engine_.reset();
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    uv_loop_close(&loop_);
+    log::Info("postino run: node {} stopped: {} delivered, {} deferred, {} bounced, {} failed",
+              node_, delivered_, deferred_, bounced_, failed_);
+    return exit_code_;
+  }
+
+ private:
+  // ---- loop thread ----
+
+  void Stop(int code, const char* why) {
+    if (stopping_.exchange(true)) return;
+    exit_code_ = code;
+    log::Info("postino run: stopping ({}): finishing transactions in flight", why);
+    jobs_.Close();
+    // Messages not handed to the engine go back to the database untouched.
+    std::vector<int64_t> released;
+    for (auto& p : pending_) released.push_back(p.meta.delivery_id);
+    pending_.clear();
+    for (auto& r : ready_.Drain()) released.push_back(r.meta.delivery_id);
+    Release(std::move(released));
+    uv_timer_stop(&feed_timer_);
+    engine_->Shutdown([this] { OnEngineStopped(); });
+  }
+
+  void OnEngineStopped() {
+    // Workers skip (release) what is left once stopping_ is set; after they
+    // are joined nothing can touch the async handles any more.
+    jobs_.Close();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    std::vector<int64_t> released;
+    for (auto& r : ready_.Drain()) released.push_back(r.meta.delivery_id);
+    Release(std::move(released));
+    loop_done_ = true;
+    WakeDb();
+    uv_close(reinterpret_cast<uv_handle_t*>(&ready_async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&control_async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&feed_timer_), nullptr);
+    for (uv_signal_t* s : {&sigterm_, &sigint_, &sighup_}) {
+      uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+    }
+  }
+
+  void OnReady() {
+    std::vector<Ready> batch = ready_.Drain();
+    if (stopping_) {
+      std::vector<int64_t> released;
+      for (auto& r : batch) released.push_back(r.meta.delivery_id);
+      Release(std::move(released));
+      return;
+    }
+    std::vector<db::AttemptResult> failures;
+    for (auto& r : batch) {
+      if (!r.message.data) {
+        ++failed_;
+        db::AttemptResult a;
+        a.delivery_id = r.meta.delivery_id;
+        a.campaign_id = r.meta.campaign_id;
+        a.status = "failed";
+        a.reply = r.failure;
+        a.phase = "render";
+        a.at = Clock::now();
+        failures.push_back(std::move(a));
+        continue;
+      }
+      pending_.push_back({std::move(r.meta), std::move(r.message)});
+    }
+    if (!failures.empty()) PushResults(std::move(failures));
+    FeedEngine();
+  }
+
+  void OnControl() {
+    if (stop_requested_.load() && !stopping_) {
+      Stop(stop_code_.load(), stop_code_ == kExitOk ? "nothing left to send now" : "fatal error");
+      return;
+    }
+    std::set<int64_t> blocked;
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      blocked = blocked_campaigns_;
+    }
+    if (blocked.empty()) return;
+    std::vector<int64_t> released;
+    std::deque<Pending> keep;
+    for (auto& p : pending_) {
+      if (blocked.count(p.meta.campaign_id)) released.push_back(p.meta.delivery_id);
+      else keep.push_back(std::move(p));
+    }
+    pending_.swap(keep);
+    if (!released.empty()) {
+      log::Info("released {} queued messages of paused or cancelled campaigns", released.size());
+      Release(std::move(released));
+    }
+  }
+
+  // Hands queued messages to the engine while it has room.
+  void FeedEngine() {
+    if (stopping_) return;
+    size_t limit = static_cast<size_t>(window_);
+    while (!pending_.empty() && engine_->in_flight() < limit) {
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      int64_t id = p.meta.delivery_id;
+      in_engine_.emplace(id, std::move(p.meta));
+      engine_->Submit(std::move(p.message));
+    }
+  }
+
+  void OnOutcome(delivery::Outcome o) {
+    auto it = in_engine_.find(static_cast<int64_t>(o.id));
+    if (it == in_engine_.end()) {
+      log::Error("outcome for unknown delivery {}", o.id);
+      return;
+    }
+    Meta meta = std::move(it->second);
+    in_engine_.erase(it);
+    if (stopping_ && o.disposition == delivery::Disposition::kDeferred && o.source_address.empty() &&
+        o.reply.local) {
+      // Never attempted: the engine was shutting down.
+      Release({meta.delivery_id});
+      return;
+    }
+    db::AttemptResult a;
+    a.delivery_id = meta.delivery_id;
+    a.campaign_id = meta.campaign_id;
+    a.code = o.reply.code;
+    a.enhanced = o.reply.enhanced;
+    a.reply = o.reply.Text();
+    a.phase = std::string(smtp::PhaseName(o.phase));
+    a.source_ip = o.source_address;
+    a.mx_host = o.mx_host;
+    a.tls_version = o.tls_version;
+    a.tls_cipher = o.tls_cipher;
+    a.message_id = meta.message_id;
+    a.at = o.finished_at.time_since_epoch().count() ? o.finished_at : Clock::now();
+    a.email = meta.email;
+    switch (o.disposition) {
+      case delivery::Disposition::kDelivered:
+        a.status = "delivered";
+        ++delivered_;
+        break;
+      case delivery::Disposition::kBounced: {
+        a.status = "bounced";
+        ++bounced_;
+        policy::Decision d = policy::Classify(o.phase, o.reply);
+        a.suppress = cfg_.suppression.auto_suppress_hard_bounces && d.suppress;
+        break;
+      }
+      case delivery::Disposition::kDeferred:
+        if (a.at - meta.created_at >= meta.max_age) {
+          a.status = "expired";
+          ++bounced_;
+        } else {
+          a.status = "deferred";
+          a.next_attempt_at = a.at + RetryDelay(meta.attempts);
+          ++deferred_;
+        }
+        break;
+    }
+    PushResults({std::move(a)});
+    FeedEngine();
+  }
+
+  // The wait before attempt number attempts+2, from the retry schedule, with jitter.
+  Clock::duration RetryDelay(int attempts) {
+    const auto& sched = cfg_.retry.schedule;
+    Nanos base = sched.empty() ? Nanos(std::chrono::minutes(5))
+                               : sched[std::min<size_t>(static_cast<size_t>(attempts), sched.size() - 1)];
+    double jitter = cfg_.retry.jitter;
+    std::uniform_real_distribution<double> dist(1.0 - jitter, 1.0 + jitter);
+    auto d = std::chrono::duration<double, std::nano>(static_cast<double>(base.count()) * dist(rng_));
+    return std::chrono::duration_cast<Clock::duration>(d);
+  }
+
+  void PushResults(std::vector<db::AttemptResult> results) {
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      for (auto& r : results) results_.push_back(std::move(r));
+    }
+    WakeDb();
+  }
+
+  void Release(std::vector<int64_t> ids) {
+    if (ids.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      releases_.insert(releases_.end(), ids.begin(), ids.end());
+    }
+    WakeDb();
+  }
+
+  void WakeDb() { db_cv_.notify_one(); }
+
+  // ---- worker threads ----
+
+  void WorkerMain() {
+    while (std::optional<Job> job = jobs_.Pop()) {
+      Ready r;
+      const db::ClaimedDelivery& d = job->delivery;
+      r.meta = {d.id, d.campaign_id, d.email, d.attempts, d.created_at, job->max_age, d.message_id};
+      if (stopping_) {
+        Release({d.id});
+        continue;
+      }
+      Result<RenderedMessage> m =
+          renderer_->Render(*job->campaign, d.email, d.attributes, d.id, d.message_id);
+      if (m.ok()) {
+        r.meta.message_id = m->message_id;
+        r.message.id = static_cast<uint64_t>(d.id);
+        r.message.mail_from = m->envelope_from;
+        r.message.rcpt = d.email;
+        r.message.domain = d.domain;
+        r.message.data = std::move(m->data);
+        r.message.pool = job->pool;
+      } else {
+        r.failure = m.status().message();
+      }
+      ready_.Push(std::move(r));
+      uv_async_send(&ready_async_);
+    }
+  }
+
+  // ---- DB thread ----
+
+  void RequestStop(int code) {
+    stop_code_ = code;
+    stop_requested_ = true;
+    uv_async_send(&control_async_);
+  }
+
+  void DbThreadMain() {
+    Result<std::unique_ptr<db::Database>> conn = db::Database::Connect(cfg_.database.url);
+    if (!conn.ok()) {
+      log::Error("{}", conn.status().message());
+      RequestStop(kExitDatabase);
+      // Still drain what the loop gives back.
+    }
+    std::unique_ptr<db::Database> db = conn.ok() ? std::move(conn).value() : nullptr;
+    auto last_check = Clock::now() - seconds(10);
+    auto last_renew = Clock::now();
+    auto first_failure = Clock::time_point();
+    seconds lease(cfg_.node.lease_seconds);
+    int64_t outstanding = 0;  // claimed, not yet recorded or released
+
+    for (;;) {
+      std::vector<db::AttemptResult> results;
+      std::vector<int64_t> releases;
+      {
+        std::unique_lock<std::mutex> lock(db_mu_);
+        db_cv_.wait_for(lock, milliseconds(100), [&] {
+          return loop_done_.load() || results_.size() >= 1000 || !releases_.empty();
+        });
+        results.swap(results_);
+        releases.swap(releases_);
+      }
+      // Jobs that no worker will render any more (shutdown) go back too.
+      if (stopping_) {
+        for (auto& j : jobs_.Drain()) releases.push_back(j.delivery.id);
+      }
+      bool ok = true;
+      if (db && !results.empty()) {
+        Status st = db->RecordResults(node_, results);
+        if (st.ok()) {
+          outstanding -= static_cast<int64_t>(results.size());
+        } else {
+          ok = false;
+          log::Error("{} (will retry)", st.message());
+          std::lock_guard<std::mutex> lock(db_mu_);
+          results_.insert(results_.begin(), std::make_move_iterator(results.begin()),
+                          std::make_move_iterator(results.end()));
+        }
+      }
+      if (db && !releases.empty()) {
+        Status st = db->ReleaseLeases(node_, releases);
+        if (st.ok()) {
+          outstanding -= static_cast<int64_t>(releases.size());
+        } else {
+          ok = false;
+          log::Error("{} (will retry)", st.message());
+          std::lock_guard<std::mutex> lock(db_mu_);
+          releases_.insert(releases_.end(), releases.begin(), releases.end());
+        }
+      }
+      if (!ok && db) {
+        if (first_failure == Clock::time_point()) first_failure = Clock::now();
+        if (Clock::now() - first_failure > seconds(60)) {
+          log::Error("the database has been failing for 60 s; stopping");
+          RequestStop(kExitDatabase);
+          db.reset();
+        } else {
+          ReconnectIfBroken(db);
+        }
+      } else {
+        first_failure = Clock::time_point();
+      }
+      if (loop_done_) {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        if ((results_.empty() && releases_.empty()) || !db) break;
+        continue;
+      }
+      if (!db || stopping_ || stop_requested_) continue;
+
+      auto now = Clock::now();
+      if (now - last_check >= seconds(1)) {
+        last_check = now;
+        Housekeeping(*db);
+      }
+      if (now - last_renew >= lease / 3) {
+        last_renew = now;
+        Status st = db->RenewLeases(node_, lease);
+        if (!st.ok()) log::Error("{}", st.message());
+      }
+      int claimed = 0;
+      if (outstanding < window_) {
+        int want = static_cast<int>(std::min<int64_t>(cfg_.node.batch_size, window_ - outstanding));
+        Result<std::vector<db::ClaimedDelivery>> batch = db->Claim(node_, want, lease);
+        if (!batch.ok()) {
+          log::Error("{}", batch.status().message());
+        } else {
+          claimed = static_cast<int>(batch->size());
+          outstanding += claimed;
+          Dispatch(*db, std::move(batch).value());
+        }
+      }
+      if (until_idle_ && claimed == 0 && outstanding == 0) {
+        Result<bool> due = db->HasDueWork();
+        if (due.ok() && !*due) {
+          RequestStop(kExitOk);
+        } else if (!due.ok()) {
+          log::Error("{}", due.status().message());
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(db_mu_);
+    if (!results_.empty() || !releases_.empty()) {
+      log::Error("{} results and {} leases could not be written; those recipients will be retried "
+                 "when their leases expire",
+                 results_.size(), releases_.size());
+      exit_code_ = kExitDatabase;
+    }
+  }
+
+  void ReconnectIfBroken(std::unique_ptr<db::Database>& db) {
+    Result<std::unique_ptr<db::Database>> fresh = db::Database::Connect(cfg_.database.url);
+    if (fresh.ok()) db = std::move(fresh).value();
+  }
+
+  void Housekeeping(db::Database& db) {
+    Result<int> started = db.StartDueCampaigns();
+    if (started.ok() && *started > 0) log::Info("started {} scheduled campaign(s)", *started);
+    Result<std::vector<std::string>> finished = db.FinishCampaigns();
+    if (finished.ok()) {
+      for (const auto& name : *finished) log::Info("campaign \"{}\" finished", name);
+    }
+    if (campaigns_.empty()) return;
+    std::vector<int64_t> ids;
+    for (const auto& [id, c] : campaigns_) ids.push_back(id);
+    Result<std::vector<db::CampaignState>> states = db.CampaignStates(ids);
+    if (!states.ok()) return;
+    std::set<int64_t> blocked;
+    for (const auto& s : *states) {
+      if (s.status != "running") blocked.insert(s.id);
+      if (s.status == "finished" || s.status == "cancelled") campaigns_.erase(s.id);
+    }
+    bool changed;
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      changed = blocked != blocked_campaigns_;
+      blocked_campaigns_ = blocked;
+    }
+    if (changed) uv_async_send(&control_async_);
+  }
+
+  struct CampaignEntry {
+    std::shared_ptr<const PreparedCampaign> prepared;  // null: cannot be rendered
+    std::string error;
+    std::string pool;
+    seconds max_age{0};
+  };
+
+  void Dispatch(db::Database& db, std::vector<db::ClaimedDelivery> batch) {
+    std::vector<db::AttemptResult> failures;
+    for (auto& d : batch) {
+      auto it = campaigns_.find(d.campaign_id);
+      if (it == campaigns_.end()) it = campaigns_.emplace(d.campaign_id, Load(db, d.campaign_id)).first;
+      const CampaignEntry& c = it->second;
+      if (!c.prepared) {
+        db::AttemptResult a;
+        a.delivery_id = d.id;
+        a.campaign_id = d.campaign_id;
+        a.status = "failed";
+        a.reply = c.error;
+        a.phase = "render";
+        a.at = Clock::now();
+        failures.push_back(std::move(a));
+        continue;
+      }
+      jobs_.Push(Job{std::move(d), c.prepared, c.pool, c.max_age});
+    }
+    if (!failures.empty()) {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      for (auto& f : failures) results_.push_back(std::move(f));
+    }
+  }
+
+  CampaignEntry Load(db::Database& db, int64_t campaign_id) {
+    CampaignEntry e;
+    Result<db::CampaignRow> c = db.GetCampaignById(campaign_id);
+    if (!c.ok()) {
+      e.error = c.status().message();
+      return e;
+    }
+    e.pool = c->pool;
+    e.max_age = c->max_age;
+    Result<db::TemplateRow> t = db.GetTemplateById(c->template_id);
+    if (!t.ok()) {
+      e.error = t.status().message();
+      return e;
+    }
+    Result<std::shared_ptr<const PreparedCampaign>> p = renderer_->Prepare(*c, *t);
+    if (!p.ok()) {
+      e.error = fmt::format("campaign \"{}\": {}", c->name, p.status().message());
+      log::Error("{}", e.error);
+      return e;
+    }
+    e.prepared = std::move(p).value();
+    return e;
+  }
+
+  struct Pending {
+    Meta meta;
+    delivery::OutboundMessage message;
+  };
+
+  const config::Config& cfg_;
+  const std::string node_;
+  const bool until_idle_;
+  std::unique_ptr<MessageRenderer> renderer_;
+  const int window_;
+  std::mt19937_64 rng_;
+
+  uv_loop_t loop_{};
+  uv_async_t ready_async_{};
+  uv_async_t control_async_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_timer_t feed_timer_{};
+  std::unique_ptr<delivery::Engine> engine_;
+  std::deque<Pending> pending_;
+  std::unordered_map<int64_t, Meta> in_engine_;
+  int64_t delivered_ = 0, deferred_ = 0, bounced_ = 0, failed_ = 0;
+
+  std::vector<std::thread> workers_;
+  std::thread db_thread_;
+  BlockingQueue<Job> jobs_;
+  BlockingQueue<Ready> ready_;
+
+  std::mutex db_mu_;
+  std::condition_variable db_cv_;
+  std::vector<db::AttemptResult> results_;
+  std::vector<int64_t> releases_;
+
+  std::mutex control_mu_;
+  std::set<int64_t> blocked_campaigns_;
+  std::unordered_map<int64_t, CampaignEntry> campaigns_;  // DB thread only
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> loop_done_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<int> stop_code_{kExitOk};
+  std::atomic<int> exit_code_{kExitOk};
+};
+
+std::string DefaultNodeId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return host[0] ? host : "postino";
+}
+
+}  // namespace
+
+int RunEngine(Context& ctx, const RunOptions& options) {
+  Result<const config::Config*> cfg = ctx.Config();
+  if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
+  Result<db::Database*> db = ctx.Database();
+  if (!db.ok()) return ctx.SetupFailure(db.status());
+  Result<std::unique_ptr<MessageRenderer>> renderer = MessageRenderer::Create(**cfg);
+  if (!renderer.ok()) {
+    Fail(renderer.status());
+    return kExitConfig;
+  }
+  // The lease owner is unique per process, so a restarted node never renews
+  // (and so keeps) the leases of the process it replaces.
+  std::string base = !options.node_id.empty() ? options.node_id
+                     : !(*cfg)->node.id.empty() ? (*cfg)->node.id
+                                                : DefaultNodeId();
+  std::string node = fmt::format("{}/{}-{}", base, getpid(),
+                                 std::chrono::duration_cast<seconds>(
+                                     Clock::now().time_since_epoch()).count() % 100000);
+  Runner runner(**cfg, node, options.until_idle, std::move(renderer).value());
+  return runner.Run();
+}
+
+}  // namespace postino::cli
