@@ -1,0 +1,148 @@
+// postino_fixture.cc: shared set-up of the integration tests.
+#include "tests/integration/postino_fixture.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/testdata.h"
+
+namespace postino::testing {
+
+PgCluster* PostinoTest::cluster_ = nullptr;
+
+SmtpSink::SmtpSink(const std::vector<std::string>& extra) {
+  dir_ = MakeTempDir("postino-sink");
+  dump_ = dir_ + "/dump";
+  port_ = FreePort();
+  std::vector<std::string> argv = {"/usr/sbin/smtp-sink"};
+  if (geteuid() == 0) {
+    argv.push_back("-u");
+    argv.push_back("nobody");
+  }
+  argv.insert(argv.end(), {"-D", dump_});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(fmt::format("127.0.0.1:{}", port_));
+  argv.push_back("256");
+  proc_ = std::make_unique<BackgroundProcess>(argv, std::map<std::string, std::string>{},
+                                              dir_ + "/sink.log");
+  if (!WaitForPort(port_, std::chrono::seconds(10))) {
+    ADD_FAILURE() << "smtp-sink did not start: " << ReadFile(dir_ + "/sink.log");
+  }
+}
+
+SmtpSink::~SmtpSink() {
+  proc_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<std::string> SmtpSink::Recipients() const {
+  std::vector<std::string> out;
+  std::istringstream in(ReadFile(dump_));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("X-Rcpt-Args: ", 0) == 0) {
+      std::string v = line.substr(13);
+      if (!v.empty() && v.back() == '\r') v.pop_back();
+      // "TO:<a@b>" possibly followed by parameters.
+      size_t lt = v.find('<'), gt = v.find('>');
+      if (lt != std::string::npos && gt != std::string::npos) v = v.substr(lt + 1, gt - lt - 1);
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+void PostinoTest::SetUpTestSuite() {
+  if (!cluster_) cluster_ = new PgCluster();
+}
+
+void PostinoTest::TearDownTestSuite() {
+  delete cluster_;
+  cluster_ = nullptr;
+}
+
+void PostinoTest::SetUp() {
+  if (!cluster_->error().empty()) GTEST_FAIL() << cluster_->error();
+  if (access("/usr/sbin/smtp-sink", X_OK) != 0) {
+    GTEST_FAIL() << "smtp-sink not installed (run deploy/install-deps.sh)";
+  }
+  static int counter = 0;
+  db_name_ = fmt::format("t{}_{}", getpid(), ++counter);
+  db_url_ = cluster_->CreateDatabase(db_name_);
+  dir_ = MakeTempDir("postino-test");
+  config_path_ = dir_ + "/postino.toml";
+}
+
+void PostinoTest::WriteConfig(int sink_port, const std::string& extra_toml) {
+  Write("postino.toml", fmt::format(R"([database]
+url = "{}"
+
+[node]
+id = "test"
+batch_size = 500
+lease_seconds = 60
+
+[[sources]]
+name = "lo"
+address = "127.0.0.1"
+ehlo = "test.postino.example"
+
+[[routes]]
+domain = "*"
+to = "127.0.0.1:{}"
+tls = "none"
+
+[unsubscribe]
+url_base = "https://news.example.com/u"
+mailto = "unsubscribe@news.example.com"
+{}
+)",
+                                    db_url_, sink_port, extra_toml));
+}
+
+std::string PostinoTest::Binary() { return BinaryDir() + "/cli/postino"; }
+
+ProcessResult PostinoTest::Postino(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {Binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(argv, {{"POSTINO_CONFIG", config_path_}});
+}
+
+std::unique_ptr<BackgroundProcess> PostinoTest::StartPostino(const std::vector<std::string>& args,
+                                                             const std::string& log_name) {
+  std::vector<std::string> argv = {Binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<BackgroundProcess>(
+      argv, std::map<std::string, std::string>{{"POSTINO_CONFIG", config_path_}},
+      dir_ + "/" + log_name);
+}
+
+std::string PostinoTest::Write(const std::string& name, const std::string& content) {
+  std::string path = dir_ + "/" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+std::string PostinoTest::WriteRecipients(int n, const std::string& name) {
+  static const char* kDomains[] = {"example.com", "example.org", "münchen.example"};
+  std::string csv = "email,first_name,city\n";
+  for (int i = 0; i < n; ++i) {
+    csv += fmt::format("user{}@{},Zoë {},Roma\n", i, kDomains[i % 3], i);
+  }
+  return Write(name, csv);
+}
+
+void PostinoTest::AddTemplate() {
+  std::string html = Write("t.html", "<p>Ciao {{first_name}} da {{city}}</p>\n");
+  std::string text = Write("t.txt", "Ciao {{first_name}} da {{city}}\n");
+  ProcessResult r = Postino({"template", "add", "t", "--subject", "Novità per {{first_name}}",
+                             "--html", html, "--text", text});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace postino::testing

@@ -1,0 +1,61 @@
+// postino_fixture.h: what integration tests of the postino binary share: a
+// PostgreSQL cluster per test binary, a fresh database and config per test,
+// smtp-sink instances, and a way to run `postino` commands.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/support/pg_cluster.h"
+#include "tests/support/process.h"
+
+namespace postino::testing {
+
+// smtp-sink on 127.0.0.1:<free port>, dumping every transaction to a file.
+class SmtpSink {
+ public:
+  // `extra` are additional smtp-sink options (e.g. {"-W", "DATA:1:5"}).
+  explicit SmtpSink(const std::vector<std::string>& extra = {});
+  ~SmtpSink();
+  int port() const { return port_; }
+  // Recipients of every transaction received so far (X-Rcpt-Args), in order.
+  std::vector<std::string> Recipients() const;
+  const std::string& dump_path() const { return dump_; }
+
+ private:
+  std::string dir_, dump_;
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> proc_;
+};
+
+class PostinoTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+
+  // Writes the config (database + route "*" to the sink + `extra_toml`).
+  void WriteConfig(int sink_port, const std::string& extra_toml = "");
+  // Runs `postino ARGS...` with this test's config.
+  ProcessResult Postino(const std::vector<std::string>& args);
+  std::unique_ptr<BackgroundProcess> StartPostino(const std::vector<std::string>& args,
+                                                  const std::string& log_name);
+  std::string Sql(const std::string& sql) { return cluster_->Psql(sql, db_name_); }
+  // Writes a CSV of `n` recipients user<i>@<domain i%3> and returns its path.
+  std::string WriteRecipients(int n, const std::string& name = "recipients.csv");
+  // Adds template "t" with a small subject, text and HTML.
+  void AddTemplate();
+  std::string Write(const std::string& name, const std::string& content);
+
+  static std::string Binary();
+
+  static PgCluster* cluster_;
+  std::string db_name_, db_url_, dir_, config_path_;
+};
+
+}  // namespace postino::testing
