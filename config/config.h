@@ -1,0 +1,233 @@
+// config.h: postino.toml as a plain struct, and the loader that fills it.
+// Loading has no side effects (it only reads the file and the environment),
+// so a SIGHUP reload can call LoadConfigFile again and keep the old Config
+// when the new one is invalid. Every error names FILE:LINE:COLUMN, the key
+// path (e.g. "routes[2].tls", indexes from 0) and what was expected.
+// docs/configuration.md documents every key and its default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "scheduler/rate.h"
+
+namespace postino::config {
+
+using Seconds = std::chrono::seconds;
+
+enum class TlsMode { kNone, kOpportunistic, kRequired, kImplicit };
+std::string_view TlsModeName(TlsMode mode);
+
+struct DatabaseConfig {
+  std::string url;  // required (or $POSTINO_DATABASE_URL)
+};
+
+struct NodeConfig {
+  std::string id;  // default: the host name
+  int batch_size = 1000;
+  int lease_seconds = 300;
+};
+
+struct SourceConfig {
+  std::string name;     // unique
+  std::string address;  // bind address: IPv4 or IPv6 literal
+  std::string ehlo;     // default: node id
+};
+
+struct PoolEntryConfig {
+  std::string source;
+  uint32_t weight = 1;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::vector<PoolEntryConfig> entries;  // non-empty; at least one weight > 0
+};
+
+struct AuthConfig {
+  std::string username;
+  std::string password;      // literal, or read from password_env at load time
+  std::string password_env;  // name of the variable it came from ("" = literal)
+};
+
+struct RouteConfig {
+  std::string domain;  // "example.com", "*.example.com" or "*"
+  enum class Kind { kMx, kStatic } kind = Kind::kMx;
+  std::string host;    // kStatic
+  uint16_t port = 25;  // kStatic
+  TlsMode tls = TlsMode::kOpportunistic;
+  std::optional<AuthConfig> auth;
+  bool auth_requires_tls = true;
+  std::string pool;  // "" = default_pool
+};
+
+struct DnsConfig {
+  std::vector<std::string> servers;  // "127.0.0.1:5353"; empty = /etc/resolv.conf
+  uint16_t mx_port = 25;             // port for MX deliveries (tests override)
+};
+
+// One set of shaping limits; unset fields inherit (rule -> defaults).
+struct LimitValues {
+  std::optional<int> max_connections;       // per egress path
+  std::optional<int> max_site_connections;  // per site, all sources
+  std::optional<int> max_messages_per_connection;
+  std::optional<scheduler::Rate> max_message_rate;     // per egress path
+  std::optional<scheduler::Rate> max_connection_rate;  // per egress path
+  std::optional<TlsMode> tls;
+  std::optional<std::vector<Nanos>> retry_schedule;
+  std::optional<Nanos> max_age;
+};
+
+struct LimitRule {
+  std::string match;  // recipient domain pattern ("gmail.com", "*.example.com"), or
+  std::string mx;     // MX host pattern ("*.google.com"); exactly one is set
+  LimitValues values;
+};
+
+struct LimitsConfig {
+  LimitValues defaults;  // max_connections etc. always set after loading
+  std::vector<LimitRule> rules;
+};
+
+// The limits that apply to one destination, every field resolved.
+struct EffectiveLimits {
+  int max_connections = 0;
+  int max_site_connections = 0;
+  int max_messages_per_connection = 0;
+  std::optional<scheduler::Rate> max_message_rate;  // nullopt = unlimited
+  std::optional<scheduler::Rate> max_connection_rate;
+  std::optional<TlsMode> tls;  // nullopt = the route's TLS mode
+  std::vector<Nanos> retry_schedule;
+  Nanos max_age{0};
+};
+
+struct TimeoutsConfig {  // per SMTP phase, RFC 5321 §4.5.3.2 where it has one
+  Seconds connect{30};
+  Seconds banner{300};
+  Seconds ehlo{300};
+  Seconds starttls{120};
+  Seconds mail{300};
+  Seconds rcpt{300};
+  Seconds data{120};
+  Seconds body{180};
+  Seconds end_of_data{600};
+  Seconds quit{60};
+};
+
+struct WarmupSiteConfig {
+  std::string site;  // domain or MX host pattern ("gmail.com", "*.google.com")
+  std::vector<uint64_t> caps;
+};
+
+struct WarmupConfig {
+  std::string source;
+  std::chrono::sys_days start;  // UTC day 0
+  std::vector<uint64_t> caps;   // daily caps; unlimited after the last
+  std::vector<WarmupSiteConfig> sites;
+};
+
+struct BackoffRuleConfig {
+  std::string match;  // ECMAScript regex, case-insensitive, over "CODE ENHANCED TEXT"
+  std::string site;   // optional domain / MX pattern
+  enum class Action { kSuspend, kSlow, kBounce } action = Action::kSuspend;
+  Nanos duration{0};                                 // suspend/slow: how long
+  std::optional<scheduler::Rate> rate;               // slow: the reduced rate
+  Nanos recovery_interval{std::chrono::minutes(5)};  // slow: rate doubles every interval
+};
+
+struct RetryConfig {
+  std::vector<Nanos> schedule;  // default 5m 10m 20m 40m 1h 2h 4h (last repeats)
+  Nanos max_age{std::chrono::hours(72)};
+  double jitter = 0.1;  // ±fraction
+};
+
+struct DkimKeyConfig {
+  std::string domain;
+  std::string selector;
+  std::string algorithm = "rsa-sha256";  // or "ed25519-sha256"
+  std::string key_file;
+};
+
+struct DkimConfig {
+  std::vector<DkimKeyConfig> keys;
+  std::string canonicalization = "relaxed/relaxed";
+  std::vector<std::string> headers;  // empty = the signer's default list
+};
+
+struct UnsubscribeConfig {
+  std::string url_base;  // "https://example.com/u/"
+  std::string mailto;    // "unsubscribe@example.com"
+};
+
+struct CampaignDefaultsConfig {
+  std::string list_id;
+  std::string feedback_id;
+  std::string verp_domain;
+};
+
+struct SuppressionConfig {
+  bool auto_suppress_hard_bounces = true;
+};
+
+struct SubmissionConfig {
+  bool enabled = false;
+  std::vector<std::string> listen;      // "0.0.0.0:587" (STARTTLS offered)
+  std::vector<std::string> tls_listen;  // "0.0.0.0:465" (implicit TLS)
+  std::string cert_file;
+  std::string key_file;
+  uint64_t max_message_size = 50 * 1024 * 1024;
+  std::string pool;  // source pool for submitted mail ("" = default_pool)
+};
+
+struct Config {
+  std::string file;  // where it was loaded from
+  DatabaseConfig database;
+  NodeConfig node;
+  std::vector<SourceConfig> sources;
+  std::vector<PoolConfig> pools;
+  std::string default_pool;  // "" = a pool of every source, weight 1
+  std::vector<RouteConfig> routes;
+  DnsConfig dns;
+  LimitsConfig limits;
+  TimeoutsConfig timeouts;
+  std::vector<WarmupConfig> warmup;
+  std::vector<BackoffRuleConfig> backoff;
+  bool use_default_backoff = true;
+  RetryConfig retry;
+  DkimConfig dkim;
+  UnsubscribeConfig unsubscribe;
+  CampaignDefaultsConfig campaign_defaults;
+  SuppressionConfig suppression;
+  SubmissionConfig submission;
+
+  const SourceConfig* FindSource(std::string_view name) const;
+  const PoolConfig* FindPool(std::string_view name) const;
+  // The most specific route for a recipient domain, or nullptr (MX delivery).
+  const RouteConfig* FindRoute(std::string_view domain) const;
+  // Limits for a destination: defaults, then every matching rule from the
+  // least to the most specific (exact domain > "*.suffix" domain > MX
+  // pattern; longer patterns first within a kind), each overriding the keys
+  // it sets. `mx_hosts` may be empty when not resolved yet.
+  EffectiveLimits LimitsFor(std::string_view domain,
+                            const std::vector<std::string>& mx_hosts) const;
+};
+
+// Parses TOML text; `file_name` is used in error messages. Applies
+// $POSTINO_DATABASE_URL. On error the Status (kInvalidArgument) lists every
+// problem found, one "FILE:LINE:COL: KEY: what" line each.
+Result<Config> ParseConfig(std::string_view text, std::string_view file_name);
+
+// Reads and parses a file (see ParseConfig).
+Result<Config> LoadConfigFile(const std::string& path);
+
+// The config file to use: the --config flag if given, else $POSTINO_CONFIG,
+// else "./postino.toml".
+std::string ResolveConfigPath(std::string_view cli_flag);
+
+}  // namespace postino::config
