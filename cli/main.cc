@@ -8,6 +8,7 @@
 #include "cli/db_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
+#include "cli/suppress_commands.h"
 #include "cli/template_commands.h"
 #include "common/log.h"
 
@@ -113,6 +114,31 @@ int Main(int argc, char** argv) {
   report->callback([&] {
     action = [&](Context& ctx) { return RunCampaignReport(ctx, campaign_name, format); };
   });
+
+  // suppress
+  CLI::App* sup = app.add_subcommand("suppress", "the suppression list (never sent to)");
+  sup->require_subcommand(1);
+  std::string sup_email, sup_file, sup_reason = "manual";
+  int sup_limit = 100;
+  CLI::App* sup_add = sup->add_subcommand("add", "suppress one address");
+  sup_add->add_option("email", sup_email, "address")->required();
+  sup_add->add_option("--reason", sup_reason, "hard_bounce, unsubscribe, complaint or manual");
+  sup_add->callback([&] {
+    action = [&](Context& ctx) { return RunSuppressAdd(ctx, sup_email, sup_reason); };
+  });
+  CLI::App* sup_imp = sup->add_subcommand("import", "suppress the addresses of a CSV file");
+  sup_imp->add_option("file", sup_file, "CSV with an `email` column (and optional `reason`)")
+      ->required();
+  sup_imp->add_option("--reason", sup_reason, "reason for rows without one");
+  sup_imp->callback([&] {
+    action = [&](Context& ctx) { return RunSuppressImport(ctx, sup_file, sup_reason); };
+  });
+  CLI::App* sup_ls = sup->add_subcommand("ls", "show suppressed addresses, newest first");
+  sup_ls->add_option("--limit", sup_limit, "rows to show (default 100)");
+  sup_ls->callback([&] { action = [&](Context& ctx) { return RunSuppressLs(ctx, sup_limit); }; });
+  CLI::App* sup_rm = sup->add_subcommand("rm", "remove an address from the suppression list");
+  sup_rm->add_option("email", sup_email, "address")->required();
+  sup_rm->callback([&] { action = [&](Context& ctx) { return RunSuppressRm(ctx, sup_email); }; });
 
   // run
   RunOptions run_opts;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "address/address.h"
+#include "cli/message_renderer.h"
 #include "templates/template.h"
 
 namespace postino::cli {
@@ -59,6 +61,42 @@ int RunTemplateAdd(Context& ctx, const TemplateAddOptions& o) {
   Status st = (*db)->AddTemplate({0, o.name, o.subject, *html, *text}, o.replace);
   if (!st.ok()) return Fail(st);
   fmt::print("template \"{}\" {}\n", o.name, o.replace ? "saved" : "added");
+  return kExitOk;
+}
+
+int RunTemplatePreview(Context& ctx, const TemplatePreviewOptions& o) {
+  Result<const config::Config*> cfg = ctx.Config();
+  if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
+  Result<db::Database*> db = ctx.Database();
+  if (!db.ok()) return ctx.SetupFailure(db.status());
+  Result<db::TemplateRow> tpl = (*db)->GetTemplate(o.name);
+  if (!tpl.ok()) return Fail(tpl.status());
+  Result<address::MailAddress> rcpt = address::ParseAddress(o.email);
+  if (!rcpt.ok()) {
+    return Fail(Status::InvalidArgument(
+        fmt::format("--email \"{}\": {}", o.email, rcpt.status().message())));
+  }
+  Result<std::string> attrs = (*db)->SubscriberAttributes(rcpt->ToString());
+  if (!attrs.ok()) return Fail(attrs.status());
+  Result<address::NameAddr> from = address::ParseNameAddr(o.from);
+  if (!from.ok()) {
+    return Fail(Status::InvalidArgument(fmt::format("--from \"{}\": {}", o.from,
+                                                    from.status().message())));
+  }
+  db::CampaignRow campaign;
+  campaign.id = 0;
+  campaign.name = o.campaign;
+  campaign.from_name = from->display_name;
+  campaign.from_address = from->address.ToString();
+  campaign.settings_json = "{}";
+  Result<std::unique_ptr<MessageRenderer>> renderer = MessageRenderer::Create(**cfg);
+  if (!renderer.ok()) return Fail(renderer.status());
+  Result<std::shared_ptr<const PreparedCampaign>> prepared = (*renderer)->Prepare(campaign, *tpl);
+  if (!prepared.ok()) return Fail(prepared.status());
+  Result<RenderedMessage> msg =
+      (*renderer)->Render(**prepared, rcpt->ToString(), *attrs, /*delivery_id=*/0, "");
+  if (!msg.ok()) return Fail(msg.status());
+  fmt::print("{}", *msg->data);
   return kExitOk;
 }
 

@@ -12,6 +12,13 @@ struct TemplateAddOptions {
   bool replace = false;
 };
 
+struct TemplatePreviewOptions {
+  std::string name, email, from, campaign;
+};
+
 int RunTemplateAdd(Context& ctx, const TemplateAddOptions& options);
+// Renders the message `email` would get (with its stored attributes) and
+// prints it, signed when DKIM keys are configured for the From domain.
+int RunTemplatePreview(Context& ctx, const TemplatePreviewOptions& options);
 
 }  // namespace postino::cli

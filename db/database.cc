@@ -624,6 +624,38 @@ class PgDatabase final : public Database {
     });
   }
 
+  Result<int64_t> AddSuppressions(const std::vector<std::pair<std::string, std::string>>& entries,
+                                  const std::string& detail) override {
+    if (entries.empty()) return int64_t{0};
+    return Guard("adding suppressions", [&]() -> Result<int64_t> {
+      pqxx::work tx(*conn_);
+      tx.exec(
+          "CREATE TEMP TABLE IF NOT EXISTS suppress_in (email text, reason text) ON COMMIT DROP");
+      {
+        pqxx::stream_to copy(tx, "suppress_in");
+        for (const auto& [email, reason] : entries) copy << std::make_tuple(email, reason);
+        copy.complete();
+      }
+      pqxx::result r = tx.exec_params(
+          "INSERT INTO suppressions (email_key, reason, detail)"
+          " SELECT DISTINCT ON (lower(email)) lower(email), reason, NULLIF($1, '') FROM suppress_in"
+          " ON CONFLICT (email_key) DO NOTHING",
+          detail);
+      tx.commit();
+      return static_cast<int64_t>(r.affected_rows());
+    });
+  }
+
+  Result<bool> RemoveSuppression(const std::string& email) override {
+    return Guard("removing a suppression", [&]() -> Result<bool> {
+      pqxx::work tx(*conn_);
+      pqxx::result r =
+          tx.exec_params("DELETE FROM suppressions WHERE email_key = lower($1)", email);
+      tx.commit();
+      return r.affected_rows() > 0;
+    });
+  }
+
   Result<Table> Query(const std::string& sql, const std::vector<std::string>& params) override {
     return Guard("running a report query", [&]() -> Result<Table> {
       pqxx::read_transaction tx(*conn_);

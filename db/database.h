@@ -197,6 +197,13 @@ class Database {
   // Deliveries still to send (pending or deferred) of running campaigns.
   virtual Result<int64_t> OutstandingDeliveries() = 0;
 
+  // Suppressions. Adds (email, reason) pairs in one statement; existing
+  // entries are kept. Returns how many were new.
+  virtual Result<int64_t> AddSuppressions(
+      const std::vector<std::pair<std::string, std::string>>& entries, const std::string& detail) = 0;
+  // Returns false when the address was not suppressed.
+  virtual Result<bool> RemoveSuppression(const std::string& email) = 0;
+
   // Generic query for reports: rows of text cells, with column names.
   struct Table {
     std::vector<std::string> columns;

@@ -130,6 +130,64 @@ CREATE TABLE suppressions (
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 )SQL"},
+      {2, "views for analysts", R"SQL(
+-- Per campaign: one row with the count of every status.
+CREATE VIEW campaign_summary AS
+SELECT c.id AS campaign_id, c.name AS campaign, c.status AS campaign_status,
+       count(d.id) AS total,
+       count(d.id) FILTER (WHERE d.status = 'delivered') AS delivered,
+       count(d.id) FILTER (WHERE d.status = 'deferred') AS deferred,
+       count(d.id) FILTER (WHERE d.status = 'bounced') AS bounced,
+       count(d.id) FILTER (WHERE d.status = 'expired') AS expired,
+       count(d.id) FILTER (WHERE d.status = 'suppressed') AS suppressed,
+       count(d.id) FILTER (WHERE d.status = 'cancelled') AS cancelled,
+       count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
+       count(d.id) FILTER (WHERE d.status = 'pending') AS pending,
+       round(count(d.id) FILTER (WHERE d.status = 'delivered')::numeric
+             / NULLIF(count(d.id) FILTER (WHERE d.status NOT IN ('suppressed', 'cancelled')), 0), 4)
+         AS delivery_rate,
+       c.created_at, c.launched_at, c.started_at, c.finished_at
+  FROM campaigns c LEFT JOIN deliveries d ON d.campaign_id = c.id
+ GROUP BY c.id;
+
+-- Campaign x recipient domain.
+CREATE VIEW domain_summary AS
+SELECT d.campaign_id, c.name AS campaign, d.domain,
+       count(*) AS total,
+       count(*) FILTER (WHERE d.status = 'delivered') AS delivered,
+       count(*) FILTER (WHERE d.status = 'deferred') AS deferred,
+       count(*) FILTER (WHERE d.status = 'bounced') AS bounced,
+       count(*) FILTER (WHERE d.status = 'expired') AS expired,
+       count(*) FILTER (WHERE d.status = 'suppressed') AS suppressed,
+       count(*) FILTER (WHERE d.status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE d.status = 'pending') AS pending
+  FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+ GROUP BY d.campaign_id, c.name, d.domain;
+
+-- Campaign x enhanced status code x normalized reply text, for every
+-- recipient that ended bounced or expired (the last reply decided it).
+-- Normalization lowercases and replaces addresses, IPs, numbers and
+-- session ids so that the same reason groups together.
+CREATE VIEW bounce_reasons AS
+SELECT d.campaign_id, c.name AS campaign, d.status, d.last_code AS smtp_code,
+       coalesce(d.last_enhanced, '') AS enhanced_code,
+       regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(coalesce(d.last_reply, '')),
+         '[^\s<>@]+@[^\s<>]+', '<address>', 'g'),
+         '\m\d{1,3}(\.\d{1,3}){3}\M', '<ip>', 'g'),
+         '\m[0-9a-f]*\d[0-9a-f]*\M', '<n>', 'g'),
+         '\s+', ' ', 'g') AS reason,
+       count(*) AS recipients
+  FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+ WHERE d.status IN ('bounced', 'expired')
+ GROUP BY 1, 2, 3, 4, 5, 6;
+
+-- Campaign x source IP x status.
+CREATE VIEW source_summary AS
+SELECT d.campaign_id, c.name AS campaign, coalesce(d.source_ip, '') AS source_ip, d.status,
+       count(*) AS recipients
+  FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+ GROUP BY 1, 2, 3, 4;
+)SQL"},
   };
   return kMigrations;
 }
