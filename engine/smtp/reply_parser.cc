@@ -119,7 +119,9 @@ Status ReplyParser::ParseLine(std::string_view line) {
   }
   std::string_view text = line.size() > 4 ? line.substr(4) : std::string_view();
   if (in_reply_) {
-    if (code != current_.code) {
+    if (code != current_.code && limits_.allow_code_change) {
+      current_.code = code;
+    } else if (code != current_.code) {
       return Status::Protocol("reply code changed within a multi-line reply: " +
                               std::to_string(current_.code) + " then \"" + Printable(line) + "\"");
     }

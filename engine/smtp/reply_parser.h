@@ -20,6 +20,11 @@ namespace postino::smtp {
 struct ReplyParserLimits {
   size_t max_line = 4096;  // octets per line, without CRLF
   size_t max_lines = 512;  // lines in one multi-line reply
+  // RFC 5321 wants one code on every line of a reply; some servers break
+  // that (La Poste: "220-laposte" then "421 4.2.1 ..."). false: a protocol
+  // error (the session's choice, like OpenSMTPD). true: the final line's
+  // code wins (like Postfix), for tools that read logged replies.
+  bool allow_code_change = false;
 };
 
 class ReplyParser {

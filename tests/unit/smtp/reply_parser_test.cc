@@ -146,6 +146,21 @@ TEST(ReplyParserTest, MalformedLinesAreProtocolErrors) {
   }
 }
 
+TEST(ReplyParserTest, CodeChangeAllowedOnlyWhenAsked) {
+  const std::string wire = "220-laposte\r\n421 4.2.1 Service refused, please try later.\r\n";
+  ReplyParser strict;
+  Status st;
+  ParseAll(strict, wire, &st);
+  EXPECT_EQ(st.code(), Status::Code::kProtocol);
+  ReplyParser lenient(ReplyParserLimits{.allow_code_change = true});
+  auto replies = ParseAll(lenient, wire, &st);
+  EXPECT_TRUE(st.ok());
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].code, 421);
+  EXPECT_EQ(replies[0].enhanced, "4.2.1");
+  EXPECT_EQ(replies[0].lines.size(), 2u);
+}
+
 TEST(ReplyParserTest, RepliesBeforeTheErrorStayAvailable) {
   ReplyParser p;
   Status st;
