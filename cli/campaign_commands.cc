@@ -218,6 +218,17 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
     by_domain[d.domain][d.status] = d.count;
   }
 
+  Result<db::Database::Table> reasons = (*db)->Query(
+      "SELECT status, coalesce(smtp_code::text, ''), enhanced_code, reason, recipients FROM "
+      "bounce_reasons WHERE campaign = $1 ORDER BY recipients DESC, reason LIMIT 50",
+      {name});
+  if (!reasons.ok()) return Fail(reasons.status());
+  Result<db::Database::Table> sources = (*db)->Query(
+      "SELECT source_ip, status, recipients FROM source_summary WHERE campaign = $1 AND "
+      "source_ip <> '' ORDER BY source_ip, status",
+      {name});
+  if (!sources.ok()) return Fail(sources.status());
+
   if (format == "json") {
     nlohmann::json out;
     out["campaign"] = name;
@@ -236,6 +247,20 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
       }
       d["total"] = total;
       out["domains"].push_back(d);
+    }
+    out["bounce_reasons"] = nlohmann::json::array();
+    for (const auto& row : reasons->rows) {
+      out["bounce_reasons"].push_back({{"status", row[0].value_or("")},
+                                       {"smtp_code", row[1].value_or("")},
+                                       {"enhanced_code", row[2].value_or("")},
+                                       {"reason", row[3].value_or("")},
+                                       {"recipients", std::stoll(row[4].value_or("0"))}});
+    }
+    out["sources"] = nlohmann::json::array();
+    for (const auto& row : sources->rows) {
+      out["sources"].push_back({{"source_ip", row[0].value_or("")},
+                                {"status", row[1].value_or("")},
+                                {"recipients", std::stoll(row[2].value_or("0"))}});
     }
     fmt::print("{}\n", out.dump(2));
     return kExitOk;
@@ -282,6 +307,22 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
     for (const char* s : kStatuses) total += c[s];
     fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", dom, total, c["delivered"],
                c["deferred"], c["bounced"], c["expired"], c["suppressed"]);
+  }
+  if (!reasons->rows.empty()) {
+    fmt::print("\nTop bounce and expiry reasons\n");
+    size_t n = 0;
+    for (const auto& row : reasons->rows) {
+      if (++n > 10) break;
+      fmt::print("{:>8}  {:<8} {} {} {}\n", row[4].value_or(""), row[0].value_or(""),
+                 row[1].value_or(""), row[2].value_or(""), row[3].value_or("").substr(0, 100));
+    }
+  }
+  if (!sources->rows.empty()) {
+    fmt::print("\n{:<40} {:<10} {:>10}\n", "SOURCE", "STATUS", "RECIPIENTS");
+    for (const auto& row : sources->rows) {
+      fmt::print("{:<40} {:<10} {:>10}\n", row[0].value_or(""), row[1].value_or(""),
+                 row[2].value_or(""));
+    }
   }
   return kExitOk;
 }

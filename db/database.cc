@@ -414,9 +414,12 @@ class PgDatabase final : public Database {
     return Guard("reading per-domain counts", [&]() -> Result<std::vector<DomainCount>> {
       pqxx::read_transaction tx(*conn_);
       pqxx::result r = tx.exec_params(
-          "SELECT d.domain, d.status, count(*) FROM deliveries d JOIN campaigns c ON c.id = "
-          "d.campaign_id WHERE c.name = $1 GROUP BY d.domain, d.status ORDER BY count(*) OVER "
-          "(PARTITION BY d.domain) DESC, d.domain, d.status",
+          "SELECT domain, s.status, s.n FROM domain_summary v, LATERAL (VALUES "
+          "('delivered', delivered), ('deferred', deferred), ('bounced', bounced), ('expired', "
+          "expired), ('suppressed', suppressed), ('cancelled', cancelled), ('pending', pending), "
+          "('failed', total - delivered - deferred - bounced - expired - suppressed - cancelled - "
+          "pending)) AS s(status, n) WHERE v.campaign = $1 AND s.n > 0 ORDER BY v.total DESC, "
+          "v.domain, s.status",
           name);
       std::vector<DomainCount> out;
       for (const auto& row : r) out.push_back({Str(row[0]), Str(row[1]), row[2].as<int64_t>()});

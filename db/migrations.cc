@@ -148,7 +148,7 @@ SELECT c.id AS campaign_id, c.name AS campaign, c.status AS campaign_status,
          AS delivery_rate,
        c.created_at, c.launched_at, c.started_at, c.finished_at
   FROM campaigns c LEFT JOIN deliveries d ON d.campaign_id = c.id
- GROUP BY c.id;
+ GROUP BY c.id, c.name, c.status, c.created_at, c.launched_at, c.started_at, c.finished_at;
 
 -- Campaign x recipient domain.
 CREATE VIEW domain_summary AS
