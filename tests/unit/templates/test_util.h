@@ -45,14 +45,14 @@ inline std::string ReadFile(const std::string& path) {
 
 struct ProcessResult {
   int exit_code = -1;
-  std::string output;  // stdout and stderr
+  std::string output;  // stdout
 };
 
 // Runs `kPython script args...` (arguments must be plain paths/words).
 inline ProcessResult RunPython(const std::string& script, const std::vector<std::string>& args) {
   std::string cmd = std::string(kPython) + " '" + script + "'";
   for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
+  cmd += " 2>/dev/null";
   ProcessResult result;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return result;
