@@ -30,6 +30,10 @@ struct Route {
   smtp::TlsMode tls = smtp::TlsMode::kOpportunistic;
   std::optional<smtp::AuthCredentials> auth;  // smarthost credentials
   bool auth_requires_tls = true;
+  // kRequired / kImplicit only: verify the certificate chain (system store +
+  // EngineConfig::ca_file) and that it names `host` (or the MX host name).
+  // Opportunistic TLS never verifies (it would fall back to plain anyway).
+  bool tls_verify = true;
 };
 
 struct Source {
@@ -37,6 +41,7 @@ struct Source {
   std::string address;  // bind address, "127.0.0.10" or "::1"
   std::string ehlo;     // EHLO name announced from this source
   int weight = 1;
+  std::string pool;     // pool this source belongs to ("" = only reachable by name)
 };
 
 struct EngineConfig {
@@ -49,6 +54,11 @@ struct EngineConfig {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(5)};  // QUIT an idle connection
   smtp::Timeouts timeouts;
   std::string ca_file;                   // extra CA bundle for verification (tests); "" = system store
+  // A host that failed before any transaction (refused, timeout, 4xx banner,
+  // TLS) is skipped for this long; a host whose STARTTLS handshake failed is
+  // retried once in plain text and remembered as plain-only as long.
+  std::chrono::milliseconds host_failure_ttl{std::chrono::seconds(60)};
+  std::chrono::milliseconds dns_timeout{std::chrono::seconds(5)};
 };
 
 struct OutboundMessage {
@@ -57,7 +67,8 @@ struct OutboundMessage {
   std::string rcpt;               // envelope recipient
   std::string domain;             // recipient domain, lowercase, A-label (ASCII)
   std::shared_ptr<const std::string> data;  // RFC 5322 bytes, CRLF, not dot-stuffed
-  std::string pool;               // source pool name ("" = all sources)
+  std::string pool;               // source pool name ("" = all sources); matches
+                                  // Source::pool, or Source::name for a single source
 };
 
 enum class Disposition {

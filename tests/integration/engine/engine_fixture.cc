@@ -1,0 +1,185 @@
+// engine_fixture.cc: the engine test fixture and process helpers.
+#include "tests/integration/engine/engine_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace postino::testing {
+
+using namespace std::chrono_literals;
+
+void EngineTest::SetUp() {
+  uv_loop_init(&loop_);
+  std::string body =
+      "From: sender@example.org\r\nTo: user@example.com\r\nSubject: test\r\n\r\nHello.\r\n"
+      ".leading dot line\r\n";
+  body_ = std::make_shared<const std::string>(body);
+}
+
+void EngineTest::TearDown() {
+  if (engine_) {
+    ShutdownEngine();
+    engine_.reset();
+  }
+  for (int i = 0; i < 10; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  int rc = uv_loop_close(&loop_);
+  if (rc != 0) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          ADD_FAILURE() << "leaked libuv handle of type " << uv_handle_type_name(h->type);
+        },
+        nullptr);
+  }
+}
+
+delivery::EngineConfig EngineTest::BaseConfig() const {
+  delivery::EngineConfig c;
+  c.sources.push_back(delivery::Source{"ip1", "127.0.0.1", "client.postino.test", 1, ""});
+  c.max_connections_per_destination = 2;
+  c.max_messages_per_connection = 100;
+  c.idle_timeout = 200ms;
+  c.timeouts.connect = 2s;
+  c.timeouts.banner = 2s;
+  c.timeouts.ehlo = 2s;
+  c.timeouts.starttls = 2s;
+  c.timeouts.tls_handshake = 2s;
+  c.timeouts.auth = 2s;
+  c.timeouts.mail = 2s;
+  c.timeouts.rcpt = 2s;
+  c.timeouts.data = 2s;
+  c.timeouts.body = 2s;
+  c.timeouts.end_of_data = 2s;
+  c.timeouts.rset = 2s;
+  c.timeouts.quit = 2s;
+  c.dns_timeout = 1s;
+  return c;
+}
+
+delivery::Route EngineTest::StaticRoute(const std::string& domain, uint16_t port,
+                                        smtp::TlsMode tls) {
+  delivery::Route r;
+  r.domain_pattern = domain;
+  r.kind = delivery::Route::Kind::kStatic;
+  r.host = "127.0.0.1";
+  r.port = port;
+  r.tls = tls;
+  return r;
+}
+
+void EngineTest::StartEngine(delivery::EngineConfig config) {
+  engine_ = std::make_unique<delivery::Engine>(
+      &loop_, std::move(config), [this](delivery::Outcome o) { outcomes_.push_back(std::move(o)); });
+}
+
+uint64_t EngineTest::Send(const std::string& domain, const std::string& local,
+                          const std::string& pool) {
+  delivery::OutboundMessage m;
+  m.id = next_id_++;
+  m.mail_from = "bounces@example.org";
+  m.rcpt = local + "@" + domain;
+  m.domain = domain;
+  m.data = body_;
+  m.pool = pool;
+  engine_->Submit(std::move(m));
+  return next_id_ - 1;
+}
+
+bool EngineTest::RunUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    uv_run(&loop_, UV_RUN_ONCE);
+  }
+  return true;
+}
+
+bool EngineTest::WaitForOutcomes(size_t n, std::chrono::milliseconds limit) {
+  // A guard timer keeps UV_RUN_ONCE from blocking past the deadline.
+  uv_timer_t guard;
+  uv_timer_init(&loop_, &guard);
+  uv_timer_start(&guard, [](uv_timer_t*) {}, 50, 50);
+  bool ok = RunUntil([&] { return outcomes_.size() >= n; }, limit);
+  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  return ok;
+}
+
+bool EngineTest::ShutdownEngine(std::chrono::milliseconds limit) {
+  bool done = false;
+  engine_->Shutdown([&] { done = true; });
+  uv_timer_t guard;
+  uv_timer_init(&loop_, &guard);
+  uv_timer_start(&guard, [](uv_timer_t*) {}, 50, 50);
+  bool ok = RunUntil([&] { return done; }, limit);
+  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  return ok;
+}
+
+const delivery::Outcome* EngineTest::OutcomeFor(uint64_t id) const {
+  for (const auto& o : outcomes_) {
+    if (o.id == id) return &o;
+  }
+  return nullptr;
+}
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  for (int i = 0; i < 50; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    std::this_thread::sleep_for(20ms);
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+}
+
+bool ChildProcess::running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
+
+bool WaitForPort(uint16_t port, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+}  // namespace postino::testing
