@@ -1,7 +1,9 @@
 // tcp_transport.cc: libuv TCP transport (see tcp_transport.h).
 #include "engine/net/tcp_transport.h"
 
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <string_view>
 
 #include "engine/net/address.h"
@@ -32,6 +34,13 @@ void OnHandleClosed(uv_handle_t* handle) {
   if (--h->open_handles == 0) delete h;
 }
 
+// A peer that closes while we write must be an EPIPE error, not a signal
+// that kills the process: libuv writes with write(2), so ignore SIGPIPE.
+void IgnoreSigpipeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
+
 std::string UvError(std::string_view what, int status) {
   return std::string(what) + ": " + uv_strerror(status);
 }
@@ -40,6 +49,7 @@ std::string UvError(std::string_view what, int status) {
 
 std::unique_ptr<TcpTransport> TcpTransport::Connect(uv_loop_t* loop, const ConnectOptions& options,
                                                     TransportHandler* handler) {
+  IgnoreSigpipeOnce();
   std::unique_ptr<TcpTransport> t(new TcpTransport());
   t->handler_ = handler;
   auto* h = new Handles();
@@ -94,6 +104,7 @@ std::unique_ptr<TcpTransport> TcpTransport::Connect(uv_loop_t* loop, const Conne
 
 Result<std::unique_ptr<TcpTransport>> TcpTransport::Accept(uv_stream_t* server,
                                                            TransportHandler* handler) {
+  IgnoreSigpipeOnce();
   std::unique_ptr<TcpTransport> t(new TcpTransport());
   t->handler_ = handler;
   auto* h = new Handles();

@@ -2,7 +2,8 @@
 // chosen source address with a connect timeout, or wraps an accepted
 // connection. Writes are queued with owned buffers; libuv handles are freed
 // only from their close callbacks, so the object may be destroyed at any
-// time, including inside its own handler's callbacks.
+// time, including inside its own handler's callbacks. The first use sets
+// SIGPIPE to ignored (libuv writes with write(2); a closed peer is EPIPE).
 #pragma once
 
 #include <uv.h>
