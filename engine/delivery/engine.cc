@@ -66,6 +66,7 @@ struct Destination {
   std::vector<int> per_source;           // open connections per source index
   std::optional<smtp::Reply> last_failure;
   smtp::Phase last_failure_phase = smtp::Phase::kConnect;
+  bool has_tried_messages = false;  // some queued message was refused by a host (next MX)
 };
 
 class Engine::Impl final : public ConnectionOwner {
@@ -280,8 +281,14 @@ void Engine::Impl::Pump(Destination* dest) {
       if (auto p = TakeFor(dest, c->target().host_index)) c->Send(std::move(p));
     }
   }
-  // Messages that no host can take any more get their Outcome now.
-  for (auto it = dest->queue.begin(); it != dest->queue.end();) {
+  // Messages that no host can take any more get their Outcome now (only
+  // possible after a host failed or a message was sent on to the next MX).
+  bool all_usable = std::all_of(dest->hosts.begin(), dest->hosts.end(),
+                                [&](const HostEntry& h) { return HostUsable(h); });
+  if (dest->queue.empty()) dest->has_tried_messages = false;
+  for (auto it = dest->queue.begin();
+       (!all_usable || dest->has_tried_messages || dest->hosts.empty()) &&
+       it != dest->queue.end();) {
     if (CanStillTry(dest, **it)) {
       ++it;
       continue;
@@ -549,6 +556,7 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
     return;
   }
   dest->queue.push_front(std::move(message));
+  dest->has_tried_messages = true;
   SchedulePump(dest);
 }
 

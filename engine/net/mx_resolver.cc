@@ -179,8 +179,12 @@ Status MxResolver::Impl::Init() {
       auto hp = ParseHostPort(s, 53);
       if (!hp.ok()) return Status::InvalidArgument("dns server: " + hp.status().message());
       if (!csv.empty()) csv += ",";
-      csv += hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host;
-      csv += ":" + std::to_string(hp->port);
+      const bool v6 = hp->host.find(':') != std::string::npos;
+      if (v6) csv.push_back('[');
+      csv.append(hp->host);
+      if (v6) csv.push_back(']');
+      csv.push_back(':');
+      csv.append(std::to_string(hp->port));
     }
     rc = ares_set_servers_ports_csv(channel_, csv.c_str());
     if (rc != ARES_SUCCESS) {
