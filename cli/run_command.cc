@@ -51,10 +51,23 @@ smtp::TlsMode ToSmtp(config::TlsMode m) {
 // Maps the configuration onto the delivery engine's settings.
 delivery::EngineConfig MakeEngineConfig(const config::Config& cfg, const std::string& node) {
   delivery::EngineConfig ec;
-  for (const auto& s : cfg.sources) {
-    ec.sources.push_back({s.name, s.address, s.ehlo.empty() ? node : s.ehlo, 1});
+  // A source appears once per pool that lists it, with that pool's weight;
+  // sources in no pool are reachable by their own name (and by "").
+  std::set<std::string> pooled;
+  for (const auto& p : cfg.pools) {
+    for (const auto& e : p.entries) {
+      const config::SourceConfig* s = cfg.FindSource(e.source);
+      if (!s || e.weight == 0) continue;
+      ec.sources.push_back({s->name, s->address, s->ehlo.empty() ? node : s->ehlo,
+                            static_cast<int>(e.weight), p.name});
+      pooled.insert(s->name);
+    }
   }
-  if (ec.sources.empty()) ec.sources.push_back({"default", "", cfg.node.id, 1});
+  for (const auto& s : cfg.sources) {
+    if (pooled.count(s.name)) continue;
+    ec.sources.push_back({s.name, s.address, s.ehlo.empty() ? node : s.ehlo, 1, ""});
+  }
+  if (ec.sources.empty()) ec.sources.push_back({"default", "", cfg.node.id, 1, ""});
   for (const auto& r : cfg.routes) {
     delivery::Route route;
     route.domain_pattern = r.domain;
@@ -382,7 +395,7 @@ class Runner {
         r.message.rcpt = d.email;
         r.message.domain = d.domain;
         r.message.data = std::move(m->data);
-        r.message.pool = job->pool;
+        r.message.pool = job->pool.empty() ? cfg_.default_pool : job->pool;
       } else {
         r.failure = m.status().message();
       }
@@ -500,6 +513,13 @@ class Runner {
         } else if (!due.ok()) {
           log::Error("{}", due.status().message());
         }
+      }
+    }
+    if (db) {
+      // Campaigns this run completed are marked finished before exiting.
+      Result<std::vector<std::string>> finished = db->FinishCampaigns();
+      if (finished.ok()) {
+        for (const auto& name : *finished) log::Info("campaign \"{}\" finished", name);
       }
     }
     std::lock_guard<std::mutex> lock(db_mu_);

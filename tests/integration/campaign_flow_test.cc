@@ -67,7 +67,8 @@ TEST_F(CampaignFlowTest, ImportKeepsGoodRowsAndReportsBadOnesByLine) {
   EXPECT_EQ(Sql("SELECT attributes->>'note' FROM subscribers WHERE email LIKE 'good2%'"),
             "multi\nline");
   // The later duplicate row's attributes win.
-  EXPECT_EQ(Sql("SELECT attributes->>'first_name' FROM subscribers WHERE email LIKE 'good1%'"),
+  EXPECT_EQ(Sql("SELECT attributes->>'first_name' FROM subscribers WHERE email_key = "
+                "'good1@example.com'"),
             "Ann again");
 }
 
