@@ -26,7 +26,8 @@ for target in build/fuzz/fuzz/*_fuzz; do
   [ -x "$target" ] || continue
   echo "-- $(basename "$target") for ${fuzz_seconds}s"
   corpus=$(mktemp -d)
-  "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -5
+  mkdir -p build/fuzz/artifacts
+  "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "$corpus" 2>&1 | tail -5
   rm -rf "$corpus"
 done
 echo "== all tests passed"
