@@ -71,7 +71,9 @@ Result<std::string> RecordFor(std::string_view domain, std::string_view selector
   std::string strings;
   for (size_t i = 0; i < text.size(); i += 255) {
     if (i > 0) strings.push_back(' ');
-    strings += "\"" + text.substr(i, 255) + "\"";
+    strings.push_back('"');
+    strings.append(text, i, 255);
+    strings.push_back('"');
   }
   return fmt::format("{}._domainkey.{}. IN TXT {}", selector, *ascii_domain, strings);
 }

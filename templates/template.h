@@ -55,6 +55,9 @@ struct RenderOptions {
   bool html_escape = true;
   // Rendering stops with an error once the output grows past this size.
   size_t max_output_bytes = 8u << 20;
+  // ...or once it has visited this many nodes (bounds recursive partials
+  // over lists that produce little output but exponential work).
+  uint64_t max_steps = 4u << 20;
 };
 
 // What a render met. Everything here is counted, never fatal.
@@ -94,7 +97,8 @@ class CompiledTemplate {
   // (looked up from the LAST element to the first, so put the frames that
   // must win — e.g. built-ins — last). Appends to *out. Returns an error only
   // when RenderOptions::max_output_bytes is exceeded (out then holds a
-  // truncated render). Missing names etc. are counted in *stats.
+  // truncated render), or RenderOptions::max_steps. Missing names etc. are
+  // counted in *stats.
   Status Render(std::span<const nlohmann::json* const> roots, const RenderOptions& options,
                 std::string* out, RenderStats* stats) const;
 

@@ -119,8 +119,12 @@ class Renderer {
     }
     Render(program_.main, 0, program_.main.size());
     if (overflow_) {
-      return Status::InvalidArgument(fmt::format(
-          "rendered output exceeds {} bytes; rendering stopped", options_.max_output_bytes));
+      return Status::InvalidArgument(
+          steps_ > options_.max_steps
+              ? fmt::format("rendering took more than {} steps (runaway recursion?); stopped",
+                            options_.max_steps)
+              : fmt::format("rendered output exceeds {} bytes; rendering stopped",
+                            options_.max_output_bytes));
     }
     return Status::Ok();
   }
@@ -278,7 +282,7 @@ class Renderer {
           --partial_depth_;
           break;
       }
-      if (out_->size() > limit_) overflow_ = true;
+      if (out_->size() > limit_ || ++steps_ > options_.max_steps) overflow_ = true;
     }
   }
 
@@ -290,6 +294,7 @@ class Renderer {
   std::vector<const Json*> stack_;
   std::string scratch_;
   int partial_depth_ = 0;
+  uint64_t steps_ = 0;
   bool overflow_ = false;
 };
 

@@ -185,6 +185,18 @@ TEST(TemplateTest, OutputLimitStopsExplosion) {
   EXPECT_LT(out.size(), (1u << 20) + 4096);
 }
 
+TEST(TemplateTest, StepLimitStopsSilentExponentialRecursion) {
+  CompileOptions options;
+  options.partials["q"] = "{{#l}}{{>q}}{{/l}}";  // 4^depth visits, no output
+  auto tpl = CompileTemplate("{{>q}}", options);
+  ASSERT_TRUE(tpl.ok());
+  std::string out;
+  RenderStats stats;
+  Status s = tpl->RenderRoot(json{{"l", {1, 2, 3, 4}}}, {.max_steps = 100000}, &out, &stats);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("steps"), std::string::npos);
+}
+
 TEST(TemplateTest, CompiledTemplateRendersManyTimesIdentically) {
   auto tpl = CompileTemplate("{{#items}}<li>{{name}}</li>{{/items}}");
   ASSERT_TRUE(tpl.ok());
