@@ -7,6 +7,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -39,7 +43,7 @@ struct MdCtxDeleter {
 };
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
-char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -124,19 +128,55 @@ class DigestSink {
   char buf_[kCapacity];
 };
 
+void HashSimpleBody(std::string_view body, EVP_MD_CTX* ctx);
+
+// True if relaxed canonicalization would change some line of p[0, n): a
+// tab, a space followed by a space or CR, or a final space.
+bool NeedsRelaxedRewrite(const char* p, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  for (; i + 17 <= n; i += 16) {
+    __m128i here = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    __m128i next = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    __m128i bad = _mm_or_si128(
+        _mm_cmpeq_epi8(here, tab),
+        _mm_and_si128(_mm_cmpeq_epi8(here, space),
+                      _mm_or_si128(_mm_cmpeq_epi8(next, space), _mm_cmpeq_epi8(next, cr))));
+    if (_mm_movemask_epi8(bad) != 0) return true;
+  }
+#endif
+  for (; i < n; ++i) {
+    if (p[i] == '\t') return true;
+    if (p[i] == ' ' && (i + 1 == n || p[i + 1] == ' ' || p[i + 1] == '\r')) return true;
+  }
+  return false;
+}
+
 // RFC 6376 §3.4.4 relaxed body canonicalization, streamed into the digest.
+// Lines end with CRLF (a bare CR or LF is an ordinary character).
 void HashRelaxedBody(std::string_view body, EVP_MD_CTX* ctx) {
-  auto sink = std::make_unique<DigestSink>(ctx);
   const char* p = body.data();
   const size_t n = body.size();
+  // Fast path, the usual case for quoted-printable bodies: no tab, no run
+  // of spaces, no space before a line end. Then relaxed equals simple except
+  // for the empty body. Three vectorized scans, no copy.
+  if (n > 0 && !NeedsRelaxedRewrite(p, n)) {
+    size_t end = n;
+    while (end >= 2 && p[end - 2] == '\r' && p[end - 1] == '\n') end -= 2;
+    if (end > 0) HashSimpleBody(body, ctx);
+    return;
+  }
+  auto sink = std::make_unique<DigestSink>(ctx);
   size_t pos = 0;
   size_t pending_crlf = 0;  // empty lines seen, written only if content follows
   while (pos < n) {
-    const void* nl = std::memchr(p + pos, '\n', n - pos);
-    size_t line_end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) : n;
-    size_t next = nl ? line_end + 1 : n;
+    size_t line_end = body.find("\r\n", pos);
+    if (line_end == std::string_view::npos) line_end = n;
+    size_t next = line_end == n ? n : line_end + 2;
     size_t e = line_end;
-    if (e > pos && p[e - 1] == '\r') --e;
     while (e > pos && IsWsp(p[e - 1])) --e;
     if (e == pos) {
       ++pending_crlf;

@@ -4,7 +4,9 @@
 
 #include <idn2.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -111,17 +113,41 @@ void AppendQuotedPrintable(std::string_view in, std::string* out) {
   // 73 output bytes.
   out->resize(old + 3 * n + (3 * n) / 24 + 16);
   char* w = out->data() + old;
+  const char* p = in.data();
   size_t col = 0;
-  for (size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(in[i]);
+  size_t i = 0;
+  while (i < n) {
+    // Fast run: bytes written as they are while the line has room for them
+    // and a soft break ("=" at column 76). A space or tab qualifies when a
+    // byte other than a line break follows it.
+    size_t run_end = std::min(n, i + (75 - std::min<size_t>(col, 75)));
+    size_t j = i;
+    while (j < run_end) {
+      auto c = static_cast<unsigned char>(p[j]);
+      if (kQpSafe[c]) {
+        ++j;
+      } else if ((c == ' ' || c == '\t') && j + 1 < n && p[j + 1] != '\r' && p[j + 1] != '\n') {
+        ++j;
+      } else {
+        break;
+      }
+    }
+    std::memcpy(w, p + i, j - i);
+    w += j - i;
+    col += j - i;
+    i = j;
+    if (i == n) break;
+
+    auto c = static_cast<unsigned char>(p[i]);
     if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < n && in[i + 1] == '\n') ++i;
+      if (c == '\r' && i + 1 < n && p[i + 1] == '\n') ++i;
       *w++ = '\r';
       *w++ = '\n';
       col = 0;
+      ++i;
       continue;
     }
-    bool last_on_line = i + 1 == n || in[i + 1] == '\r' || in[i + 1] == '\n';
+    bool last_on_line = i + 1 == n || p[i + 1] == '\r' || p[i + 1] == '\n';
     bool literal = kQpSafe[c] || ((c == ' ' || c == '\t') && !last_on_line);
     size_t len = literal ? 1 : 3;
     if (col + len > (last_on_line ? 76u : 75u)) {
@@ -138,6 +164,7 @@ void AppendQuotedPrintable(std::string_view in, std::string* out) {
       *w++ = kHex[c & 15];
     }
     col += len;
+    ++i;
   }
   out->resize(static_cast<size_t>(w - out->data()));
 }
