@@ -234,7 +234,12 @@ class Runner {
       return;
     }
     std::vector<db::AttemptResult> failures;
+    std::vector<int64_t> released;
     for (auto& r : batch) {
+      if (blocked_.count(r.meta.campaign_id)) {  // paused or cancelled meanwhile
+        released.push_back(r.meta.delivery_id);
+        continue;
+      }
       if (!r.message.data) {
         ++failed_;
         db::AttemptResult a;
@@ -250,6 +255,7 @@ class Runner {
       pending_.push_back({std::move(r.meta), std::move(r.message)});
     }
     if (!failures.empty()) PushResults(std::move(failures));
+    Release(std::move(released));
     FeedEngine();
   }
 
@@ -258,11 +264,11 @@ class Runner {
       Stop(stop_code_.load(), stop_code_ == kExitOk ? "nothing left to send now" : "fatal error");
       return;
     }
-    std::set<int64_t> blocked;
     {
       std::lock_guard<std::mutex> lock(control_mu_);
-      blocked = blocked_campaigns_;
+      blocked_ = blocked_campaigns_;
     }
+    const std::set<int64_t>& blocked = blocked_;
     if (blocked.empty()) return;
     std::vector<int64_t> released;
     std::deque<Pending> keep;
@@ -271,6 +277,15 @@ class Runner {
       else keep.push_back(std::move(p));
     }
     pending_.swap(keep);
+    // Messages the engine has queued but not started go back too.
+    std::vector<uint64_t> withdrawn = engine_->Withdraw([&](uint64_t id) {
+      auto it = in_engine_.find(static_cast<int64_t>(id));
+      return it != in_engine_.end() && blocked.count(it->second.campaign_id) > 0;
+    });
+    for (uint64_t id : withdrawn) {
+      in_engine_.erase(static_cast<int64_t>(id));
+      released.push_back(static_cast<int64_t>(id));
+    }
     if (!released.empty()) {
       log::Info("released {} queued messages of paused or cancelled campaigns", released.size());
       Release(std::move(released));
@@ -423,6 +438,8 @@ class Runner {
     auto last_check = Clock::now() - seconds(10);
     auto last_renew = Clock::now();
     auto first_failure = Clock::time_point();
+    auto last_flush = Clock::now();
+    constexpr auto kFlushInterval = milliseconds(20);
     seconds lease(cfg_.node.lease_seconds);
     int64_t outstanding = 0;  // claimed, not yet recorded or released
 
@@ -430,13 +447,22 @@ class Runner {
       std::vector<db::AttemptResult> results;
       std::vector<int64_t> releases;
       {
+        // Results are written within ~20 ms of their reply (the duplicate
+        // window after a crash), batched as they come.
         std::unique_lock<std::mutex> lock(db_mu_);
         db_cv_.wait_for(lock, milliseconds(100), [&] {
-          return loop_done_.load() || results_.size() >= 1000 || !releases_.empty();
+          return loop_done_.load() || !results_.empty() || !releases_.empty();
         });
+        auto since = Clock::now() - last_flush;
+        if (!loop_done_ && since < kFlushInterval && results_.size() < 1000) {
+          lock.unlock();
+          std::this_thread::sleep_for(kFlushInterval - since);
+          lock.lock();
+        }
         results.swap(results_);
         releases.swap(releases_);
       }
+      last_flush = Clock::now();
       // Jobs that no worker will render any more (shutdown) go back too.
       if (stopping_) {
         for (auto& j : jobs_.Drain()) releases.push_back(j.delivery.id);
@@ -485,7 +511,7 @@ class Runner {
       if (!db || stopping_ || stop_requested_) continue;
 
       auto now = Clock::now();
-      if (now - last_check >= seconds(1)) {
+      if (now - last_check >= milliseconds(500)) {
         last_check = now;
         Housekeeping(*db);
       }
@@ -638,6 +664,7 @@ class Runner {
   std::unique_ptr<delivery::Engine> engine_;
   std::deque<Pending> pending_;
   std::unordered_map<int64_t, Meta> in_engine_;
+  std::set<int64_t> blocked_;  // loop's copy of blocked_campaigns_
   int64_t delivered_ = 0, deferred_ = 0, bounced_ = 0, failed_ = 0;
 
   std::vector<std::thread> workers_;

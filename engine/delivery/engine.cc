@@ -77,6 +77,7 @@ class Engine::Impl final : public ConnectionOwner {
   void Submit(OutboundMessage message);
   size_t in_flight() const { return in_flight_; }
   void Shutdown(std::function<void()> done);
+  std::vector<uint64_t> Withdraw(const std::function<bool(uint64_t)>& pred);
 
   void OnConnectionReady(Connection* conn) override;
   void OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
@@ -629,6 +630,26 @@ void Engine::Impl::FailQueue(Destination* dest, Disposition d, const smtp::Reply
   }
 }
 
+// ---- Withdraw -----------------------------------------------------------------
+
+std::vector<uint64_t> Engine::Impl::Withdraw(const std::function<bool(uint64_t)>& pred) {
+  std::vector<uint64_t> out;
+  for (auto& [key, dest] : destinations_) {
+    auto& q = dest->queue;
+    for (auto it = q.begin(); it != q.end();) {
+      if (pred((*it)->id)) {
+        out.push_back((*it)->id);
+        it = q.erase(it);
+        --in_flight_;
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!out.empty()) SchedulePump(nullptr);
+  return out;
+}
+
 // ---- Shutdown -----------------------------------------------------------------
 
 void Engine::Impl::Shutdown(std::function<void()> done) {
@@ -658,5 +679,8 @@ Engine::~Engine() = default;
 void Engine::Submit(OutboundMessage message) { impl_->Submit(std::move(message)); }
 size_t Engine::in_flight() const { return impl_->in_flight(); }
 void Engine::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(done)); }
+std::vector<uint64_t> Engine::Withdraw(const std::function<bool(uint64_t)>& pred) {
+  return impl_->Withdraw(pred);
+}
 
 }  // namespace postino::delivery

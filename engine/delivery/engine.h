@@ -103,6 +103,10 @@ class Engine {
   void Submit(OutboundMessage message);
   // Messages submitted whose Outcome has not been reported yet.
   size_t in_flight() const;
+  // Takes back every queued message (not yet handed to an SMTP session) for
+  // which `pred(id)` is true, and returns their ids; no Outcome is reported
+  // for them. Used to pause or cancel a campaign within a second.
+  std::vector<uint64_t> Withdraw(const std::function<bool(uint64_t id)>& pred);
   // Stop taking new work: messages not yet handed to a session get a
   // kDeferred Outcome ("shutting down"), sessions finish their current
   // transaction and QUIT; `done` runs when every connection is closed.

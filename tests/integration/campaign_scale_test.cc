@@ -1,0 +1,328 @@
+// campaign_scale_test.cc: crash safety, several nodes, cron, pause/resume/
+// cancel, scheduling and suppression, through the real `postino` binary, a
+// real PostgreSQL and real smtp-sink instances.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/integration/postino_fixture.h"
+
+namespace postino::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class CampaignScaleTest : public PostinoTest {
+ protected:
+  // Imports `n` recipients, adds the template and launches campaign `name`.
+  void Prepare(int n, const std::string& name = "c") {
+    ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+    ProcessResult imp = Postino({"list", "import", "news", WriteRecipients(n)});
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    AddTemplate();
+    Launch(name);
+  }
+  void Launch(const std::string& name) {
+    ProcessResult c = Postino({"campaign", "create", name, "--list", "news", "--template", "t",
+                               "--from", "news@news.example.com"});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    ProcessResult l = Postino({"campaign", "launch", name});
+    ASSERT_EQ(l.exit_code, 0) << l.err;
+  }
+  int Count(const std::string& where) {
+    return std::stoi(Sql("SELECT count(*) FROM deliveries WHERE " + where));
+  }
+  // Waits until `pred` holds, polling; fails the test after `timeout`.
+  template <typename Pred>
+  bool WaitFor(Pred pred, seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return true;
+  }
+  static std::map<std::string, int> Multiplicity(const std::vector<std::string>& rcpts) {
+    std::map<std::string, int> m;
+    for (const auto& r : rcpts) ++m[r];
+    return m;
+  }
+};
+
+// The duplicate window per crash: transactions in flight (one per
+// connection) plus results delivered but not yet flushed to PostgreSQL
+// (written every ~20 ms). See README "Delivery guarantee".
+constexpr int kMaxConnections = 10;
+constexpr int kFlushBatch = 500;  // replies of the last flush interval and write, generously
+
+TEST_F(CampaignScaleTest, KilledThreeTimesWithSigkillLosesNobody) {
+  SmtpSink sink;
+  WriteConfig(sink.port(), fmt::format("[limits]\nmax_connections = {}\n", kMaxConnections));
+  // Short leases so a killed node's rows come back quickly.
+  std::string cfg = ReadFile(config_path_);
+  cfg.replace(cfg.find("lease_seconds = 60"), 18, "lease_seconds = 10");
+  Write("postino.toml", cfg);
+  const int n = 20000;
+  Prepare(n);
+
+  std::mt19937 rng(std::random_device{}());
+  for (int kill = 0; kill < 3; ++kill) {
+    auto engine = StartPostino({"run"}, fmt::format("run{}.log", kill));
+    int before = Count("status = 'delivered'");
+    // Let it work a random while (at least some deliveries), then SIGKILL.
+    ASSERT_TRUE(WaitFor([&] { return Count("status = 'delivered'") > before + 200; }, seconds(60)))
+        << ReadFile(dir_ + fmt::format("/run{}.log", kill));
+    std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(0, 1500)(rng)));
+    engine->Signal(SIGKILL);
+    engine->Wait();
+    ASSERT_LT(Count("status = 'delivered'"), n) << "finished before the kill; use more recipients";
+  }
+  // The killed nodes' leases expire; a fresh run finishes the campaign.
+  std::this_thread::sleep_for(seconds(11));
+  ProcessResult rest = Postino({"run", "--until-idle"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+
+  EXPECT_EQ(Sql("SELECT status || ':' || count(*) FROM deliveries GROUP BY status"),
+            fmt::format("delivered:{}", n));
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "finished");
+  auto mult = Multiplicity(sink.Recipients());
+  EXPECT_EQ(static_cast<int>(mult.size()), n) << "every recipient reached the sink";
+  int duplicates = 0;
+  for (const auto& [rcpt, count] : mult) duplicates += count - 1;
+  std::printf("duplicates after 3 SIGKILLs: %d (window bound %d)\n", duplicates,
+              3 * (kMaxConnections + kFlushBatch));
+  EXPECT_LE(duplicates, 3 * (kMaxConnections + kFlushBatch));
+  // Exactly one final state per delivery, and one event per recorded attempt.
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE finished_at IS NULL OR lease_owner IS NOT "
+                "NULL"),
+            "0");
+}
+
+TEST_F(CampaignScaleTest, TwoNodesShareACampaignAndTheSurvivorFinishesIt) {
+  SmtpSink sink;
+  WriteConfig(sink.port(), fmt::format("[limits]\nmax_connections = {}\n", kMaxConnections));
+  std::string cfg = ReadFile(config_path_);
+  cfg.replace(cfg.find("lease_seconds = 60"), 18, "lease_seconds = 10");
+  // Node B sends from 127.0.0.2.
+  std::string cfg_b = cfg;
+  cfg_b.replace(cfg_b.find("address = \"127.0.0.1\""), 21, "address = \"127.0.0.2\"");
+  Write("postino.toml", cfg);
+  std::string path_b = Write("postino-b.toml", cfg_b);
+  const int n = 12000;
+  Prepare(n);
+
+  auto a = StartPostino({"run", "--node", "a"}, "a.log");
+  auto b = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{Binary(), "run", "--node", "b"},
+      std::map<std::string, std::string>{{"POSTINO_CONFIG", path_b}}, dir_ + "/b.log");
+  ASSERT_TRUE(WaitFor([&] { return Count("status = 'delivered'") > n / 4; }, seconds(60)));
+  b->Signal(SIGKILL);
+  b->Wait();
+  ASSERT_TRUE(WaitFor([&] { return Sql("SELECT status FROM campaigns") == "finished"; },
+                      seconds(120)))
+      << ReadFile(dir_ + "/a.log");
+  a->Signal(SIGTERM);
+  EXPECT_EQ(a->Wait(), 0);
+
+  EXPECT_EQ(Count("status = 'delivered'"), n);
+  auto mult = Multiplicity(sink.Recipients());
+  EXPECT_EQ(static_cast<int>(mult.size()), n);
+  int duplicates = 0;
+  for (const auto& [rcpt, count] : mult) duplicates += count - 1;
+  EXPECT_LE(duplicates, kMaxConnections + kFlushBatch);
+  // Both nodes sent: each from its own source address.
+  EXPECT_EQ(Sql("SELECT string_agg(DISTINCT source_ip, ',' ORDER BY source_ip) FROM deliveries"),
+            "127.0.0.1,127.0.0.2");
+}
+
+TEST_F(CampaignScaleTest, OverlappingCronRunsNeverDoubleSend) {
+  SmtpSink sink;
+  WriteConfig(sink.port());
+  const int n = 3000;
+  Prepare(n);
+  auto first = StartPostino({"run", "--until-idle"}, "cron1.log");
+  auto second = StartPostino({"run", "--until-idle"}, "cron2.log");
+  EXPECT_EQ(first->Wait(seconds(180)), 0) << ReadFile(dir_ + "/cron1.log");
+  EXPECT_EQ(second->Wait(seconds(180)), 0) << ReadFile(dir_ + "/cron2.log");
+  ProcessResult third = Postino({"run", "--until-idle"});  // whatever is left
+  EXPECT_EQ(third.exit_code, 0);
+  EXPECT_EQ(Count("status = 'delivered'"), n);
+  std::vector<std::string> rcpts = sink.Recipients();
+  EXPECT_EQ(rcpts.size(), static_cast<size_t>(n)) << "no duplicates without a crash";
+  EXPECT_EQ(Multiplicity(rcpts).size(), static_cast<size_t>(n));
+}
+
+TEST_F(CampaignScaleTest, PauseResumeAndCancelTakeEffectWithinTwoSeconds) {
+  // A slow sink (1 s before answering DATA on 20% of transactions) and two
+  // connections keep the campaign running long enough to steer it.
+  SmtpSink sink({"-W", "DATA:1:20"});
+  WriteConfig(sink.port(), "[limits]\nmax_connections = 2\n");
+  const int n = 3000;
+  Prepare(n);
+  auto engine = StartPostino({"run"}, "run.log");
+  ASSERT_TRUE(WaitFor([&] { return sink.Recipients().size() > 30; }, seconds(60)));
+
+  // After 2 s no new transaction may start; the ones already in flight (at
+  // most one per connection, 2 here) may still complete.
+  ASSERT_EQ(Postino({"campaign", "pause", "c"}).exit_code, 0);
+  std::this_thread::sleep_for(seconds(2));
+  size_t at_pause = sink.Recipients().size();
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_LE(sink.Recipients().size(), at_pause + 2) << "messages still sent 2 s after pause";
+  at_pause = sink.Recipients().size();
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE lease_owner IS NOT NULL"), "0")
+      << "a paused campaign's queued rows are given back";
+
+  ASSERT_EQ(Postino({"campaign", "resume", "c"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return sink.Recipients().size() > at_pause + 20; }, seconds(10)))
+      << "resume did not restart sending";
+
+  ProcessResult cancel = Postino({"campaign", "cancel", "c"});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  std::this_thread::sleep_for(seconds(2));
+  size_t at_cancel = sink.Recipients().size();
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_LE(sink.Recipients().size(), at_cancel + 2) << "messages still sent 2 s after cancel";
+  // No recipient in limbo: everything is delivered or cancelled.
+  ASSERT_TRUE(WaitFor([&] { return Count("status IN ('pending', 'deferred')") == 0; }, seconds(10)))
+      << Sql("SELECT status, count(*), count(lease_owner) FROM deliveries GROUP BY status");
+  EXPECT_EQ(Count("status = 'delivered'") + Count("status = 'cancelled'"), n);
+  EXPECT_EQ(Count("status = 'delivered'"), static_cast<int>(Multiplicity(sink.Recipients()).size()));
+  EXPECT_GT(Count("status = 'cancelled'"), 0);
+  engine->Signal(SIGTERM);
+  EXPECT_EQ(engine->Wait(), 0);
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "cancelled");
+}
+
+TEST_F(CampaignScaleTest, HardBouncesAreSuppressedAndSkippedByTheNextCampaign) {
+  SmtpSink good;
+  // This sink refuses every recipient as unknown.
+  SmtpSink bad({"-f", "RCPT", "-B", "550 5.1.1 <x>: Recipient address rejected: User unknown"});
+  WriteConfig(good.port(), fmt::format("\n[[routes]]\ndomain = \"example.org\"\nto = "
+                                       "\"127.0.0.1:{}\"\ntls = \"none\"\n",
+                                       bad.port()));
+  const int n = 300;  // a third of them at example.org
+  Prepare(n, "first");
+  ASSERT_EQ(Postino({"run", "--until-idle"}).exit_code, 0);
+  EXPECT_EQ(Count("status = 'bounced'"), n / 3);
+  EXPECT_EQ(Sql("SELECT count(*) FROM suppressions WHERE reason = 'hard_bounce'"),
+            std::to_string(n / 3));
+  EXPECT_EQ(Sql("SELECT DISTINCT last_enhanced FROM deliveries WHERE status = 'bounced'"), "5.1.1");
+
+  Launch("second");
+  ProcessResult r = Postino({"run", "--until-idle"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE "
+                "c.name = 'second' AND d.status = 'suppressed'"),
+            std::to_string(n / 3));
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE "
+                "c.name = 'second' AND d.status = 'delivered'"),
+            std::to_string(n - n / 3));
+  ProcessResult report = Postino({"campaign", "report", "first"});
+  EXPECT_NE(report.out.find("5.1.1"), std::string::npos) << report.out;
+}
+
+TEST_F(CampaignScaleTest, SuppressCommands) {
+  WriteConfig(2525);
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ProcessResult add = Postino({"suppress", "add", "Someone@Example.COM", "--reason", "unsubscribe"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  std::string csv = Write("sup.csv",
+                          "email,reason\na@example.com,complaint\nbroken,manual\n"
+                          "b@example.com,\nc@example.com,nonsense\n");
+  ProcessResult imp = Postino({"suppress", "import", csv});
+  EXPECT_EQ(imp.exit_code, 5);
+  EXPECT_NE(imp.err.find("sup.csv:3: invalid address \"broken\""), std::string::npos) << imp.err;
+  EXPECT_NE(imp.err.find("sup.csv:5: reason \"nonsense\""), std::string::npos) << imp.err;
+  EXPECT_EQ(Sql("SELECT string_agg(email_key || '=' || reason, ',' ORDER BY email_key) FROM "
+                "suppressions"),
+            "a@example.com=complaint,b@example.com=manual,someone@example.com=unsubscribe");
+  ProcessResult ls = Postino({"suppress", "ls"});
+  EXPECT_NE(ls.out.find("someone@example.com"), std::string::npos);
+  EXPECT_EQ(Postino({"suppress", "rm", "a@example.com"}).exit_code, 0);
+  EXPECT_EQ(Postino({"suppress", "rm", "a@example.com"}).exit_code, 6);
+}
+
+TEST_F(CampaignScaleTest, ScheduledCampaignStartsWhenDue) {
+  SmtpSink sink;
+  WriteConfig(sink.port());
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ASSERT_EQ(Postino({"list", "import", "news", WriteRecipients(50)}).exit_code, 0);
+  AddTemplate();
+  // Three seconds from now, written as Rome local time.
+  std::string at = Sql(
+      "SELECT to_char((now() + interval '3 seconds') AT TIME ZONE 'Europe/Rome', "
+      "'YYYY-MM-DD HH24:MI:SS')") + " Europe/Rome";
+  ProcessResult c = Postino({"campaign", "create", "later", "--list", "news", "--template", "t",
+                             "--from", "a@news.example.com", "--at", at});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_EQ(Postino({"campaign", "launch", "later"}).exit_code, 0);
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "scheduled");
+  ProcessResult early = Postino({"run", "--until-idle"});
+  EXPECT_EQ(early.exit_code, 0);
+  EXPECT_EQ(Count("status = 'delivered'"), 0) << "sent before its time";
+  std::this_thread::sleep_for(seconds(4));
+  ProcessResult due = Postino({"run", "--until-idle"});
+  EXPECT_EQ(due.exit_code, 0) << due.err;
+  EXPECT_EQ(Count("status = 'delivered'"), 50);
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "finished");
+}
+
+TEST_F(CampaignScaleTest, BadSchedulingAndLaunchInputChangesNothing) {
+  WriteConfig(2525);
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ASSERT_EQ(Postino({"list", "import", "news", WriteRecipients(5)}).exit_code, 0);
+  AddTemplate();
+  auto create = [&](const std::string& name, const std::string& at) {
+    return Postino({"campaign", "create", name, "--list", "news", "--template", "t", "--from",
+                    "a@news.example.com", "--at", at});
+  };
+  ProcessResult bad_time = create("x", "next tuesday");
+  EXPECT_EQ(bad_time.exit_code, 2);
+  EXPECT_NE(bad_time.err.find("cannot read time \"next tuesday\""), std::string::npos)
+      << bad_time.err;
+  ProcessResult bad_zone = create("x", "2026-12-01 09:00 Mars/Olympus");
+  EXPECT_EQ(bad_zone.exit_code, 2);
+  EXPECT_NE(bad_zone.err.find("unknown time zone \"Mars/Olympus\""), std::string::npos);
+  ProcessResult bad_date = create("x", "2026-02-30 09:00 UTC");
+  EXPECT_EQ(bad_date.exit_code, 2);
+  EXPECT_EQ(Sql("SELECT count(*) FROM campaigns"), "0");
+
+  // A campaign on an empty list cannot be launched.
+  std::string empty = Write("empty.csv", "email\n");
+  ASSERT_EQ(Postino({"list", "import", "empty", empty}).exit_code, 0);
+  ASSERT_EQ(Postino({"campaign", "create", "e", "--list", "empty", "--template", "t", "--from",
+                     "a@news.example.com"})
+                .exit_code,
+            0);
+  ProcessResult launch_empty = Postino({"campaign", "launch", "e"});
+  EXPECT_EQ(launch_empty.exit_code, 7);
+  EXPECT_NE(launch_empty.err.find("no members"), std::string::npos) << launch_empty.err;
+  EXPECT_EQ(Sql("SELECT status FROM campaigns WHERE name = 'e'"), "draft");
+
+  // Launching twice, or a cancelled campaign, is refused and changes nothing.
+  ASSERT_EQ(Postino({"campaign", "create", "f", "--list", "news", "--template", "t", "--from",
+                     "a@news.example.com"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Postino({"campaign", "launch", "f"}).exit_code, 0);
+  ProcessResult again = Postino({"campaign", "launch", "f"});
+  EXPECT_EQ(again.exit_code, 7);
+  EXPECT_NE(again.err.find("only a draft campaign can be launched"), std::string::npos);
+  ASSERT_EQ(Postino({"campaign", "cancel", "f"}).exit_code, 0);
+  ProcessResult relaunch = Postino({"campaign", "launch", "f"});
+  EXPECT_EQ(relaunch.exit_code, 7);
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
+                "WHERE c.name = 'f'"),
+            "5");
+  EXPECT_EQ(Postino({"campaign", "launch", "nope"}).exit_code, 6);
+}
+
+}  // namespace
+}  // namespace postino::testing
