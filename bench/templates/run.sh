@@ -22,8 +22,13 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
   $CONFIGURE >/dev/null
   $BUILD_CMD >/dev/null
 fi
-$BENCH_CMD >"$TMP/bench.json" 2>"$TMP/bench.err"
+# The machine is shared: openssl speed runs right before AND right after the
+# benchmark, and the ratios use the mean of the two runs.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 $SPEED_CMD >"$TMP/speed.txt" 2>/dev/null
+$BENCH_CMD >"$TMP/bench.json" 2>"$TMP/bench.err"
+$SPEED_CMD >>"$TMP/speed.txt" 2>/dev/null
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 /usr/bin/python3 - "$TMP/bench.json" "$TMP/speed.txt" "$OUT" <<PY
 import json, re, subprocess, sys, datetime
@@ -33,8 +38,10 @@ for b in bench['benchmarks']:
     if b.get('aggregate_name') == 'median':
         rates[b['run_name']] = b['items_per_second']
 speed = open(sys.argv[2]).read()
-rsa = float(re.search(r'^rsa 2048 bits\s+\S+s\s+\S+s\s+([\d.]+)', speed, re.M).group(1))
-ed = float(re.search(r'Ed25519\)\s+\S+s\s+\S+s\s+([\d.]+)', speed, re.M).group(1))
+rsa_runs = [float(x) for x in re.findall(r'^rsa 2048 bits\s+\S+s\s+\S+s\s+([\d.]+)', speed, re.M)]
+ed_runs = [float(x) for x in re.findall(r'Ed25519\)\s+\S+s\s+\S+s\s+([\d.]+)', speed, re.M)]
+rsa = sum(rsa_runs) / len(rsa_runs)
+ed = sum(ed_runs) / len(ed_runs)
 render = rates['BM_RenderMime']
 dkim_rsa = rates['BM_DkimSign/rsa2048']
 dkim_ed = rates['BM_DkimSign/ed25519']
@@ -48,7 +55,8 @@ lines = [
  '# templates/ benchmark results',
  '',
  f'- date: {datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}',
- f'- CPU: {model}; nproc: {nproc} (shared machine; pinned to core 0 with taskset)',
+ f'- CPU: {model}; nproc: {nproc} (shared machine; pinned to core 0 with taskset); load average before/after: $LOAD_BEFORE / $LOAD_AFTER',
+ f'- openssl speed sign/s, before and after the benchmark: rsa2048 {rsa_runs}, ed25519 {ed_runs} (ratios use the mean)',
  f'- commands: \`{"$CONFIGURE"}\`, \`{"$BUILD_CMD"}\`, \`{"$BENCH_CMD"}\`, \`{"$SPEED_CMD"}\` (all in bench/templates/run.sh)',
  '- rates are medians of 3 repetitions, per CPU second (Google Benchmark items_per_second; openssl speed also reports per CPU second)',
  '',
@@ -63,7 +71,7 @@ lines = [
  'openssl speed output:',
  '',
  '\`\`\`',
- *[l for l in speed.splitlines() if l.strip()][-4:],
+ *[l for l in speed.splitlines() if re.search(r'sign|bits', l)],
  '\`\`\`',
  '',
 ]
