@@ -285,7 +285,7 @@ if [ "$PEERS" = 1 ]; then
   # Table rows: "rsa 2048 bits 0.000600s 0.000017s 1667.3 58823.5" (multi: "rsa 2048 bits ... sign/s ...")
   result rsa2048_sign_per_s_2proc "$(awk '/^rsa 2048 bits/ {print $(NF-1)}' "$VAR/openssl-multi.txt" | tail -1)"
   result rsa2048_sign_per_s_1proc "$(awk '/^rsa 2048 bits/ {print $(NF-1)}' "$VAR/openssl-single.txt" | tail -1)"
-  result ed25519_sign_per_s_1proc "$(awk '/Ed25519/ && /ed25519/ {print $(NF-1)}' "$VAR/openssl-single.txt" | tail -1)"
+  result ed25519_sign_per_s_1proc "$(awk '/Ed25519/ {print $(NF-1)}' "$VAR/openssl-single.txt" | tail -1)"
 fi
 
 result load_end "\"$(uptime | sed 's/.*load average: //')\""
