@@ -6,6 +6,7 @@
 #include "cli/campaign_commands.h"
 #include "cli/context.h"
 #include "cli/db_commands.h"
+#include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
 #include "cli/suppress_commands.h"
@@ -114,6 +115,22 @@ int Main(int argc, char** argv) {
   report->callback([&] {
     action = [&](Context& ctx) { return RunCampaignReport(ctx, campaign_name, format); };
   });
+
+  // dkim
+  CLI::App* dkim = app.add_subcommand("dkim", "DKIM keys");
+  dkim->require_subcommand(1);
+  DkimKeygenOptions keygen_opts;
+  CLI::App* keygen = dkim->add_subcommand(
+      "keygen", "generate a private key (mode 0600) and print the DNS TXT record to publish");
+  keygen->add_option("--domain", keygen_opts.domain, "signing domain (d=)")->required();
+  keygen->add_option("--selector", keygen_opts.selector, "selector (s=)")->required();
+  keygen->add_option("--algo", keygen_opts.algo, "rsa (default) or ed25519")
+      ->check(CLI::IsMember({"rsa", "ed25519"}));
+  keygen->add_option("--bits", keygen_opts.bits, "RSA key size (default 2048, at least 2048)")
+      ->check(CLI::Range(2048, 8192));
+  keygen->add_option("--out", keygen_opts.out,
+                     "private key file (default SELECTOR.DOMAIN.ALGO.pem; never overwritten)");
+  keygen->callback([&] { action = [&](Context&) { return RunDkimKeygen(keygen_opts); }; });
 
   // suppress
   CLI::App* sup = app.add_subcommand("suppress", "the suppression list (never sent to)");

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
+#include "templates/dkim.h"
 #include "templates/message_builder.h"
 
 namespace postino::cli {
@@ -18,6 +20,7 @@ class PreparedCampaign {
  public:
   std::shared_ptr<const templates::PreparedCampaign> prepared;
   int64_t campaign_id = 0;
+  bool sign = false;  // a DKIM key exists for the From domain
 };
 
 class MessageRenderer::Impl {
@@ -52,13 +55,59 @@ class MessageRenderer::Impl {
 
   const config::Config& cfg_;
   std::string secret_;
+  std::unique_ptr<templates::DkimSigner> signer_;  // null when no keys configured
 };
 
 MessageRenderer::MessageRenderer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MessageRenderer::~MessageRenderer() = default;
 
 Result<std::unique_ptr<MessageRenderer>> MessageRenderer::Create(const config::Config& config) {
-  return std::unique_ptr<MessageRenderer>(new MessageRenderer(std::make_unique<Impl>(config)));
+  auto impl = std::make_unique<Impl>(config);
+  if (!config.dkim.keys.empty()) {
+    std::vector<templates::DkimKeyConfig> keys;
+    for (const auto& k : config.dkim.keys) {
+      templates::DkimKeyConfig key;
+      key.domain = k.domain;
+      key.selector = k.selector;
+      key.private_key_path = k.key_file;
+      if (!templates::ParseDkimAlgorithm(k.algorithm, &key.algorithm)) {
+        return Status::InvalidArgument(fmt::format(
+            "{}: dkim key {}._domainkey.{}: unknown algorithm \"{}\"", config.file, k.selector,
+            k.domain, k.algorithm));
+      }
+      keys.push_back(std::move(key));
+    }
+    templates::DkimOptions options;
+    const std::string& canon = config.dkim.canonicalization;
+    size_t slash = canon.find('/');
+    std::string header = canon.substr(0, slash);
+    std::string body = slash == std::string::npos ? header : canon.substr(slash + 1);
+    auto parse = [](const std::string& s, templates::DkimCanonicalization* out) {
+      if (s == "relaxed") *out = templates::DkimCanonicalization::kRelaxed;
+      else if (s == "simple") *out = templates::DkimCanonicalization::kSimple;
+      else return false;
+      return true;
+    };
+    if (!parse(header, &options.header_canonicalization) ||
+        !parse(body, &options.body_canonicalization)) {
+      return Status::InvalidArgument(fmt::format(
+          "{}: dkim.canonicalization \"{}\": expected relaxed/relaxed, relaxed/simple, "
+          "simple/relaxed or simple/simple",
+          config.file, canon));
+    }
+    if (!config.dkim.headers.empty()) {
+      options.signed_headers.clear();
+      for (std::string h : config.dkim.headers) {
+        for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        options.signed_headers.push_back(h);
+      }
+    }
+    Result<std::unique_ptr<templates::DkimSigner>> signer =
+        templates::DkimSigner::Create(keys, options);
+    if (!signer.ok()) return signer.status();
+    impl->signer_ = std::move(signer).value();
+  }
+  return std::unique_ptr<MessageRenderer>(new MessageRenderer(std::move(impl)));
 }
 
 Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
@@ -126,6 +175,12 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
   auto out = std::make_shared<PreparedCampaign>();
   out->prepared = std::move(prepared).value();
   out->campaign_id = campaign.id;
+  out->sign = impl_->signer_ && impl_->signer_->HasKeyFor(out->prepared->from_domain());
+  if (!out->sign) {
+    log::Warn("campaign \"{}\": no DKIM key for {} in the configuration; its messages go out "
+              "unsigned (Gmail and Yahoo require DKIM from bulk senders)",
+              campaign.name, out->prepared->from_domain());
+  }
   return std::shared_ptr<const PreparedCampaign>(std::move(out));
 }
 
@@ -147,6 +202,10 @@ Result<RenderedMessage> MessageRenderer::Render(const PreparedCampaign& campaign
   Result<templates::RenderedMessage> m =
       campaign.prepared->Render(r, std::chrono::system_clock::now());
   if (!m.ok()) return m.status();
+  if (campaign.sign) {
+    Status st = impl_->signer_->SignInPlace(&m->bytes, std::chrono::system_clock::now());
+    if (!st.ok()) return st;
+  }
   RenderedMessage out;
   out.message_id = m->message_id;
   out.envelope_from = m->envelope_from;

@@ -1,12 +1,18 @@
 // campaign_flow_test.cc: the first delivery path end to end, through the
 // real `postino` binary, a real PostgreSQL and a real smtp-sink.
+#include <fmt/format.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "tests/integration/postino_fixture.h"
+#include "tests/support/testdata.h"
 
 namespace postino::testing {
 namespace {
@@ -165,6 +171,85 @@ TEST_F(CampaignFlowTest, SigtermHalfwayThenUntilIdleFinishesWithNoRecipientLost)
   EXPECT_EQ(unique.size(), 400u);
   EXPECT_EQ(rcpts.size(), 400u) << "a clean SIGTERM must not cause duplicates";
   EXPECT_EQ(Sql("SELECT count(*) FROM delivery_events"), "400");
+}
+
+// Keys made by `postino dkim keygen`, messages signed by `postino run`,
+// verified at the sink by python3-dkim (dkimpy), an implementation nobody
+// here wrote.
+TEST_F(CampaignFlowTest, DeliveredMessagesCarryValidRsaAndEd25519Signatures) {
+  if (access("/usr/bin/python3", X_OK) != 0 ||
+      RunProcess({"/usr/bin/python3", "-c", "import dkim"}).exit_code != 0) {
+    GTEST_SKIP() << "python3-dkim is not installed (deploy/install-deps.sh installs it)";
+  }
+  std::string msg_dir = MakeTempDir("postino-msgs");
+  SmtpSink sink({"-d", msg_dir + "/m."});
+  std::string records;
+  for (const char* algo : {"rsa", "ed25519"}) {
+    ProcessResult k = Postino({"dkim", "keygen", "--domain", "news.example.com", "--selector",
+                               std::string("s-") + algo, "--algo", algo, "--out",
+                               dir_ + "/" + algo + ".pem"});
+    ASSERT_EQ(k.exit_code, 0) << k.err;
+    records += k.out;
+    struct stat st {};
+    ASSERT_EQ(stat((dir_ + "/" + algo + ".pem").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  ProcessResult again = Postino({"dkim", "keygen", "--domain", "news.example.com", "--selector",
+                                 "s-rsa", "--out", dir_ + "/rsa.pem"});
+  EXPECT_NE(again.exit_code, 0) << "an existing key file must never be overwritten";
+  std::string records_path = Write("records.txt", records);
+  WriteConfig(sink.port(), fmt::format(R"(
+[dkim]
+[[dkim.keys]]
+domain = "news.example.com"
+selector = "s-rsa"
+algorithm = "rsa-sha256"
+key_file = "{0}/rsa.pem"
+[[dkim.keys]]
+domain = "news.example.com"
+selector = "s-ed25519"
+algorithm = "ed25519-sha256"
+key_file = "{0}/ed25519.pem"
+)",
+                                       dir_));
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  // Hostile and awkward values: non-ASCII subject, dot-leading and long lines.
+  std::string csv =
+      "email,first_name,city\n"
+      "a@example.com,Zoë,\"Roma\n.dot line\"\n"
+      "b@example.org,\"x\r\nBcc: victim@evil.example\",München\n"
+      "c@example.net,李," + std::string(300, 'L') + "\n";
+  ASSERT_EQ(Postino({"list", "import", "news", Write("dk.csv", csv)}).exit_code, 0);
+  AddTemplate();
+  ASSERT_EQ(Postino({"campaign", "create", "signed", "--list", "news", "--template", "t",
+                     "--from", "Notizie <news@news.example.com>"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Postino({"campaign", "launch", "signed"}).exit_code, 0);
+  ProcessResult run = Postino({"run", "--until-idle"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE status = 'delivered'"), "3");
+
+  int verified = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(msg_dir)) {
+    std::string raw = ReadFile(entry.path());
+    // smtp-sink writes LF line ends and prepends its own (unsigned) fields.
+    std::string crlf;
+    for (char c : raw) {
+      if (c == '\n') crlf += '\r';
+      crlf += c;
+    }
+    std::string header = crlf.substr(0, crlf.find("\r\n\r\n"));
+    EXPECT_EQ(header.find("\nBcc:"), std::string::npos) << "header injection through an attribute";
+    std::string path = Write("verify.eml", crlf);
+    ProcessResult v = RunProcess({"/usr/bin/python3",
+                                  SourceDir() + "/tests/unit/templates/dkim_verify.py", path,
+                                  records_path});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err << crlf.substr(0, 3000);
+    EXPECT_NE(v.out.find("\"count\": 2"), std::string::npos) << v.out;
+    ++verified;
+  }
+  EXPECT_EQ(verified, 3);
 }
 
 TEST_F(CampaignFlowTest, UntilIdleWithNothingToDoExitsZero) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -23,7 +24,9 @@ SmtpSink::SmtpSink(const std::vector<std::string>& extra) {
     argv.push_back("-u");
     argv.push_back("nobody");
   }
-  argv.insert(argv.end(), {"-D", dump_});
+  // smtp-sink takes one of -d (a file per message) or -D (one dump file).
+  bool per_message = std::find(extra.begin(), extra.end(), "-d") != extra.end();
+  if (!per_message) argv.insert(argv.end(), {"-D", dump_});
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(fmt::format("127.0.0.1:{}", port_));
   argv.push_back("256");

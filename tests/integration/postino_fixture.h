@@ -19,7 +19,8 @@ namespace postino::testing {
 // smtp-sink on 127.0.0.1:<free port>, dumping every transaction to a file.
 class SmtpSink {
  public:
-  // `extra` are additional smtp-sink options (e.g. {"-W", "DATA:1:5"}).
+  // `extra` are additional smtp-sink options (e.g. {"-W", "DATA:1:5"}). With
+  // {"-d", template} messages go to one file each and Recipients() is empty.
   explicit SmtpSink(const std::vector<std::string>& extra = {});
   ~SmtpSink();
   int port() const { return port_; }
