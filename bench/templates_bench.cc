@@ -3,17 +3,16 @@
 // loop) rendered into MIME; DKIM signing with RSA-2048 and with Ed25519
 // (canonicalization and hashing included); and the raw sign operations of
 // the same keys for comparison. bench/templates/run.sh runs it.
+#include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 
 #include "templates/dkim.h"
 #include "templates/message_builder.h"
@@ -38,8 +37,10 @@ CampaignSpec Campaign() {
       "{{#items}}- {{name}}: {{price}} EUR (codice {{sku}})\n{{/items}}\n"
       "Il tuo livello: {{tier | upper}}. Punti: {{points}}.\n";
   for (int i = 0; i < 12; ++i) {
-    text += "Questo è un paragrafo di testo che descrive la campagna e le sue condizioni, "
-            "riga " + std::to_string(i) + ".\n";
+    text +=
+        "Questo è un paragrafo di testo che descrive la campagna e le sue condizioni, "
+        "riga " +
+        std::to_string(i) + ".\n";
   }
   text += "\nPer non ricevere più email: {{unsubscribe_url}}\n";
   spec.text_template = text;
@@ -51,8 +52,10 @@ CampaignSpec Campaign() {
       "{{/items}}</table>\n<p>Livello {{tier | capitalize}} &middot; {{points}} punti &middot; "
       "{{email}}</p>\n";
   for (int i = 0; i < 14; ++i) {
-    html += "<p style=\"margin:0 0 12px 0;font-family:Arial,sans-serif;color:#333\">Paragrafo "
-            "descrittivo della campagna numero " + std::to_string(i) + ", con qualche dettaglio.</p>\n";
+    html +=
+        "<p style=\"margin:0 0 12px 0;font-family:Arial,sans-serif;color:#333\">Paragrafo "
+        "descrittivo della campagna numero " +
+        std::to_string(i) + ", con qualche dettaglio.</p>\n";
   }
   html += "<p><a href=\"{{unsubscribe_url}}\">Disiscriviti</a></p></body></html>\n";
   spec.html_template = html;
@@ -120,14 +123,18 @@ Fixture& Get() {
     f->message = m->bytes;
     char tmpl[] = "/tmp/postino-bench-XXXXXX";
     f->dir = mkdtemp(tmpl);
-    auto rsa_record = GenerateDkimKey("example.com", "rsa", DkimAlgorithm::kRsaSha256, f->dir + "/rsa.pem");
-    auto ed_record = GenerateDkimKey("example.com", "ed", DkimAlgorithm::kEd25519Sha256, f->dir + "/ed.pem");
+    auto rsa_record =
+        GenerateDkimKey("example.com", "rsa", DkimAlgorithm::kRsaSha256, f->dir + "/rsa.pem");
+    auto ed_record =
+        GenerateDkimKey("example.com", "ed", DkimAlgorithm::kEd25519Sha256, f->dir + "/ed.pem");
     if (!rsa_record.ok() || !ed_record.ok()) std::abort();
-    f->rsa = std::move(DkimSigner::Create({{.domain = "example.com", .selector = "rsa",
+    f->rsa = std::move(DkimSigner::Create({{.domain = "example.com",
+                                            .selector = "rsa",
                                             .algorithm = DkimAlgorithm::kRsaSha256,
                                             .private_key_path = f->dir + "/rsa.pem"}})
                            .value());
-    f->ed = std::move(DkimSigner::Create({{.domain = "example.com", .selector = "ed",
+    f->ed = std::move(DkimSigner::Create({{.domain = "example.com",
+                                           .selector = "ed",
                                            .algorithm = DkimAlgorithm::kEd25519Sha256,
                                            .private_key_path = f->dir + "/ed.pem"}})
                           .value());
@@ -153,7 +160,8 @@ void BM_RenderMime(benchmark::State& state) {
     benchmark::DoNotOptimize(out.bytes.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.counters["msg_bytes"] = static_cast<double>(bytes) / static_cast<double>(state.iterations());
+  state.counters["msg_bytes"] =
+      static_cast<double>(bytes) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_RenderMime);
 

@@ -11,12 +11,12 @@
 #include <emmintrin.h>
 #endif
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "templates/mime_encoding.h"
 
@@ -312,9 +312,18 @@ bool ParseDkimAlgorithm(std::string_view name, DkimAlgorithm* out) {
 }
 
 std::vector<std::string> DefaultDkimSignedHeaders() {
-  return {"from",       "to",           "subject",          "date",
-          "message-id", "mime-version", "content-type",     "list-unsubscribe",
-          "list-unsubscribe-post", "list-id", "reply-to",   "feedback-id"};
+  return {"from",
+          "to",
+          "subject",
+          "date",
+          "message-id",
+          "mime-version",
+          "content-type",
+          "list-unsubscribe",
+          "list-unsubscribe-post",
+          "list-id",
+          "reply-to",
+          "feedback-id"};
 }
 
 struct DkimSigner::Key {
@@ -336,7 +345,8 @@ Result<std::unique_ptr<DkimSigner>> DkimSigner::Create(const std::vector<DkimKey
   for (auto& name : signer->options_.signed_headers) {
     std::transform(name.begin(), name.end(), name.begin(), Lower);
     if (!IsValidHeaderName(name)) {
-      return Status::InvalidArgument(fmt::format("DKIM signed header \"{}\" is not a header name", name));
+      return Status::InvalidArgument(
+          fmt::format("DKIM signed header \"{}\" is not a header name", name));
     }
   }
   if (std::find(signer->options_.signed_headers.begin(), signer->options_.signed_headers.end(),
@@ -359,12 +369,12 @@ Result<std::unique_ptr<DkimSigner>> DkimSigner::Create(const std::vector<DkimKey
     key->selector = config.selector;
     bool selector_ok = !key->selector.empty() && key->selector.size() <= 63 * 4;
     for (char c : key->selector) {
-      selector_ok &= std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      selector_ok &=
+          std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     }
     if (!selector_ok) {
-      return Status::InvalidArgument(
-          fmt::format("DKIM selector \"{}\" must be DNS labels (letters, digits, - _ .)",
-                      config.selector));
+      return Status::InvalidArgument(fmt::format(
+          "DKIM selector \"{}\" must be DNS labels (letters, digits, - _ .)", config.selector));
     }
     key->label = !config.private_key_path.empty()
                      ? config.private_key_path
@@ -375,8 +385,8 @@ Result<std::unique_ptr<DkimSigner>> DkimSigner::Create(const std::vector<DkimKey
                                      static_cast<int>(config.private_key_pem.size()))
                    : BIO_new_file(config.private_key_path.c_str(), "r");
     if (bio == nullptr) {
-      return Status::IoError(fmt::format("DKIM key {}: cannot open: {}", key->label,
-                                         std::strerror(errno)));
+      return Status::IoError(
+          fmt::format("DKIM key {}: cannot open: {}", key->label, std::strerror(errno)));
     }
     key->pkey = PEM_read_bio_PrivateKey(bio, nullptr, PassphraseRefused, nullptr);
     BIO_free(bio);
@@ -386,15 +396,15 @@ Result<std::unique_ptr<DkimSigner>> DkimSigner::Create(const std::vector<DkimKey
     }
     if (config.algorithm == DkimAlgorithm::kRsaSha256) {
       if (!EVP_PKEY_is_a(key->pkey, "RSA")) {
-        return Status::InvalidArgument(
-            fmt::format("DKIM key {}: configured as rsa-sha256 but the key is not RSA", key->label));
+        return Status::InvalidArgument(fmt::format(
+            "DKIM key {}: configured as rsa-sha256 but the key is not RSA", key->label));
       }
       int bits = EVP_PKEY_get_bits(key->pkey);
       if (bits < 2048) {
-        return Status::InvalidArgument(fmt::format(
-            "DKIM key {}: RSA key has {} bits; at least 2048 are required (RFC 8301) — "
-            "generate a new one with `postino dkim keygen`",
-            key->label, bits));
+        return Status::InvalidArgument(
+            fmt::format("DKIM key {}: RSA key has {} bits; at least 2048 are required (RFC 8301) — "
+                        "generate a new one with `postino dkim keygen`",
+                        key->label, bits));
       }
     } else if (!EVP_PKEY_is_a(key->pkey, "ED25519")) {
       return Status::InvalidArgument(fmt::format(
@@ -458,8 +468,8 @@ Result<std::string> DkimSigner::Sign(std::string_view message, WallTime now) con
     HashSimpleBody(body, md.get());
   }
   EVP_DigestFinal_ex(md.get(), body_hash, &body_hash_len);
-  std::string bh = Base64Encode(
-      std::string_view(reinterpret_cast<const char*>(body_hash), body_hash_len));
+  std::string bh =
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(body_hash), body_hash_len));
 
   // h=: every occurrence of each configured name, plus one more for the
   // over-signed names.
@@ -473,8 +483,7 @@ Result<std::string> DkimSigner::Sign(std::string_view message, WallTime now) con
   }
   // Canonicalized signed header fields (same for every key): each h= entry
   // takes the next instance from the bottom.
-  const bool relaxed_headers =
-      options_.header_canonicalization == DkimCanonicalization::kRelaxed;
+  const bool relaxed_headers = options_.header_canonicalization == DkimCanonicalization::kRelaxed;
   std::string signed_data;
   signed_data.reserve(header_block.size() + 1024);
   {
@@ -508,8 +517,8 @@ Result<std::string> DkimSigner::Sign(std::string_view message, WallTime now) con
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   for (const Key* key : keys) {
     std::string field = fmt::format("DKIM-Signature: v=1; a={}; c={}/{};\r\n\td={}; s={};",
-                                    DkimAlgorithmName(key->algorithm), canon_name,
-                                    body_canon_name, key->domain, key->selector);
+                                    DkimAlgorithmName(key->algorithm), canon_name, body_canon_name,
+                                    key->domain, key->selector);
     if (options_.add_timestamp) {
       field += fmt::format("\r\n\tt={};", seconds);
       if (options_.expiration.count() > 0) {
@@ -574,8 +583,8 @@ Result<std::string> DkimSigner::Sign(std::string_view message, WallTime now) con
       sig_len = sizeof sig;
       if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md_for_sign, nullptr, key->pkey) != 1 ||
           EVP_DigestSign(ctx.get(), sig, &sig_len, tbs, tbs_len) != 1) {
-        return Status::Internal(fmt::format("DKIM: signing with {} failed: {}", key->label,
-                                            OpenSslError()));
+        return Status::Internal(
+            fmt::format("DKIM: signing with {} failed: {}", key->label, OpenSslError()));
       }
     }
     std::string b64 = Base64Encode(std::string_view(reinterpret_cast<char*>(sig), sig_len));

@@ -54,8 +54,8 @@ struct DkimOptions {
   std::vector<std::string> signed_headers = DefaultDkimSignedHeaders();
   // Names listed once more in h= than they occur.
   std::vector<std::string> oversigned_headers = {"from"};
-  bool add_timestamp = true;                 // t=
-  std::chrono::seconds expiration{0};        // x= = t= + expiration; 0 = no x=
+  bool add_timestamp = true;           // t=
+  std::chrono::seconds expiration{0};  // x= = t= + expiration; 0 = no x=
 };
 
 class DkimSigner {

@@ -1,6 +1,7 @@
 // dkim_keygen.cc: DKIM key generation (`postino dkim keygen`) and the DNS
 // TXT record that publishes a key's public half.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,8 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "templates/dkim.h"
 #include "templates/mime_encoding.h"
@@ -39,8 +38,8 @@ Status CheckSelector(std::string_view selector) {
     ok &= std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   }
   if (!ok) {
-    return Status::InvalidArgument(fmt::format(
-        "DKIM selector \"{}\" must be DNS labels (letters, digits, - _ .)", selector));
+    return Status::InvalidArgument(
+        fmt::format("DKIM selector \"{}\" must be DNS labels (letters, digits, - _ .)", selector));
   }
   return Status::Ok();
 }
@@ -63,7 +62,8 @@ Result<std::string> RecordFor(std::string_view domain, std::string_view selector
     if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != 32) {
       return Status::Internal("cannot read Ed25519 public key: " + LastOpenSslError());
     }
-    text = "v=DKIM1; k=ed25519; p=" + Base64Encode(std::string_view(reinterpret_cast<char*>(raw), len));
+    text = "v=DKIM1; k=ed25519; p=" +
+           Base64Encode(std::string_view(reinterpret_cast<char*>(raw), len));
   } else {
     return Status::InvalidArgument("DKIM keys are RSA or Ed25519");
   }
@@ -115,14 +115,16 @@ Result<std::string> GenerateDkimKey(std::string_view domain, std::string_view se
           "path)",
           private_key_path));
     }
-    return Status::IoError(fmt::format("cannot create {}: {}", private_key_path, std::strerror(err)));
+    return Status::IoError(
+        fmt::format("cannot create {}: {}", private_key_path, std::strerror(err)));
   }
   Status status;
   for (long off = 0; off < pem_len && status.ok();) {
     ssize_t n = write(fd, pem + off, static_cast<size_t>(pem_len - off));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      status = Status::IoError(fmt::format("writing {}: {}", private_key_path, std::strerror(errno)));
+      status =
+          Status::IoError(fmt::format("writing {}: {}", private_key_path, std::strerror(errno)));
       break;
     }
     off += n;

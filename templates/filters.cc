@@ -129,13 +129,9 @@ char32_t ToLowerCodePoint(char32_t c) {
   return c;
 }
 
-void AppendUpper(std::string_view in, std::string* out) {
-  AppendMapped(in, out, ToUpperCodePoint);
-}
+void AppendUpper(std::string_view in, std::string* out) { AppendMapped(in, out, ToUpperCodePoint); }
 
-void AppendLower(std::string_view in, std::string* out) {
-  AppendMapped(in, out, ToLowerCodePoint);
-}
+void AppendLower(std::string_view in, std::string* out) { AppendMapped(in, out, ToLowerCodePoint); }
 
 void AppendCapitalized(std::string_view in, std::string* out) {
   bool first = true;

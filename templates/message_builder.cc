@@ -2,13 +2,12 @@
 // header pre-encoding, then per-recipient rendering into MIME bytes.
 #include "templates/message_builder.h"
 
+#include <fmt/format.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "templates/mime_encoding.h"
 
@@ -34,17 +33,26 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 // Headers postino writes itself; extra headers may not repeat them.
 bool IsReservedHeader(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {
-      "from",          "to",
-      "cc",            "bcc",
-      "subject",       "date",
-      "message-id",    "mime-version",
-      "content-type",  "content-transfer-encoding",
-      "list-id",       "list-unsubscribe",
-      "list-unsubscribe-post", "precedence",
-      "feedback-id",   "return-path",
-      "dkim-signature", "reply-to",
-      "sender",        "received"};
+  static constexpr std::string_view kReserved[] = {"from",
+                                                   "to",
+                                                   "cc",
+                                                   "bcc",
+                                                   "subject",
+                                                   "date",
+                                                   "message-id",
+                                                   "mime-version",
+                                                   "content-type",
+                                                   "content-transfer-encoding",
+                                                   "list-id",
+                                                   "list-unsubscribe",
+                                                   "list-unsubscribe-post",
+                                                   "precedence",
+                                                   "feedback-id",
+                                                   "return-path",
+                                                   "dkim-signature",
+                                                   "reply-to",
+                                                   "sender",
+                                                   "received"};
   for (auto r : kReserved) {
     if (EqualsIgnoreCase(name, r)) return true;
   }
@@ -63,8 +71,8 @@ Status CheckToken(std::string_view what, std::string_view token, std::string_vie
   }
   for (char c : token) {
     if (!IsTokenChar(static_cast<unsigned char>(c))) {
-      return Status::InvalidArgument(fmt::format(
-          "recipient {}: {} may hold only letters, digits and - _ . =", email, what));
+      return Status::InvalidArgument(
+          fmt::format("recipient {}: {} may hold only letters, digits and - _ . =", email, what));
     }
   }
   return Status::Ok();
@@ -174,11 +182,12 @@ Result<std::shared_ptr<const PreparedCampaign>> PreparedCampaign::Prepare(
   if (!spec.unsubscribe_url_base.empty()) {
     const std::string& url = spec.unsubscribe_url_base;
     if (url.rfind("https://", 0) != 0) {
-      return Status::InvalidArgument(fmt::format(
-          "unsubscribe URL \"{}\" must be https:// (RFC 8058 one-click)", url));
+      return Status::InvalidArgument(
+          fmt::format("unsubscribe URL \"{}\" must be https:// (RFC 8058 one-click)", url));
     }
     if (url.size() > 700 || url.find_first_of(" <>\",") != std::string::npos || HasControl(url) ||
-        std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) > 126; })) {
+        std::any_of(url.begin(), url.end(),
+                    [](char c) { return static_cast<unsigned char>(c) > 126; })) {
       return Status::InvalidArgument(fmt::format(
           "unsubscribe URL \"{}\" must be printable ASCII without spaces, <, >, \" or , and "
           "at most 700 characters",
@@ -224,7 +233,8 @@ Result<std::shared_ptr<const PreparedCampaign>> PreparedCampaign::Prepare(
   }
   if (!spec.bounce_address.empty()) {
     auto bounce = NormalizeAddress(spec.bounce_address);
-    if (!bounce.ok()) return Status::InvalidArgument("bounce address: " + bounce.status().message());
+    if (!bounce.ok())
+      return Status::InvalidArgument("bounce address: " + bounce.status().message());
     p->envelope_from_ = *bounce;
   } else {
     p->envelope_from_ = *from;
@@ -255,8 +265,7 @@ Result<RenderedMessage> PreparedCampaign::Render(const RecipientData& recipient,
   return message;
 }
 
-Status PreparedCampaign::Render(const RecipientData& r, WallTime now,
-                                RenderedMessage* out) const {
+Status PreparedCampaign::Render(const RecipientData& r, WallTime now, RenderedMessage* out) const {
   out->bytes.clear();
   out->message_id.clear();
   out->envelope_from.clear();
@@ -270,9 +279,8 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now,
   std::string unsubscribe_url;
   if (!unsubscribe_url_base_.empty() || !unsubscribe_mailto_.empty()) {
     if (r.unsubscribe_token.empty()) {
-      return Status::InvalidArgument(
-          fmt::format("recipient {}: no unsubscribe token (the campaign has List-Unsubscribe)",
-                      r.email));
+      return Status::InvalidArgument(fmt::format(
+          "recipient {}: no unsubscribe token (the campaign has List-Unsubscribe)", r.email));
     }
     if (Status s = CheckToken("unsubscribe token", r.unsubscribe_token, r.email); !s.ok()) return s;
   }
@@ -302,16 +310,16 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now,
     if (id.front() == '<' && id.back() == '>' && id.size() > 2) id = id.substr(1, id.size() - 2);
     if (id.size() > 250 || id.find('@') == std::string_view::npos ||
         id.find_first_of(" \t\r\n<>\"") != std::string_view::npos || HasControl(id)) {
-      return Status::InvalidArgument(
-          fmt::format("recipient {}: stored Message-ID \"{}\" is malformed", r.email, r.message_id));
+      return Status::InvalidArgument(fmt::format(
+          "recipient {}: stored Message-ID \"{}\" is malformed", r.email, r.message_id));
     }
     out->message_id.append("<").append(id).append(">");
   } else {
     out->message_id.push_back('<');
-    AppendBase36(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           now.time_since_epoch())
-                                           .count()),
-                 &out->message_id);
+    AppendBase36(
+        static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()),
+        &out->message_id);
     out->message_id.push_back('.');
     AppendBase32(random, 15, &out->message_id);
     out->message_id.push_back('@');
@@ -348,7 +356,8 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now,
     return part_error("subject", s);
   }
   if (text_) {
-    if (Status s = text_->Render(roots, plain, &text, &stats); !s.ok()) return part_error("text", s);
+    if (Status s = text_->Render(roots, plain, &text, &stats); !s.ok())
+      return part_error("text", s);
   }
   if (html_) {
     if (Status s = html_->Render(roots, escaped, &html, &stats); !s.ok()) {
@@ -394,7 +403,9 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now,
   if (text_ && html_) {
     std::string bnd = "=_pst_";  // "=_" never occurs in quoted-printable text
     AppendBase32(random + 15, 15, &bnd);
-    b.append("Content-Type: multipart/alternative;\r\n boundary=\"").append(bnd).append("\"\r\n\r\n");
+    b.append("Content-Type: multipart/alternative;\r\n boundary=\"")
+        .append(bnd)
+        .append("\"\r\n\r\n");
     b.append("--").append(bnd).append("\r\n").append(kPartHeadersText).append("\r\n");
     AppendQuotedPrintable(text, &b);
     b.append("\r\n--").append(bnd).append("\r\n").append(kPartHeadersHtml).append("\r\n");

@@ -19,12 +19,11 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -39,13 +38,13 @@ struct Mailbox {
 
 // Campaign-level inputs. Everything here is validated by Prepare.
 struct CampaignSpec {
-  std::string name;                 // {{campaign.name}}
-  nlohmann::json campaign_data;     // more fields under {{campaign.*}} (object or null)
+  std::string name;              // {{campaign.name}}
+  nlohmann::json campaign_data;  // more fields under {{campaign.*}} (object or null)
   Mailbox from;
-  Mailbox reply_to;                 // address empty = no Reply-To
-  std::string subject_template;     // rendered without HTML escaping
-  std::string text_template;        // text/plain part (without HTML escaping); may be empty
-  std::string html_template;        // text/html part (HTML-escaped); may be empty
+  Mailbox reply_to;              // address empty = no Reply-To
+  std::string subject_template;  // rendered without HTML escaping
+  std::string text_template;     // text/plain part (without HTML escaping); may be empty
+  std::string html_template;     // text/html part (HTML-escaped); may be empty
   std::map<std::string, std::string, std::less<>> partials;  // {{> name}} for all three
   // List-Id (RFC 2919): "news.example.com" or "Example News <news.example.com>".
   std::string list_id;
@@ -54,7 +53,7 @@ struct CampaignSpec {
   std::string unsubscribe_url_base;
   // Address for <mailto:ADDR?subject=unsubscribe-TOKEN>; may be empty.
   std::string unsubscribe_mailto;
-  std::string feedback_id;          // Feedback-ID header; may be empty
+  std::string feedback_id;  // Feedback-ID header; may be empty
   // Extra headers, in order. Names must be valid and not one postino writes
   // itself; values must hold no CR/LF/NUL (non-ASCII is encoded).
   std::vector<std::pair<std::string, std::string>> extra_headers;
@@ -74,10 +73,10 @@ struct CampaignSpec {
 // NUL can never create a header or a MIME part.
 struct RecipientData {
   std::string email{};
-  std::string display_name{};                      // optional, for the To header
-  const nlohmann::json* attributes = nullptr;    // the template context (object)
-  std::string unsubscribe_token{};                 // required when unsubscribe_url_base is set
-  std::string verp_token{};                        // default: unsubscribe_token
+  std::string display_name{};                  // optional, for the To header
+  const nlohmann::json* attributes = nullptr;  // the template context (object)
+  std::string unsubscribe_token{};             // required when unsubscribe_url_base is set
+  std::string verp_token{};                    // default: unsubscribe_token
   // On a retry, the Message-ID stored on the delivery row ("<id@domain>" or
   // "id@domain"); empty = generate a new one.
   std::string message_id{};
@@ -118,8 +117,8 @@ class PreparedCampaign {
   std::optional<CompiledTemplate> subject_;
   std::optional<CompiledTemplate> text_;
   std::optional<CompiledTemplate> html_;
-  std::string from_header_;        // "From: ...\r\n"
-  std::string constant_headers_;   // Reply-To .. extra headers, each ending CRLF
+  std::string from_header_;       // "From: ...\r\n"
+  std::string constant_headers_;  // Reply-To .. extra headers, each ending CRLF
   std::string from_domain_;
   std::string message_id_domain_;
   std::string unsubscribe_url_base_;

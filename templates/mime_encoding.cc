@@ -2,14 +2,13 @@
 // folding, address validation with IDNA, RFC 5322 dates.
 #include "templates/mime_encoding.h"
 
+#include <fmt/format.h>
 #include <idn2.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace postino::templates {
 namespace {
@@ -62,7 +61,7 @@ void AppendBase64(std::string_view in, std::string* out) {
 void AppendEncodedWords(std::string_view text, size_t* col, std::string* out) {
   constexpr std::string_view kPrefix = "=?UTF-8?B?";
   constexpr size_t kOverhead = kPrefix.size() + 2;  // prefix + "?="
-  constexpr size_t kMaxWordBase64 = 60;  // 12 + 60 = 72 <= 75 chars per encoded word
+  constexpr size_t kMaxWordBase64 = 60;             // 12 + 60 = 72 <= 75 chars per encoded word
   size_t pos = 0;
   bool first = true;
   while (pos < text.size()) {
@@ -226,8 +225,7 @@ void AppendUnstructuredHeader(std::string_view name, std::string_view value, std
     while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
     while (i < value.size() && value[i] != ' ' && value[i] != '\t') ++i;
     std::string_view seg = value.substr(seg_start, i - seg_start);
-    if (col + seg.size() > kFoldColumns && col > start_col &&
-        (seg[0] == ' ' || seg[0] == '\t')) {
+    if (col + seg.size() > kFoldColumns && col > start_col && (seg[0] == ' ' || seg[0] == '\t')) {
       out->append("\r\n");
       col = 0;
     }
@@ -237,8 +235,8 @@ void AppendUnstructuredHeader(std::string_view name, std::string_view value, std
   out->append("\r\n");
 }
 
-void AppendMailboxHeader(std::string_view name, std::string_view display,
-                         std::string_view address, std::string* out) {
+void AppendMailboxHeader(std::string_view name, std::string_view display, std::string_view address,
+                         std::string* out) {
   out->append(name);
   out->append(": ");
   size_t col = name.size() + 2;
@@ -292,9 +290,9 @@ Result<std::string> NormalizeDomain(std::string_view domain) {
     char* converted = nullptr;
     int rc = idn2_to_ascii_8z(input.c_str(), &converted, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
     if (rc != IDN2_OK) {
-      return Status::InvalidArgument(fmt::format(
-          "domain \"{}\" is not a valid internationalized domain name: {}", domain,
-          idn2_strerror(rc)));
+      return Status::InvalidArgument(
+          fmt::format("domain \"{}\" is not a valid internationalized domain name: {}", domain,
+                      idn2_strerror(rc)));
     }
     ascii = converted;
     idn2_free(converted);
@@ -338,8 +336,8 @@ Result<std::string> NormalizeAddress(std::string_view address) {
     return Status::InvalidArgument(
         fmt::format("address \"{}\": local part longer than 64 octets", address));
   }
-  bool dot_ok = local.front() != '.' && local.back() != '.' &&
-                local.find("..") == std::string_view::npos;
+  bool dot_ok =
+      local.front() != '.' && local.back() != '.' && local.find("..") == std::string_view::npos;
   for (char ch : local) {
     auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80) {
@@ -357,8 +355,8 @@ Result<std::string> NormalizeAddress(std::string_view address) {
   }
   auto domain = NormalizeDomain(address.substr(at + 1));
   if (!domain.ok()) {
-    return Status::InvalidArgument(fmt::format("address \"{}\": {}", address,
-                                               domain.status().message()));
+    return Status::InvalidArgument(
+        fmt::format("address \"{}\": {}", address, domain.status().message()));
   }
   std::string result(local);
   result.push_back('@');

@@ -40,8 +40,8 @@ void AppendUnstructuredHeader(std::string_view name, std::string_view value, std
 // name). The display name is a quoted-string when it is short printable
 // ASCII, encoded words otherwise; folded to kFoldColumns. `address` must be
 // the ASCII form returned by NormalizeAddress; `display` neutralized.
-void AppendMailboxHeader(std::string_view name, std::string_view display,
-                         std::string_view address, std::string* out);
+void AppendMailboxHeader(std::string_view name, std::string_view display, std::string_view address,
+                         std::string* out);
 
 // Validates a mailbox address "local@domain" and returns its ASCII form: an
 // internationalized domain becomes A-labels (libidn2, IDNA2008

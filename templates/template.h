@@ -16,12 +16,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -84,8 +83,8 @@ struct RenderStats {
   void Add(const RenderStats& other);
 };
 
-struct Node;       // defined in template_internal.h
-struct Program;    // compiled node lists of the template and its partials
+struct Node;     // defined in template_internal.h
+struct Program;  // compiled node lists of the template and its partials
 
 class CompiledTemplate {
  public:
@@ -104,7 +103,7 @@ class CompiledTemplate {
 
   // Convenience: one root frame.
   Status RenderRoot(const nlohmann::json& root, const RenderOptions& options, std::string* out,
-                RenderStats* stats) const;
+                    RenderStats* stats) const;
 
   // The names this template interpolates or tests (first path segment),
   // e.g. for `template add` to list the attributes a template needs.

@@ -1,11 +1,11 @@
 // template_parser.cc: compiles Mustache source (with postino's filter and
 // default extensions) into the flat node lists of a Program. Implements the
 // spec's standalone-line rules, set-delimiter tags and indented partials.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "templates/template.h"
 #include "templates/template_internal.h"
@@ -87,7 +87,8 @@ class Parser {
         }
         content = src_.substr(q, c - q);
         tag_end = c + close.size();
-        if (!content.empty() && std::string_view("#^/!>=&").find(content[0]) != std::string_view::npos) {
+        if (!content.empty() &&
+            std::string_view("#^/!>=&").find(content[0]) != std::string_view::npos) {
           type = content[0];
           content.remove_prefix(1);
         }
@@ -300,7 +301,8 @@ class Parser {
       ++i;
       skip_space();
       size_t start = i;
-      while (i < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[i])) || rest[i] == '_')) {
+      while (i < rest.size() &&
+             (std::isalnum(static_cast<unsigned char>(rest[i])) || rest[i] == '_')) {
         ++i;
       }
       std::string_view fname = rest.substr(start, i - start);
@@ -329,16 +331,16 @@ class Parser {
       skip_space();
       bool has_arg = i < rest.size() && rest[i] == ':';
       if (has_arg != wants_arg) {
-        return Error(offset, wants_arg
-                                 ? fmt::format("filter \"{}\" needs an argument: {}: \"...\"",
-                                               fname, fname)
-                                 : fmt::format("filter \"{}\" takes no argument", fname));
+        return Error(offset, wants_arg ? fmt::format("filter \"{}\" needs an argument: {}: \"...\"",
+                                                     fname, fname)
+                                       : fmt::format("filter \"{}\" takes no argument", fname));
       }
       if (has_arg) {
         ++i;
         skip_space();
         if (i == rest.size() || (rest[i] != '"' && rest[i] != '\'')) {
-          return Error(offset, fmt::format("argument of filter \"{}\" must be a quoted string", fname));
+          return Error(offset,
+                       fmt::format("argument of filter \"{}\" must be a quoted string", fname));
         }
         char quote = rest[i++];
         bool closed = false;

@@ -1,10 +1,10 @@
 // template_render.cc: renders a compiled template against a stack of JSON
 // context frames. No parsing happens here; misses and filter failures are
 // counted in RenderStats, never fatal.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "templates/filters.h"
 #include "templates/template.h"
@@ -87,9 +87,8 @@ void AppendScalar(const Json& v, std::string* out) {
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned: {
       char buf[24];
-      auto r = v.is_number_unsigned()
-                   ? std::to_chars(buf, buf + sizeof buf, v.get<uint64_t>())
-                   : std::to_chars(buf, buf + sizeof buf, v.get<int64_t>());
+      auto r = v.is_number_unsigned() ? std::to_chars(buf, buf + sizeof buf, v.get<uint64_t>())
+                                      : std::to_chars(buf, buf + sizeof buf, v.get<int64_t>());
       out->append(buf, r.ptr);
       break;
     }

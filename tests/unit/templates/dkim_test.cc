@@ -2,20 +2,20 @@
 // implementation nobody here wrote, for RSA-SHA256 and Ed25519-SHA256, both
 // canonicalizations and awkward bodies; tampering must fail; key loading
 // rules; key generation (file mode, no overwrite, DNS record format).
+#include "templates/dkim.h"
+
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
-#include "templates/dkim.h"
 #include "templates/message_builder.h"
 #include "tests/unit/templates/test_util.h"
 
@@ -47,18 +47,20 @@ Keys* SuiteKeys() {
   return keys;
 }
 
-std::unique_ptr<DkimSigner> BothKeysSigner(DkimCanonicalization header,
-                                           DkimCanonicalization body) {
+std::unique_ptr<DkimSigner> BothKeysSigner(DkimCanonicalization header, DkimCanonicalization body) {
   Keys* k = SuiteKeys();
   DkimOptions options;
   options.header_canonicalization = header;
   options.body_canonicalization = body;
-  auto signer = DkimSigner::Create(
-      {{.domain = "example.com", .selector = "rsa1", .algorithm = DkimAlgorithm::kRsaSha256,
-        .private_key_path = k->rsa_path},
-       {.domain = "example.com", .selector = "ed1", .algorithm = DkimAlgorithm::kEd25519Sha256,
-        .private_key_path = k->ed_path}},
-      options);
+  auto signer = DkimSigner::Create({{.domain = "example.com",
+                                     .selector = "rsa1",
+                                     .algorithm = DkimAlgorithm::kRsaSha256,
+                                     .private_key_path = k->rsa_path},
+                                    {.domain = "example.com",
+                                     .selector = "ed1",
+                                     .algorithm = DkimAlgorithm::kEd25519Sha256,
+                                     .private_key_path = k->ed_path}},
+                                   options);
   EXPECT_TRUE(signer.ok()) << signer.status().ToString();
   return signer.ok() ? std::move(signer).value() : nullptr;
 }
@@ -85,8 +87,7 @@ Verification Verify(const std::string& message) {
 std::string AwkwardText() {
   return "Ciao {{first_name}},\n" + std::string(180, 'x') + " fine riga lunga\n" +
          ".una riga che inizia con un punto\n..due punti\n.\n" +
-         "spazi  doppi\te\ttab   e fine con spazi   \n" +
-         "\n\n\n";  // trailing blank lines
+         "spazi  doppi\te\ttab   e fine con spazi   \n" + "\n\n\n";  // trailing blank lines
 }
 
 std::string BuildMessage(bool multipart, bool clean = false) {
@@ -96,8 +97,9 @@ std::string BuildMessage(bool multipart, bool clean = false) {
   spec.subject_template = "Novità per te, {{first_name}} — «offerte» 😀 e molto altro ancora";
   // A clean body (no tab, no run of spaces, no trailing space) takes the
   // relaxed canonicalizer's no-copy path.
-  spec.text_template = clean ? "Ciao {{first_name}}, una riga.\n.punto\n" + std::string(150, 'y') + "\n\n"
-                             : AwkwardText();
+  spec.text_template =
+      clean ? "Ciao {{first_name}}, una riga.\n.punto\n" + std::string(150, 'y') + "\n\n"
+            : AwkwardText();
   if (multipart) {
     spec.html_template = "<p>Ciao {{first_name}}</p>" + std::string(300, 'h') + "\n\n\n";
   }
@@ -114,8 +116,8 @@ std::string BuildMessage(bool multipart, bool clean = false) {
   return m->bytes;
 }
 
-class DkimVerifyTest
-    : public ::testing::TestWithParam<std::tuple<DkimCanonicalization, DkimCanonicalization, bool>> {
+class DkimVerifyTest : public ::testing::TestWithParam<
+                           std::tuple<DkimCanonicalization, DkimCanonicalization, bool>> {
  protected:
   void SetUp() override {
     if (std::string why = testing::PythonMissing("dkim"); !why.empty()) GTEST_SKIP() << why;
@@ -219,7 +221,8 @@ TEST(DkimSignerTest, SignedHeaderListOverSignsFrom) {
 
 TEST(DkimSignerTest, KeysAreChosenByFromDomain) {
   Keys* k = SuiteKeys();
-  auto other = DkimSigner::Create({{.domain = "other.org", .selector = "s",
+  auto other = DkimSigner::Create({{.domain = "other.org",
+                                    .selector = "s",
                                     .algorithm = DkimAlgorithm::kEd25519Sha256,
                                     .private_key_path = k->ed_path}});
   ASSERT_TRUE(other.ok());
@@ -254,23 +257,28 @@ TEST(DkimSignerTest, RefusesShortRsaAndMismatchedKeys) {
   PEM_write_PrivateKey(f, small, nullptr, nullptr, 0, nullptr, nullptr);
   fclose(f);
   EVP_PKEY_free(small);
-  auto r = DkimSigner::Create({{.domain = "example.com", .selector = "s",
-                                .algorithm = DkimAlgorithm::kRsaSha256, .private_key_path = path}});
+  auto r = DkimSigner::Create({{.domain = "example.com",
+                                .selector = "s",
+                                .algorithm = DkimAlgorithm::kRsaSha256,
+                                .private_key_path = path}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("1024 bits"), std::string::npos);
 
-  r = DkimSigner::Create({{.domain = "example.com", .selector = "s",
+  r = DkimSigner::Create({{.domain = "example.com",
+                           .selector = "s",
                            .algorithm = DkimAlgorithm::kRsaSha256,
                            .private_key_path = SuiteKeys()->ed_path}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("not RSA"), std::string::npos);
-  r = DkimSigner::Create({{.domain = "example.com", .selector = "s",
+  r = DkimSigner::Create({{.domain = "example.com",
+                           .selector = "s",
                            .algorithm = DkimAlgorithm::kEd25519Sha256,
                            .private_key_path = dir.File("absent.pem")}});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("absent.pem"), std::string::npos);
-  r = DkimSigner::Create({{.domain = "example.com", .selector = "s",
+  r = DkimSigner::Create({{.domain = "example.com",
+                           .selector = "s",
                            .algorithm = DkimAlgorithm::kEd25519Sha256,
                            .private_key_pem = "-----BEGIN PRIVATE KEY-----\nnope\n"}});
   EXPECT_FALSE(r.ok());
@@ -278,7 +286,8 @@ TEST(DkimSignerTest, RefusesShortRsaAndMismatchedKeys) {
 
 TEST(DkimSignerTest, InlinePemAndConcurrentSigningGiveIdenticalSignatures) {
   std::string pem = testing::ReadFile(SuiteKeys()->ed_path);
-  auto signer = DkimSigner::Create({{.domain = "example.com", .selector = "ed1",
+  auto signer = DkimSigner::Create({{.domain = "example.com",
+                                     .selector = "ed1",
                                      .algorithm = DkimAlgorithm::kEd25519Sha256,
                                      .private_key_pem = pem}});
   ASSERT_TRUE(signer.ok()) << signer.status().ToString();
@@ -307,8 +316,8 @@ TEST(DkimKeygenTest, WritesPrivateKeyMode0600AndRefusesOverwrite) {
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(record->rfind("sel._domainkey.xn--bcher-kva.example. IN TXT \"v=DKIM1; k=ed25519; p=", 0),
-            0u)
+  EXPECT_EQ(
+      record->rfind("sel._domainkey.xn--bcher-kva.example. IN TXT \"v=DKIM1; k=ed25519; p=", 0), 0u)
       << *record;
   // p= is the base64 of the raw 32-byte key: 44 characters.
   size_t p = record->find("p=") + 2;

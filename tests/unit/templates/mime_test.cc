@@ -2,11 +2,11 @@
 // IDNA, and the message builder — structure checked here, decoding checked
 // by Python's email package (an independent parser), header injection with
 // hostile recipient attributes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "templates/message_builder.h"
 #include "templates/mime_encoding.h"
@@ -89,8 +89,8 @@ std::string QpDecode(const std::string& in) {
 }
 
 TEST(QuotedPrintableTest, EncodesLongLinesSpacesAndBreaks) {
-  std::string in = std::string(200, 'a') + " \nx\t\r\ny=z\rend é\r\n.leading dot " +
-                   std::string(300, '\xc3');
+  std::string in =
+      std::string(200, 'a') + " \nx\t\r\ny=z\rend é\r\n.leading dot " + std::string(300, '\xc3');
   std::string out;
   AppendQuotedPrintable(in, &out);
   EXPECT_EQ(WireFormatProblems(out + "\r\n"), "");
@@ -197,9 +197,10 @@ CampaignSpec BasicSpec() {
 }
 
 json Attributes() {
-  return json{{"first_name", "Élodie"},
-              {"city", {{"name", "torino"}}},
-              {"items", {{{"name", "<Borsa>"}, {"price", 10}}, {{"name", "Sciarpa"}, {"price", 5.5}}}}};
+  return json{
+      {"first_name", "Élodie"},
+      {"city", {{"name", "torino"}}},
+      {"items", {{{"name", "<Borsa>"}, {"price", 10}}, {{"name", "Sciarpa"}, {"price", 5.5}}}}};
 }
 
 WallTime Noon() { return WallTime(std::chrono::seconds(1709640000)); }  // 2024-03-05 12:00 UTC
@@ -221,11 +222,11 @@ TEST(MessageBuilderTest, BuildsAWellFormedMultipartMessage) {
   EXPECT_EQ(m->message_id.front(), '<');
   EXPECT_NE(m->message_id.find("@xn--ngozio-bva.example>"), std::string::npos) << m->message_id;
   EXPECT_EQ(m->stats.missing_values, 0u);
-  EXPECT_EQ(HeaderNames(m->bytes),
-            (std::vector<std::string>{"From", "To", "Subject", "Date", "Message-ID", "Reply-To",
-                                      "MIME-Version", "List-Id", "List-Unsubscribe-Post",
-                                      "Precedence", "Feedback-ID", "X-Campaign",
-                                      "List-Unsubscribe", "Content-Type"}));
+  EXPECT_EQ(
+      HeaderNames(m->bytes),
+      (std::vector<std::string>{"From", "To", "Subject", "Date", "Message-ID", "Reply-To",
+                                "MIME-Version", "List-Id", "List-Unsubscribe-Post", "Precedence",
+                                "Feedback-ID", "X-Campaign", "List-Unsubscribe", "Content-Type"}));
   EXPECT_NE(m->bytes.find("Date: Tue, 05 Mar 2024 12:00:00 +0000\r\n"), std::string::npos);
   EXPECT_NE(m->bytes.find("List-Unsubscribe: <https://example.com/u?t=tok-123>,\r\n "
                           "<mailto:unsub@example.com?subject=unsubscribe-tok-123>\r\n"),
@@ -250,8 +251,9 @@ TEST(MessageBuilderTest, BuildsAWellFormedMultipartMessage) {
     for (size_t p; (p = b.find("\r\n")) != std::string::npos;) b.erase(p, 1);
     return b;
   };
-  EXPECT_EQ(body(0),
-            "Ciao Élodie!\n- <Borsa>: 10\n- Sciarpa: 5.5\nAnnulla: https://example.com/u?t=tok-123\n");
+  EXPECT_EQ(
+      body(0),
+      "Ciao Élodie!\n- <Borsa>: 10\n- Sciarpa: 5.5\nAnnulla: https://example.com/u?t=tok-123\n");
   EXPECT_EQ(parsed["parts"][1]["type"], "text/html");
   EXPECT_EQ(body(1),
             "<p>Ciao Élodie &mdash; TORINO</p><ul><li>&lt;Borsa&gt;</li><li>Sciarpa</li></ul>"
@@ -294,8 +296,8 @@ TEST(MessageBuilderTest, MissingAttributesAreCounted) {
   RecipientData r{.email = "a@example.org", .unsubscribe_token = "t"};  // no attributes at all
   auto m = (*prepared)->Render(r, Noon());
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(m->stats.defaults_used, 1u);       // subject first_name
-  EXPECT_EQ(m->stats.missing_values, 3u);      // text first_name, html first_name, city.name
+  EXPECT_EQ(m->stats.defaults_used, 1u);   // subject first_name
+  EXPECT_EQ(m->stats.missing_values, 3u);  // text first_name, html first_name, city.name
   EXPECT_EQ(m->stats.missing_names, (std::vector<std::string>{"first_name", "city.name"}));
 }
 

@@ -1,11 +1,11 @@
 // mustache_spec_test.cc: runs every case of the official Mustache spec
 // (required modules) from ../shared/testdata/mustache-spec as its own test.
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "templates/template.h"
 #include "tests/support/testdata.h"
@@ -14,8 +14,8 @@ namespace postino::templates {
 namespace {
 
 struct SpecCase {
-  std::string file;   // e.g. "sections.json"
-  std::string name;   // gtest-safe name
+  std::string file;     // e.g. "sections.json"
+  std::string name;     // gtest-safe name
   nlohmann::json spec;  // null when the file is missing
 };
 

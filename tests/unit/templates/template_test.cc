@@ -1,12 +1,13 @@
 // template_test.cc: postino's template extensions (defaults, filters,
 // escaping options, stats, errors with positions, limits on hostile input).
-#include <string>
+#include "templates/template.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "templates/filters.h"
-#include "templates/template.h"
 
 namespace postino::templates {
 namespace {
@@ -37,8 +38,9 @@ TEST(TemplateTest, DefaultForMissingNullAndEmpty) {
             "Ciao amico!");
   EXPECT_EQ(stats.defaults_used, 1u);
   EXPECT_EQ(stats.missing_values, 0u);
-  EXPECT_EQ(RenderOrDie(R"({{a|default:'x'}}{{b | default: "y"}})", json{{"a", nullptr}, {"b", ""}}),
-            "xy");
+  EXPECT_EQ(
+      RenderOrDie(R"({{a|default:'x'}}{{b | default: "y"}})", json{{"a", nullptr}, {"b", ""}}),
+      "xy");
   EXPECT_EQ(RenderOrDie(R"({{a | default: "x"}})", json{{"a", "Anna"}}), "Anna");
   EXPECT_EQ(RenderOrDie(R"({{a | default: "say \"hi\""}})", json::object()), "say &quot;hi&quot;");
 }
@@ -51,7 +53,11 @@ TEST(TemplateTest, CaseFiltersAreUtf8Aware) {
   EXPECT_EQ(RenderOrDie("{{n | upper}}", json{{"n", "Čeština ďábel ŉ İı"}}), "ČEŠTINA ĎÁBEL ŉ İI");
   EXPECT_EQ(RenderOrDie("{{n | upper}}", json{{"n", "привет αβγ"}}), "ПРИВЕТ ΑΒΓ");
   // Invalid UTF-8 passes through untouched.
-  EXPECT_EQ(RenderOrDie("{{n | upper}}", json{{"n", "a\xff" "b"}}), "A\xff" "B");
+  EXPECT_EQ(RenderOrDie("{{n | upper}}", json{{"n",
+                                               "a\xff"
+                                               "b"}}),
+            "A\xff"
+            "B");
 }
 
 TEST(TemplateTest, DateFilter) {
@@ -75,7 +81,8 @@ TEST(TemplateTest, ChainingAndNestedAttributes) {
 
 TEST(TemplateTest, EscapingIsAnOption) {
   json data{{"x", "<b>&\"'"}};
-  EXPECT_EQ(RenderOrDie("{{x}}|{{{x}}}|{{& x}}", data, true), "&lt;b&gt;&amp;&quot;&#39;|<b>&\"'|<b>&\"'");
+  EXPECT_EQ(RenderOrDie("{{x}}|{{{x}}}|{{& x}}", data, true),
+            "&lt;b&gt;&amp;&quot;&#39;|<b>&\"'|<b>&\"'");
   EXPECT_EQ(RenderOrDie("{{x}}", data, false), "<b>&\"'");
   EXPECT_EQ(RenderOrDie("{{{x | upper}}}", data, true), "<B>&\"'");
 }
@@ -180,7 +187,8 @@ TEST(TemplateTest, OutputLimitStopsExplosion) {
   for (int i = 0; i < 100; ++i) data["l"].push_back(i);
   std::string out;
   RenderStats stats;
-  Status s = tpl->RenderRoot(data, {.html_escape = true, .max_output_bytes = 1 << 20}, &out, &stats);
+  Status s =
+      tpl->RenderRoot(data, {.html_escape = true, .max_output_bytes = 1 << 20}, &out, &stats);
   EXPECT_FALSE(s.ok());
   EXPECT_LT(out.size(), (1u << 20) + 4096);
 }
