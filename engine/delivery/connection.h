@@ -27,6 +27,7 @@ struct Pending {
   uint64_t id = 0;          // caller's id
   std::string mail_from;
   std::string rcpt;
+  std::string domain;  // recipient domain (for path events)
   std::shared_ptr<const std::string> data;
   uint64_t tried_hosts = 0;  // bit i: host i of the destination refused it (next MX)
 };
@@ -93,9 +94,10 @@ class Connection final : private net::TransportHandler {
   const ConnectionTarget& target() const { return params_.target; }
   const std::string& source_address() const { return params_.source_address; }
   const smtp::ClientSession& session() const { return session_; }
-  // Set by the pool: which (destination, source) this connection counts against.
+  // Set by the pool: the destination it serves and the egress path (source ×
+  // site) it counts against.
   void* destination = nullptr;
-  size_t source_index = 0;
+  void* path = nullptr;
 
  private:
   void OnTransportConnected() override;

@@ -1,25 +1,20 @@
-// engine.cc: the delivery engine (see engine.h): destinations (route or MX
-// domain × source pool) with a queue each, connection pools per (source,
-// destination), host choice with next-MX and a short host failure memory,
-// STARTTLS fallback, and exactly one Outcome per submitted message.
+// engine.cc: the delivery engine (see engine.h and engine_impl.h):
+// destinations with their queues, host choice with next-MX and a short host
+// failure memory, connections per egress path, STARTTLS fallback, and
+// exactly one Outcome per submitted message. Shaping decisions (which
+// source, when, how many connections) live in shaping.cc.
 #include "engine/delivery/engine.h"
 
 #include <algorithm>
-#include <deque>
-#include <random>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "common/log.h"
-#include "engine/delivery/connection.h"
+#include "engine/delivery/engine_impl.h"
 #include "engine/delivery/route_match.h"
 #include "engine/net/address.h"
 #include "engine/net/mx_resolver.h"
 #include "engine/policy/reply_policy.h"
 
 namespace postino::delivery {
-
-namespace {
 
 smtp::Reply LocalReply(int code, std::string enhanced, const std::string& text) {
   smtp::Reply r;
@@ -30,123 +25,29 @@ smtp::Reply LocalReply(int code, std::string enhanced, const std::string& text) 
   return r;
 }
 
-struct HostEntry {
-  std::string name;  // MX / route host name
-  std::string ip;
-  uint16_t port = 25;
-  int family = AF_INET;
-  sockaddr_storage address{};
-};
+namespace {
 
-struct HostFailure {
-  MonoTime until;
-  smtp::Reply reply;
-  smtp::Phase phase = smtp::Phase::kConnect;
-};
+TimerBox* NewTimer(uv_loop_t* loop, Engine::Impl* impl) {
+  auto* box = new TimerBox{{}, impl};
+  uv_timer_init(loop, &box->timer);
+  box->timer.data = box;
+  return box;
+}
 
-struct WorkTimer {
-  uv_timer_t timer;
-  Engine::Impl* impl;
-};
+void CloseTimer(TimerBox* box) {
+  box->impl = nullptr;
+  uv_timer_stop(&box->timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&box->timer),
+           [](uv_handle_t* h) { delete static_cast<TimerBox*>(h->data); });
+}
 
 }  // namespace
 
-struct Destination {
-  std::string key;
-  std::string domain;  // recipient domain (MX) or route host (static)
-  std::string pool;
-  Route route;         // effective route (kMx with defaults when none matched)
-  enum class State { kUnresolved, kResolving, kReady, kFailed } state = State::kUnresolved;
-  std::vector<HostEntry> hosts;
-  MonoTime hosts_expire;
-  smtp::Reply resolve_failure;
-  Disposition resolve_disposition = Disposition::kDeferred;
-  std::deque<std::unique_ptr<Pending>> queue;
-  std::vector<Connection*> connections;  // open ones (owned by Impl::connections_)
-  std::vector<int> per_source;           // open connections per source index
-  std::optional<smtp::Reply> last_failure;
-  smtp::Phase last_failure_phase = smtp::Phase::kConnect;
-  bool has_tried_messages = false;  // some queued message was refused by a host (next MX)
-};
-
-class Engine::Impl final : public ConnectionOwner {
- public:
-  Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler);
-  ~Impl() override;
-
-  void Submit(OutboundMessage message);
-  size_t in_flight() const { return in_flight_; }
-  void Shutdown(std::function<void()> done);
-  std::vector<uint64_t> Withdraw(const std::function<bool(uint64_t)>& pred);
-
-  void OnConnectionReady(Connection* conn) override;
-  void OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
-                       const smtp::Reply& reply, smtp::Phase phase) override;
-  void OnConnectionClosed(Connection* conn) override;
-
- private:
-  struct SourceEntry {
-    Source config;
-    sockaddr_storage address{};
-    int family = AF_INET;
-  };
-  static bool SourceInPool(const SourceEntry& s, const std::string& pool) {
-    return pool.empty() || s.config.pool == pool || s.config.name == pool;
-  }
-
-  Destination* DestinationFor(const OutboundMessage& m);
-  void SchedulePump(Destination* dest);
-  void RunWork();
-  void Pump(Destination* dest);
-  void Resolve(Destination* dest);
-  void OpenConnections(Destination* dest);
-  bool HostUsable(const HostEntry& h) const;
-  std::optional<size_t> PickSource(Destination* dest, int family);
-  std::unique_ptr<Pending> TakeFor(Destination* dest, size_t host_index);
-  bool CanStillTry(Destination* dest, const Pending& p) const;
-  void MarkHostFailed(const HostEntry& h, const smtp::Reply& reply, smtp::Phase phase);
-  void Emit(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
-            smtp::Phase phase, const Connection* conn, const std::string& mx_host);
-  void FailQueue(Destination* dest, Disposition d, const smtp::Reply& reply, smtp::Phase phase);
-  void MaybeDone();
-  std::string HostKey(const HostEntry& h) const { return h.ip + "|" + std::to_string(h.port); }
-
-  uv_loop_t* loop_;
-  EngineConfig config_;
-  OutcomeHandler handler_;
-  std::vector<SourceEntry> sources_;
-  std::shared_ptr<tls::TlsContext> tls_context_;
-  std::unique_ptr<net::MxResolver> resolver_;
-  std::unordered_map<std::string, std::unique_ptr<Destination>> destinations_;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-  std::vector<std::unique_ptr<Connection>> graveyard_;
-  std::unordered_set<Destination*> dirty_;
-  std::unordered_map<std::string, HostFailure> host_failures_;
-  std::unordered_map<std::string, MonoTime> plain_only_;
-  WorkTimer* work_ = nullptr;
-  bool work_scheduled_ = false;
-  size_t in_flight_ = 0;
-  uint64_t next_seq_ = 1;
-  bool shutting_down_ = false;
-  std::function<void()> done_;
-  std::mt19937 rng_{std::random_device{}()};
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-};
-
 Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
     : loop_(loop), config_(std::move(config)), handler_(std::move(handler)) {
-  for (const Source& s : config_.sources) {
-    SourceEntry e;
-    e.config = s;
-    Status st = net::MakeSockaddr(s.address, 0, &e.address);
-    if (!st.ok()) {
-      log::Error("delivery: source '{}' ignored: {}", s.name, st.message());
-      continue;
-    }
-    e.family = e.address.ss_family;
-    if (e.config.weight <= 0) e.config.weight = 1;
-    sources_.push_back(std::move(e));
-  }
+  ApplySources(config_.sources);
+  backoff_ = config_.backoff;
+  RebuildWarmup(config_.warmup);
   tls::ClientContextOptions tls_options;
   tls_options.ca_file = config_.ca_file;
   auto ctx = tls::TlsContext::NewClient(tls_options);
@@ -165,9 +66,9 @@ Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
   } else {
     log::Error("delivery: DNS resolver unavailable: {}", resolver.status().message());
   }
-  work_ = new WorkTimer{{}, this};
-  uv_timer_init(loop_, &work_->timer);
-  work_->timer.data = work_;
+  work_ = NewTimer(loop_, this);
+  wake_ = NewTimer(loop_, this);
+  watch_ = NewTimer(loop_, this);
 }
 
 Engine::Impl::~Impl() {
@@ -176,9 +77,9 @@ Engine::Impl::~Impl() {
   connections_.clear();
   graveyard_.clear();
   resolver_.reset();
-  work_->impl = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&work_->timer),
-           [](uv_handle_t* h) { delete static_cast<WorkTimer*>(h->data); });
+  CloseTimer(work_);
+  CloseTimer(wake_);
+  CloseTimer(watch_);
 }
 
 // ---- Submission and destinations -------------------------------------------
@@ -191,6 +92,7 @@ Destination* Engine::Impl::DestinationFor(const OutboundMessage& m) {
   if (route != nullptr && route->kind == Route::Kind::kStatic) {
     key = "static|" + route->host + "|" + std::to_string(route->port) + "|" +
           route->domain_pattern + "|" + m.pool;
+    if (route->site_per_domain) key += "|" + m.domain;
   } else {
     effective.kind = Route::Kind::kMx;
     key = "mx|" + m.domain + "|" + (route ? route->domain_pattern : std::string("-")) + "|" +
@@ -200,10 +102,11 @@ Destination* Engine::Impl::DestinationFor(const OutboundMessage& m) {
   if (!slot) {
     slot = std::make_unique<Destination>();
     slot->key = key;
-    slot->domain = effective.kind == Route::Kind::kStatic ? effective.host : m.domain;
+    slot->domain = effective.kind == Route::Kind::kStatic && !effective.site_per_domain
+                       ? effective.host
+                       : m.domain;
     slot->pool = m.pool;
     slot->route = std::move(effective);
-    slot->per_source.assign(sources_.size(), 0);
   }
   return slot.get();
 }
@@ -214,6 +117,7 @@ void Engine::Impl::Submit(OutboundMessage message) {
   p->id = message.id;
   p->mail_from = std::move(message.mail_from);
   p->rcpt = std::move(message.rcpt);
+  p->domain = message.domain;
   p->data = std::move(message.data);
   ++in_flight_;
   Destination* dest = DestinationFor(message);
@@ -228,7 +132,7 @@ void Engine::Impl::SchedulePump(Destination* dest) {
   uv_timer_start(
       &work_->timer,
       [](uv_timer_t* t) {
-        auto* w = static_cast<WorkTimer*>(t->data);
+        auto* w = static_cast<TimerBox*>(t->data);
         if (w->impl != nullptr) w->impl->RunWork();
       },
       0, 0);
@@ -247,15 +151,17 @@ void Engine::Impl::RunWork() {
 
 void Engine::Impl::Pump(Destination* dest) {
   if (shutting_down_) {
-    FailQueue(dest, Disposition::kDeferred, LocalReply(451, "4.3.2", "postino is shutting down"),
-              smtp::Phase::kConnect);
+    FailAll(dest, Disposition::kDeferred, LocalReply(451, "4.3.2", "postino is shutting down"),
+            smtp::Phase::kConnect);
     return;
   }
-  if (dest->queue.empty()) return;
-  if (sources_.empty()) {
-    FailQueue(dest, Disposition::kDeferred,
-              LocalReply(451, "4.3.5", "no usable source address configured"),
-              smtp::Phase::kConnect);
+  if (dest->empty()) return;
+  if (dest->pool_generation != pool_generation_) RebuildMembers(dest);
+  if (dest->members.empty()) {
+    FailAll(dest, Disposition::kDeferred,
+            LocalReply(451, "4.3.5",
+                       "no usable source address configured (pool '" + dest->pool + "')"),
+            smtp::Phase::kConnect);
     return;
   }
   switch (dest->state) {
@@ -265,48 +171,74 @@ void Engine::Impl::Pump(Destination* dest) {
     case Destination::State::kResolving:
       return;
     case Destination::State::kFailed:
-      FailQueue(dest, dest->resolve_disposition, dest->resolve_failure, smtp::Phase::kConnect);
+      FailAll(dest, dest->resolve_disposition, dest->resolve_failure, smtp::Phase::kConnect);
       dest->state = Destination::State::kUnresolved;  // the resolver caches negative answers
       return;
     case Destination::State::kReady:
       break;
   }
-  if (dest->connections.empty() && SystemClock::Instance().Now() > dest->hosts_expire) {
+  MonoTime now = SystemClock::Instance().Now();
+  if (dest->connections.empty() && now > dest->hosts_expire) {
     dest->state = Destination::State::kUnresolved;
     Resolve(dest);
     return;
   }
+  // A pool none of whose sources has the IP family of any host.
+  bool any_family = false;
+  for (const HostEntry& h : dest->hosts) {
+    for (const SourceEntry* s : dest->members) any_family |= s->family == h.family;
+  }
+  if (!any_family && dest->connections.empty()) {
+    FailAll(dest, Disposition::kDeferred,
+            LocalReply(451, "4.4.4",
+                       "no source address of a matching IP family (or pool '" + dest->pool +
+                           "') can reach " + dest->domain),
+            smtp::Phase::kConnect);
+    return;
+  }
   // Idle connections take what they can.
   for (Connection* c : std::vector<Connection*>(dest->connections)) {
-    if (c->ready() && !c->closed()) {
-      if (auto p = TakeFor(dest, c->target().host_index)) c->Send(std::move(p));
-    }
+    if (c->ready() && !c->closed()) FeedConnection(dest, c, now);
   }
+  GiveUpUnreachable(dest);
+  AssignSources(dest, now);
+  OpenConnections(dest, now);
+}
+
+void Engine::Impl::GiveUpUnreachable(Destination* dest) {
   // Messages that no host can take any more get their Outcome now (only
   // possible after a host failed or a message was sent on to the next MX).
   bool all_usable = std::all_of(dest->hosts.begin(), dest->hosts.end(),
                                 [&](const HostEntry& h) { return HostUsable(h); });
-  if (dest->queue.empty()) dest->has_tried_messages = false;
-  for (auto it = dest->queue.begin();
-       (!all_usable || dest->has_tried_messages || dest->hosts.empty()) &&
-       it != dest->queue.end();) {
-    if (CanStillTry(dest, **it)) {
-      ++it;
-      continue;
+  if (dest->empty()) dest->has_tried_messages = false;
+  if (all_usable && !dest->has_tried_messages && !dest->hosts.empty()) return;
+  auto give_up = [&](MessageQueue& q, Path* path) {
+    for (auto it = q.begin(); it != q.end();) {
+      if (CanStillTry(dest, **it)) {
+        ++it;
+        continue;
+      }
+      std::unique_ptr<Pending> p = std::move(*it);
+      it = q.erase(it);
+      if (path != nullptr) {
+        --dest->lane_messages;
+        --path->waiting;
+      }
+      smtp::Reply reply = dest->last_failure
+                              ? *dest->last_failure
+                              : LocalReply(451, "4.4.1", "no reachable host for " + dest->domain);
+      smtp::Phase phase = dest->last_failure ? dest->last_failure_phase : smtp::Phase::kConnect;
+      policy::Decision d = policy::Classify(phase, reply);
+      Emit(std::move(p),
+           d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
+                                                           : Disposition::kDeferred,
+           reply, phase, nullptr, dest->hosts.empty() ? dest->domain : dest->hosts[0].name);
     }
-    std::unique_ptr<Pending> p = std::move(*it);
-    it = dest->queue.erase(it);
-    smtp::Reply reply = dest->last_failure
-                            ? *dest->last_failure
-                            : LocalReply(451, "4.4.1", "no reachable host for " + dest->domain);
-    smtp::Phase phase = dest->last_failure ? dest->last_failure_phase : smtp::Phase::kConnect;
-    policy::Decision d = policy::Classify(phase, reply);
-    Emit(std::move(p),
-         d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
-                                                         : Disposition::kDeferred,
-         reply, phase, nullptr, dest->hosts.empty() ? dest->domain : dest->hosts[0].name);
+  };
+  give_up(dest->queue, nullptr);
+  for (auto& [source, lane] : dest->lanes) {
+    give_up(lane, dest->site != nullptr ? PathFor(dest->site, source) : nullptr);
   }
-  OpenConnections(dest);
 }
 
 bool Engine::Impl::HostUsable(const HostEntry& h) const {
@@ -326,110 +258,130 @@ bool Engine::Impl::CanStillTry(Destination* dest, const Pending& p) const {
   return false;
 }
 
-std::unique_ptr<Pending> Engine::Impl::TakeFor(Destination* dest, size_t host_index) {
-  for (auto it = dest->queue.begin(); it != dest->queue.end(); ++it) {
-    if (host_index < 64 && ((*it)->tried_hosts & (uint64_t{1} << host_index))) continue;
-    std::unique_ptr<Pending> p = std::move(*it);
-    dest->queue.erase(it);
-    return p;
+void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime now) {
+  auto* path = static_cast<Path*>(conn->path);
+  if (!path->source->active || path->egress.Suspended(now) ||
+      conn->transactions_started() >= std::max(1, path->site->limits.max_messages_per_connection)) {
+    conn->Quit();
+    return;
   }
-  return nullptr;
+  auto lane = dest->lanes.find(path->source);
+  if (lane == dest->lanes.end() || lane->second.empty()) return;  // idle
+  scheduler::ThrottleDecision d = path->egress.Check(now);
+  if (!d.allowed) {
+    ArmWake(dest, now + d.retry_after);
+    return;
+  }
+  std::unique_ptr<Pending> p = LaneTake(dest, path->source, conn->target().host_index);
+  if (!p) return;
+  path->egress.TryAcquire(now);
+  conn->Send(std::move(p));
 }
 
-std::optional<size_t> Engine::Impl::PickSource(Destination* dest, int family) {
-  std::vector<size_t> candidates;
-  int total = 0;
-  for (size_t i = 0; i < sources_.size(); ++i) {
-    const SourceEntry& s = sources_[i];
-    if (s.family != family || !SourceInPool(s, dest->pool)) continue;
-    if (dest->per_source[i] >= config_.max_connections_per_destination) continue;
-    candidates.push_back(i);
-    total += s.config.weight;
+void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
+  if (dest->lane_messages == 0 || dest->site == nullptr) return;
+  Site* site = dest->site;
+  std::vector<SourceEntry*> order;
+  for (auto& [source, lane] : dest->lanes) {
+    if (!lane.empty()) order.push_back(source);
   }
-  if (candidates.empty()) return std::nullopt;
-  int pick = std::uniform_int_distribution<int>(0, total - 1)(rng_);
-  for (size_t i : candidates) {
-    pick -= sources_[i].config.weight;
-    if (pick < 0) return i;
-  }
-  return candidates.back();
-}
-
-void Engine::Impl::OpenConnections(Destination* dest) {
-  for (;;) {
-    size_t starting = 0;
-    for (Connection* c : dest->connections) {
-      if (!c->was_ready() && !c->closed()) ++starting;
-    }
-    if (dest->queue.size() <= starting) return;
-    // First usable host (in MX order) that some queued message has not tried.
-    std::optional<size_t> host;
-    std::optional<size_t> source;
-    for (size_t i = 0; i < dest->hosts.size() && i < 64 && !host; ++i) {
-      if (!HostUsable(dest->hosts[i])) continue;
-      bool wanted = std::any_of(dest->queue.begin(), dest->queue.end(), [&](const auto& p) {
-        return (p->tried_hosts & (uint64_t{1} << i)) == 0;
-      });
-      if (!wanted) continue;
-      source = PickSource(dest, dest->hosts[i].family);
-      if (source) host = i;
-    }
-    if (!host) {
-      bool any_source = false;
-      for (size_t i = 0; i < dest->hosts.size(); ++i) {
-        for (const SourceEntry& s : sources_) {
-          any_source |= s.family == dest->hosts[i].family && SourceInPool(s, dest->pool);
+  std::sort(order.begin(), order.end(), [](const SourceEntry* a, const SourceEntry* b) {
+    return a->config.name < b->config.name;
+  });
+  if (order.empty()) return;
+  size_t start = dest->open_rotation++ % order.size();
+  std::rotate(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(start), order.end());
+  for (SourceEntry* source : order) {
+    Path* path = PathFor(site, source);
+    MessageQueue& lane = dest->lanes[source];
+    for (;;) {
+      size_t spare = 0;  // connections that will take a message without a new one
+      for (Connection* c : dest->connections) {
+        if (c->path == path && !c->closed() && (!c->was_ready() || c->ready())) ++spare;
+      }
+      if (lane.size() <= spare || !source->active) break;
+      if (path->egress.Suspended(now)) break;
+      const PathLimits& limits = site->limits;
+      if ((limits.max_connections > 0 && path->open >= limits.max_connections) ||
+          (limits.max_site_connections > 0 && site->open >= limits.max_site_connections)) {
+        site->waiting_for_slot.insert(dest);
+        break;
+      }
+      scheduler::ThrottleDecision d = path->egress.Check(now);
+      if (d.allowed && path->connect_rate) d = path->connect_rate->Check(now);
+      if (!d.allowed) {
+        ArmWake(dest, now + d.retry_after);
+        break;
+      }
+      // First usable host (in MX order) of this family that a lane message has not tried.
+      std::optional<size_t> host;
+      for (size_t i = 0; i < dest->hosts.size() && i < 64 && !host; ++i) {
+        if (dest->hosts[i].family != source->family || !HostUsable(dest->hosts[i])) continue;
+        bool wanted = std::any_of(lane.begin(), lane.end(), [&](const auto& p) {
+          return (p->tried_hosts & (uint64_t{1} << i)) == 0;
+        });
+        if (wanted) host = i;
+      }
+      if (!host) {
+        // This source cannot reach any host the lane's messages still need:
+        // give them back so another source (or the give-up check) takes them.
+        if (spare == 0 && std::none_of(dest->connections.begin(), dest->connections.end(),
+                                       [&](Connection* c) { return c->path == path; })) {
+          ReturnLane(dest, source);
+          SchedulePump(dest);
         }
+        break;
       }
-      if (!any_source && dest->connections.empty()) {
-        FailQueue(dest, Disposition::kDeferred,
-                  LocalReply(451, "4.4.4",
-                             "no source address of a matching IP family (or pool '" + dest->pool +
-                                 "') can reach " + dest->domain),
-                  smtp::Phase::kConnect);
-      }
-      return;
+      if (path->connect_rate) path->connect_rate->TryAcquire(now);
+      OpenConnection(dest, path, *host);
     }
-    const HostEntry& h = dest->hosts[*host];
-    const SourceEntry& s = sources_[*source];
-    ConnectionParams cp;
-    cp.target.host_name = h.name;
-    cp.target.ip = h.ip;
-    cp.target.port = h.port;
-    cp.target.address = h.address;
-    cp.target.host_index = *host;
-    cp.target.tls = dest->route.tls;
-    cp.target.tls_verify = dest->route.tls_verify && (dest->route.tls == smtp::TlsMode::kRequired ||
-                                                      dest->route.tls == smtp::TlsMode::kImplicit);
-    auto plain = plain_only_.find(HostKey(h));
-    if (plain != plain_only_.end()) {
-      if (plain->second > SystemClock::Instance().Now() &&
-          cp.target.tls == smtp::TlsMode::kOpportunistic) {
-        cp.target.tls = smtp::TlsMode::kNone;
-      } else if (plain->second <= SystemClock::Instance().Now()) {
-        plain_only_.erase(plain);
-      }
-    }
-    cp.source = s.address;
-    cp.source_address = s.config.address;
-    cp.session.helo_name = s.config.ehlo.empty() ? std::string("localhost") : s.config.ehlo;
-    cp.session.tls = cp.target.tls;
-    cp.session.auth = dest->route.auth;
-    cp.session.auth_requires_tls = dest->route.auth_requires_tls;
-    cp.session.pipelining = true;
-    cp.session.max_transactions = std::max(1, config_.max_messages_per_connection);
-    cp.session.timeouts = config_.timeouts;
-    cp.idle_timeout = config_.idle_timeout;
-    cp.tls_context = tls_context_;
-    auto conn = std::make_unique<Connection>(loop_, std::move(cp), this);
-    Connection* raw = conn.get();
-    raw->destination = dest;
-    raw->source_index = *source;
-    dest->per_source[*source]++;
-    dest->connections.push_back(raw);
-    connections_.emplace(raw, std::move(conn));
-    raw->Start();
   }
+}
+
+void Engine::Impl::OpenConnection(Destination* dest, Path* path, size_t host_index) {
+  const HostEntry& h = dest->hosts[host_index];
+  const SourceEntry& s = *path->source;
+  const PathLimits& limits = path->site->limits;
+  ConnectionParams cp;
+  cp.target.host_name = h.name;
+  cp.target.ip = h.ip;
+  cp.target.port = h.port;
+  cp.target.address = h.address;
+  cp.target.host_index = host_index;
+  cp.target.tls = dest->route.tls;
+  if (limits.tls && dest->route.kind == Route::Kind::kMx) cp.target.tls = *limits.tls;
+  cp.target.tls_verify = dest->route.tls_verify && (cp.target.tls == smtp::TlsMode::kRequired ||
+                                                    cp.target.tls == smtp::TlsMode::kImplicit);
+  MonoTime now = SystemClock::Instance().Now();
+  auto plain = plain_only_.find(HostKey(h));
+  if (plain != plain_only_.end()) {
+    if (plain->second > now && cp.target.tls == smtp::TlsMode::kOpportunistic) {
+      cp.target.tls = smtp::TlsMode::kNone;
+    } else if (plain->second <= now) {
+      plain_only_.erase(plain);
+    }
+  }
+  cp.source = s.address;
+  cp.source_address = s.config.address;
+  cp.session.helo_name = s.config.ehlo.empty() ? std::string("localhost") : s.config.ehlo;
+  cp.session.tls = cp.target.tls;
+  cp.session.auth = dest->route.auth;
+  cp.session.auth_requires_tls = dest->route.auth_requires_tls;
+  cp.session.pipelining = true;
+  cp.session.max_transactions = std::max(1, limits.max_messages_per_connection);
+  cp.session.timeouts = config_.timeouts;
+  cp.idle_timeout = config_.idle_timeout;
+  cp.tls_context = tls_context_;
+  auto conn = std::make_unique<Connection>(loop_, std::move(cp), this);
+  Connection* raw = conn.get();
+  raw->destination = dest;
+  raw->path = path;
+  path->open++;
+  path->site->open++;
+  path->connections.push_back(raw);
+  dest->connections.push_back(raw);
+  connections_.emplace(raw, std::move(conn));
+  raw->Start();
 }
 
 // ---- DNS ----------------------------------------------------------------------
@@ -449,6 +401,7 @@ void Engine::Impl::Resolve(Destination* dest) {
     dest->hosts = std::move(hosts);
     dest->hosts_expire = SystemClock::Instance().Now() + std::chrono::seconds(60);
     dest->state = Destination::State::kReady;
+    AttachSite(dest);
     SchedulePump(dest);
   };
   auto fail = [this, alive, dest](Disposition d, smtp::Reply reply) {
@@ -515,21 +468,28 @@ void Engine::Impl::Resolve(Destination* dest) {
 
 void Engine::Impl::OnConnectionReady(Connection* conn) {
   auto* dest = static_cast<Destination*>(conn->destination);
-  if (shutting_down_ || conn->transactions_started() >= config_.max_messages_per_connection) {
+  if (shutting_down_) {
     conn->Quit();
     return;
   }
-  if (auto p = TakeFor(dest, conn->target().host_index)) {
-    conn->Send(std::move(p));
-  }
-  // else: idle; the connection QUITs after idle_timeout unless work arrives.
+  FeedConnection(dest, conn, SystemClock::Instance().Now());
+  // Refill the lanes (and wake this connection if it stayed idle).
+  SchedulePump(dest);
 }
 
 void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
                                    const smtp::Reply& reply, smtp::Phase phase) {
   auto* dest = static_cast<Destination*>(conn->destination);
+  auto* path = static_cast<Path*>(conn->path);
+  bool bounce = false;
+  bool backoff = !reply.IsPositive() && ApplyBackoff(path, message->domain, reply, &bounce);
+  if (bounce) {
+    Emit(std::move(message), Disposition::kBounced, reply, phase, conn, conn->target().host_name);
+    return;
+  }
   policy::Decision d = policy::Classify(phase, reply);
-  if (d.path == policy::PathAction::kSuspend && dest->hosts.size() > conn->target().host_index) {
+  if (d.path == policy::PathAction::kSuspend && !backoff &&
+      dest->hosts.size() > conn->target().host_index) {
     MarkHostFailed(dest->hosts[conn->target().host_index], reply, phase);
   }
   switch (d.recipient) {
@@ -563,21 +523,32 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
 
 void Engine::Impl::OnConnectionClosed(Connection* conn) {
   auto* dest = static_cast<Destination*>(conn->destination);
+  auto* path = static_cast<Path*>(conn->path);
   dest->connections.erase(std::remove(dest->connections.begin(), dest->connections.end(), conn),
                           dest->connections.end());
-  dest->per_source[conn->source_index]--;
+  path->connections.erase(std::remove(path->connections.begin(), path->connections.end(), conn),
+                          path->connections.end());
+  path->open--;
+  path->site->open--;
+  for (Destination* waiting : path->site->waiting_for_slot) SchedulePump(waiting);
+  path->site->waiting_for_slot.clear();
   const smtp::ClientSession& session = conn->session();
-  if (!conn->was_ready() && session.failure().has_value() && conn->target().host_index <
-                                                                 dest->hosts.size()) {
+  if (!conn->was_ready() && session.failure().has_value() &&
+      conn->target().host_index < dest->hosts.size()) {
     const HostEntry& h = dest->hosts[conn->target().host_index];
+    const smtp::Reply& failure = *session.failure();
+    bool bounce = false;
+    bool backoff = !failure.local && !shutting_down_ &&
+                   ApplyBackoff(path, dest->domain, failure, &bounce);
     if (conn->tls_failed() && conn->target().tls == smtp::TlsMode::kOpportunistic) {
       // Retry this host once in plain text.
       log::Info("delivery: STARTTLS with {} [{}] failed ({}); retrying in plain text", h.name,
-                h.ip, session.failure()->Text());
+                h.ip, failure.Text());
       plain_only_[HostKey(h)] = SystemClock::Instance().Now() + config_.host_failure_ttl;
     } else if (!shutting_down_) {
-      MarkHostFailed(h, *session.failure(), session.failure_phase());
-      dest->last_failure = *session.failure();
+      // A backoff rule shapes the path instead; the host itself is fine.
+      if (!backoff) MarkHostFailed(h, failure, session.failure_phase());
+      dest->last_failure = failure;
       dest->last_failure_phase = session.failure_phase();
     }
   }
@@ -621,8 +592,11 @@ void Engine::Impl::Emit(std::unique_ptr<Pending> p, Disposition d, const smtp::R
   if (shutting_down_) SchedulePump(nullptr);
 }
 
-void Engine::Impl::FailQueue(Destination* dest, Disposition d, const smtp::Reply& reply,
-                             smtp::Phase phase) {
+void Engine::Impl::FailAll(Destination* dest, Disposition d, const smtp::Reply& reply,
+                           smtp::Phase phase) {
+  for (auto& [source, lane] : dest->lanes) {
+    if (!lane.empty()) ReturnLane(dest, source);
+  }
   while (!dest->queue.empty()) {
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
@@ -635,15 +609,24 @@ void Engine::Impl::FailQueue(Destination* dest, Disposition d, const smtp::Reply
 std::vector<uint64_t> Engine::Impl::Withdraw(const std::function<bool(uint64_t)>& pred) {
   std::vector<uint64_t> out;
   for (auto& [key, dest] : destinations_) {
-    auto& q = dest->queue;
-    for (auto it = q.begin(); it != q.end();) {
-      if (pred((*it)->id)) {
-        out.push_back((*it)->id);
-        it = q.erase(it);
-        --in_flight_;
-      } else {
-        ++it;
+    auto take_back = [&](MessageQueue& q, Path* path) {
+      for (auto it = q.begin(); it != q.end();) {
+        if (pred((*it)->id)) {
+          out.push_back((*it)->id);
+          it = q.erase(it);
+          --in_flight_;
+          if (path != nullptr) {
+            --dest->lane_messages;
+            --path->waiting;
+          }
+        } else {
+          ++it;
+        }
       }
+    };
+    take_back(dest->queue, nullptr);
+    for (auto& [source, lane] : dest->lanes) {
+      if (!lane.empty()) take_back(lane, PathFor(dest->site, source));
     }
   }
   if (!out.empty()) SchedulePump(nullptr);
@@ -661,6 +644,8 @@ void Engine::Impl::Shutdown(std::function<void()> done) {
   for (Connection* c : open) {
     if (connections_.count(c) != 0) c->Quit();
   }
+  uv_timer_stop(&watch_->timer);
+  uv_timer_stop(&wake_->timer);
   SchedulePump(nullptr);
 }
 
@@ -682,5 +667,14 @@ void Engine::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(do
 std::vector<uint64_t> Engine::Withdraw(const std::function<bool(uint64_t)>& pred) {
   return impl_->Withdraw(pred);
 }
+void Engine::SetPathEventHandler(PathEventHandler handler) {
+  impl_->SetPathEventHandler(std::move(handler));
+}
+Status Engine::Reconfigure(EngineConfig config) { return impl_->Reconfigure(std::move(config)); }
+void Engine::SeedWarmupCounts(const std::vector<WarmupCount>& counts) {
+  impl_->SeedWarmupCounts(counts);
+}
+std::vector<WarmupCount> Engine::WarmupCounts() const { return impl_->WarmupCounts(); }
+std::vector<SourceSnapshot> Engine::SourceStates() const { return impl_->SourceStates(); }
 
 }  // namespace postino::delivery

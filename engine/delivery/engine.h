@@ -1,8 +1,9 @@
 // engine.h: the delivery engine facade used by `postino run` and the
 // submission listener. It owns, on one libuv loop, the connection pools per
-// egress path, the SMTP session drivers, the MX resolver and TLS. Callers
-// submit messages on the loop thread and receive exactly one Outcome per
-// message recipient.
+// egress path (source × MX site), the traffic shaping of those paths (limits,
+// throttles, weighted source choice, warm-up caps, adaptive backoff), the SMTP
+// session drivers, the MX resolver and TLS. Callers submit messages on the
+// loop thread and receive exactly one Outcome per message recipient.
 //
 // CONTRACT shared by engine/delivery (implementation) and cli/ (caller).
 #pragma once
@@ -17,7 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "engine/smtp/client_session.h"
+#include "scheduler/backoff.h"
+#include "scheduler/egress_path.h"
+#include "scheduler/rate.h"
+#include "scheduler/warmup.h"
 
 namespace postino::delivery {
 
@@ -34,6 +40,10 @@ struct Route {
   // EngineConfig::ca_file) and that it names `host` (or the MX host name).
   // Opportunistic TLS never verifies (it would fall back to plain anyway).
   bool tls_verify = true;
+  // kStatic only. false: the route host is the MX site (every domain routed
+  // there shares the site's limits). true: each recipient domain is its own
+  // site (a relay that should still be shaped per destination domain).
+  bool site_per_domain = false;
 };
 
 struct Source {
@@ -44,13 +54,40 @@ struct Source {
   std::string pool;     // pool this source belongs to ("" = only reachable by name)
 };
 
+// The shaping limits of one MX site, every field resolved (see
+// docs/shaping.md "How the engine applies it").
+struct PathLimits {
+  int max_connections = 20;       // per egress path (source, site); <= 0 = unlimited
+  int max_site_connections = 0;   // per site over all sources; <= 0 = unlimited
+  int max_messages_per_connection = 100;
+  std::optional<scheduler::Rate> max_message_rate;     // per path; nullopt = unlimited
+  std::optional<scheduler::Rate> max_connection_rate;  // new connections per path
+  std::optional<smtp::TlsMode> tls;                    // overrides the route's TLS mode
+};
+
+// Limits for a site, given the first recipient domain that resolved to it
+// and its MX host names (the route host for static routes).
+using LimitsFunction =
+    std::function<PathLimits(const std::string& domain, const std::vector<std::string>& mx_hosts)>;
+
 struct EngineConfig {
   std::vector<Source> sources;           // at least one
   std::vector<Route> routes;             // no match => MX delivery
   std::vector<std::string> dns_servers;  // "127.0.0.1:5353"; empty = system resolv.conf
   uint16_t mx_port = 25;                 // port used for MX deliveries (override for tests)
-  int max_connections_per_destination = 20;  // per (source, destination)
+  // Limits when `limits_for` is empty: max_connections per path and
+  // max_messages_per_connection, no site limit, no rates.
+  int max_connections_per_destination = 20;  // per (source, site)
   int max_messages_per_connection = 100;
+  LimitsFunction limits_for;  // see delivery/config_mapping.h for the postino.toml mapping
+  uint32_t rate_burst = 1;    // GCRA burst of the per-path message and connection rates
+  // Adaptive backoff: every non-2xx reply (and every failure before a
+  // transaction) is matched; null = no backoff rules.
+  std::shared_ptr<const scheduler::BackoffPolicy> backoff;
+  std::vector<scheduler::WarmupPlan> warmup;  // per-source daily caps
+  // While some path is suspended, slowed or recovering, its state is checked
+  // this often to report the change (PathEvent) and wake waiting messages.
+  std::chrono::milliseconds path_watch_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(5)};  // QUIT an idle connection
   smtp::Timeouts timeouts;
   std::string ca_file;                   // extra CA bundle for verification (tests); "" = system store
@@ -89,9 +126,60 @@ struct Outcome {
   std::chrono::system_clock::time_point finished_at;
 };
 
+// A change of an egress path's state, for the caller to record and show.
+struct PathEvent {
+  enum class Action {
+    kSuspended,   // no new connection until `until`
+    kSlowed,      // rate limited to `rate` until `until`
+    kRecovering,  // the slow-down ended; the rate doubles step by step
+    kResumed,     // back to the configured limits (suspension or slow-down over)
+  };
+  std::string source_name;
+  std::string source_address;
+  std::string site;    // site key (MakeSiteKey)
+  std::string domain;  // recipient domain whose reply caused it ("" for time-driven changes)
+  Action action = Action::kSuspended;
+  std::string rule;    // backoff rule name ("" for time-driven changes)
+  std::string reply;   // the reply that caused it ("421 4.7.28 ...")
+  std::chrono::system_clock::time_point until{};  // kSuspended / kSlowed
+  std::optional<scheduler::Rate> rate;           // the rate now in force (nullopt = unlimited)
+  std::chrono::system_clock::time_point at{};
+};
+const char* PathEventActionName(PathEvent::Action a);
+
+// Today's warm-up count of one source towards one site (site "" = counted
+// only in the source's overall count).
+struct WarmupCount {
+  std::string source;  // source name
+  std::string site;    // site key
+  uint64_t count = 0;
+};
+
+// Snapshot for `postino sources`.
+struct PathSnapshot {
+  std::string site;
+  scheduler::PathState state = scheduler::PathState::kOpen;
+  std::chrono::system_clock::time_point until{};  // end of a suspension (kSuspended)
+  std::optional<scheduler::Rate> rate;           // rate in force; nullopt = unlimited
+  int open_connections = 0;
+  size_t waiting = 0;  // messages assigned to this path, not yet sent
+};
+struct SourceSnapshot {
+  std::string name;
+  std::string address;
+  bool active = true;                // false: removed by Reconfigure, connections closing
+  enum class State { kOk, kSuspended, kCapped } state = State::kOk;
+  int suspended_sites = 0;           // paths suspended now
+  scheduler::WarmupStatus warmup = scheduler::WarmupStatus::kNotWarming;
+  uint64_t sent_today = 0;           // messages handed to a site today (UTC)
+  std::optional<uint64_t> cap_today; // nullopt = no cap
+  std::vector<PathSnapshot> paths;   // paths that exist (a site was used from this source)
+};
+
 class Engine {
  public:
   using OutcomeHandler = std::function<void(Outcome)>;
+  using PathEventHandler = std::function<void(PathEvent)>;
 
   // The loop must outlive the engine. The handler runs on the loop thread.
   Engine(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler);
@@ -111,6 +199,24 @@ class Engine {
   // kDeferred Outcome ("shutting down"), sessions finish their current
   // transaction and QUIT; `done` runs when every connection is closed.
   void Shutdown(std::function<void()> done);
+
+  // Path state changes (suspend, slow, recovering, resumed) go to `handler`
+  // on the loop thread. Set it before submitting.
+  void SetPathEventHandler(PathEventHandler handler);
+  // Applies a new configuration (SIGHUP) without dropping connections:
+  // limits, rates, backoff rules, warm-up plans, pools and sources. Removed
+  // sources take no new messages; their connections finish the current
+  // transaction and QUIT. Routes, DNS and timeouts apply to destinations
+  // created afterwards. Fails (and changes nothing) when no source is usable.
+  Status Reconfigure(EngineConfig config);
+  // Adds today's warm-up counts (e.g. read back from the database after a
+  // restart). Call once at start, before submitting; counts of a previous
+  // UTC day are not kept.
+  void SeedWarmupCounts(const std::vector<WarmupCount>& counts);
+  // Today's counts, for the caller to persist (one entry per source × site).
+  std::vector<WarmupCount> WarmupCounts() const;
+  // Per-source and per-path state for `postino sources`.
+  std::vector<SourceSnapshot> SourceStates() const;
 
   class Impl;
 
