@@ -119,6 +119,15 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   int code = kExitOk;
   Result<db::Database*> db = Db(ctx, &code);
   if (!db.ok()) return code;
+  if (o.max_age.empty()) {
+    // The configured default ([retry] max_age).
+    Result<const config::Config*> cfg = ctx.Config();
+    if (cfg.ok()) {
+      spec.max_age = fmt::format(
+          "{} seconds",
+          std::chrono::duration_cast<std::chrono::seconds>((*cfg)->retry.max_age).count());
+    }
+  }
   if (!o.pool.empty()) {
     Result<const config::Config*> cfg = ctx.Config();
     if (cfg.ok() && !(*cfg)->FindPool(o.pool)) {

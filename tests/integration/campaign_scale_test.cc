@@ -228,6 +228,51 @@ TEST_F(CampaignScaleTest, HardBouncesAreSuppressedAndSkippedByTheNextCampaign) {
   EXPECT_NE(report.out.find("5.1.1"), std::string::npos) << report.out;
 }
 
+TEST_F(CampaignScaleTest, TemporaryFailuresAreRetriedOnScheduleAndThenDelivered) {
+  // First every RCPT gets 450 4.2.1; after the route is switched to a sink
+  // that accepts, the retry (1 s later, from the database) delivers.
+  SmtpSink soft({"-r", "RCPT", "-b", "450 4.2.1 Mailbox busy, try again later"});
+  SmtpSink good;
+  WriteConfig(soft.port(), "[retry]\nschedule = [\"1s\"]\njitter = 0.0\n");
+  const int n = 60;
+  Prepare(n);
+  ProcessResult first = Postino({"run", "--until-idle"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(Count("status = 'deferred' AND attempts = 1 AND last_code = 450 AND last_enhanced = "
+                  "'4.2.1' AND next_attempt_at > now() - interval '1 second'"),
+            n);
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "running");
+  WriteConfig(good.port(), "[retry]\nschedule = [\"1s\"]\njitter = 0.0\n");
+  std::this_thread::sleep_for(milliseconds(1500));
+  ProcessResult second = Postino({"run", "--until-idle"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(Count("status = 'delivered' AND attempts = 2"), n);
+  EXPECT_EQ(Sql("SELECT string_agg(status || ':' || n, ',' ORDER BY status) FROM (SELECT status, "
+                "count(*) n FROM delivery_events GROUP BY status) x"),
+            fmt::format("deferred:{0},delivered:{0}", n));
+  EXPECT_EQ(good.Recipients().size(), static_cast<size_t>(n));
+}
+
+TEST_F(CampaignScaleTest, RecipientsPastTheirMaximumAgeExpire) {
+  SmtpSink soft({"-r", "RCPT", "-b", "451 4.7.1 Greylisted, please try again"});
+  WriteConfig(soft.port());
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ASSERT_EQ(Postino({"list", "import", "news", WriteRecipients(20)}).exit_code, 0);
+  AddTemplate();
+  ASSERT_EQ(Postino({"campaign", "create", "old", "--list", "news", "--template", "t", "--from",
+                     "a@news.example.com", "--max-age", "1s"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Postino({"campaign", "launch", "old"}).exit_code, 0);
+  std::this_thread::sleep_for(milliseconds(1500));
+  ProcessResult r = Postino({"run", "--until-idle"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Count("status = 'expired' AND last_code = 451 AND last_reply LIKE '%Greylisted%'"), 20);
+  EXPECT_EQ(Sql("SELECT status FROM campaigns"), "finished");
+  ProcessResult report = Postino({"campaign", "report", "old", "--format", "json"});
+  EXPECT_NE(report.out.find("\"expired\": 20"), std::string::npos) << report.out;
+}
+
 TEST_F(CampaignScaleTest, SuppressCommands) {
   WriteConfig(2525);
   ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
