@@ -252,6 +252,30 @@ key_file = "{0}/ed25519.pem"
   EXPECT_EQ(verified, 3);
 }
 
+TEST_F(CampaignFlowTest, TemplatePreviewRendersOneRecipient) {
+  WriteConfig(2525);
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ASSERT_EQ(Postino({"list", "import", "news", Write("p.csv", "email,first_name,city\n"
+                                                              "anna@example.com,Anna,Roma\n")})
+                .exit_code,
+            0);
+  std::string html = Write("p.html", "<p>{{first_name}} {{missing | default: \"amico\"}}</p>\n");
+  std::string text = Write("p.txt", "Ciao {{first_name}} da {{city}}\n{{unsubscribe_url}}\n");
+  ASSERT_EQ(Postino({"template", "add", "p", "--subject", "Novità per {{first_name}}", "--html",
+                     html, "--text", text})
+                .exit_code,
+            0);
+  ProcessResult r = Postino({"template", "preview", "p", "--email", "anna@example.com"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("To: anna@example.com"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Subject: =?UTF-8?"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Ciao Anna da Roma"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), std::string::npos);
+  EXPECT_NE(r.out.find("https://news.example.com/u?t="), std::string::npos) << r.out;
+  ProcessResult unknown = Postino({"template", "preview", "p", "--email", "nobody@example.com"});
+  EXPECT_EQ(unknown.exit_code, 6);
+}
+
 TEST_F(CampaignFlowTest, UntilIdleWithNothingToDoExitsZero) {
   WriteConfig(2525);
   ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);

@@ -476,7 +476,9 @@ TEST_F(ShapingTest, ReconfigureRemovingASourceClosesItsConnectionsCleanly) {
   ExpectOneOutcomeEach(kTotal);
   for (const auto& o : outcomes_) ASSERT_EQ(o.disposition, Disposition::kDelivered);
   for (const auto& m : a.messages()) {
-    if (m.peer == "127.0.0.11") EXPECT_LT(m.received_at, reconfigured + 200ms);
+    if (m.peer == "127.0.0.11") {
+      EXPECT_LT(m.received_at, reconfigured + 200ms);
+    }
   }
   bool saw_s11 = false;
   for (const auto& c : a.connections()) {
