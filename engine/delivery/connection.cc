@@ -74,6 +74,9 @@ void Connection::Send(std::unique_ptr<Pending> message) {
 }
 
 void Connection::Quit() {
+  // Takes no more messages from now on, even while still connected.
+  quitting_ = true;
+  ready_ = false;
   session_.Quit();
   Process();
 }
@@ -144,7 +147,10 @@ void Connection::ArmTimer(std::chrono::milliseconds timeout, bool idle) {
 void Connection::OnTimer() {
   if (idle_timer_) {
     idle_timer_ = false;
-    if (ready_) session_.Quit();
+    if (ready_) {
+      Quit();
+      return;
+    }
   } else {
     session_.OnTimeout();
   }
@@ -186,7 +192,7 @@ void Connection::Process() {
           break;
         }
         case smtp::Action::Kind::kReady:
-          if (closed_) break;
+          if (closed_ || quitting_) break;
           ready_ = true;
           was_ready_ = true;
           ArmTimer(params_.idle_timeout, /*idle=*/true);

@@ -121,6 +121,7 @@ class Connection final : private net::TransportHandler {
   bool idle_timer_ = false;
   bool processing_ = false;
   bool ready_ = false;
+  bool quitting_ = false;  // Quit() was called: never ready again
   bool was_ready_ = false;
   bool closed_ = false;
   bool close_reported_ = false;

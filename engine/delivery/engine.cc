@@ -196,12 +196,12 @@ void Engine::Impl::Pump(Destination* dest) {
             smtp::Phase::kConnect);
     return;
   }
+  GiveUpUnreachable(dest);
+  AssignSources(dest, now);
   // Idle connections take what they can.
   for (Connection* c : std::vector<Connection*>(dest->connections)) {
     if (c->ready() && !c->closed()) FeedConnection(dest, c, now);
   }
-  GiveUpUnreachable(dest);
-  AssignSources(dest, now);
   OpenConnections(dest, now);
 }
 

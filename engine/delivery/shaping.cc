@@ -181,10 +181,6 @@ bool Engine::Impl::SourceUsable(Destination* dest, SourceEntry* source, MonoTime
     *wake = std::min(*wake, path->egress.suspended_until());
     return false;
   }
-  auto lane = dest->lanes.find(source);
-  if (lane != dest->lanes.end() && lane->second.size() >= LaneCapacity(path, now)) {
-    return false;  // a connection event frees a place
-  }
   scheduler::ThrottleDecision d = path->egress.Check(now);
   if (!d.allowed) {
     *wake = std::min(*wake, now + d.retry_after);
@@ -217,7 +213,14 @@ void Engine::Impl::AssignSources(Destination* dest, MonoTime now) {
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
     CountWarmup(source, dest->site->key);
+    auto lane = dest->lanes.find(source);
+    bool full = lane != dest->lanes.end() &&
+                lane->second.size() >= LaneCapacity(PathFor(dest->site, source), now);
     LanePush(dest, source, std::move(p), /*front=*/false);
+    // The weighted turn belongs to a source whose connections are all busy:
+    // wait for them (a connection event pumps again) rather than hand its
+    // share to the others, so the weights hold. Its lane overflows by one.
+    if (full) return;
   }
   if (!dest->queue.empty() && wake != MonoTime::max()) ArmWake(dest, wake);
 }

@@ -236,6 +236,12 @@ std::vector<ConnectionRecord> FakeMx::connections() const {
   return connections_;
 }
 
+int FakeMx::max_concurrent_from(const std::string& peer) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = max_per_peer_.find(peer);
+  return it == max_per_peer_.end() ? 0 : it->second;
+}
+
 size_t FakeMx::accepted_messages() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<size_t>(std::count_if(messages_.begin(), messages_.end(),
@@ -272,7 +278,13 @@ void FakeMx::AcceptLoop() {
       return;
     }
     int index = static_cast<int>(connections_.size());
-    connections_.push_back(ConnectionRecord{ip, "", {}, false, ""});
+    ConnectionRecord record;
+    record.peer = ip;
+    record.opened_at = std::chrono::steady_clock::now();
+    connections_.push_back(std::move(record));
+    int from_peer = ++open_per_peer_[ip];
+    int& peer_max = max_per_peer_[ip];
+    peer_max = std::max(peer_max, from_peer);
     fds_.push_back(fd);
     ++total_connections_;
     int now = ++open_connections_;
@@ -405,6 +417,7 @@ void FakeMx::Serve(int fd, int index) {
       current.data = std::move(body);
       Step eod = pick(script_.end_of_data, "EOD", "");
       current.accepted = !eod.close && !eod.silent && eod.reply.rfind("2", 0) == 0;
+      current.received_at = std::chrono::steady_clock::now();
       {
         std::lock_guard<std::mutex> lock(mu_);
         messages_.push_back(current);
@@ -429,6 +442,8 @@ void FakeMx::Serve(int fd, int index) {
     std::lock_guard<std::mutex> lock(mu_);
     ::close(fd);
     fds_.erase(std::remove(fds_.begin(), fds_.end(), fd), fds_.end());
+    connections_[index].closed_at = std::chrono::steady_clock::now();
+    --open_per_peer_[connections_[index].peer];
   }
   --open_connections_;
 }

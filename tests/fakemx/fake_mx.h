@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace postino::fakemx {
@@ -78,6 +79,7 @@ struct Message {
   bool tls = false;
   bool accepted = false;  // end-of-data reply was 2xx
   int connection = 0;
+  std::chrono::steady_clock::time_point received_at;  // when the final "." arrived
 };
 
 struct ConnectionRecord {
@@ -86,6 +88,8 @@ struct ConnectionRecord {
   std::vector<Command> commands;
   bool tls = false;
   std::string auth_plain;  // decoded "\0user\0pass" of AUTH PLAIN
+  std::chrono::steady_clock::time_point opened_at;  // accepted
+  std::chrono::steady_clock::time_point closed_at;  // closed (default value while open)
 };
 
 class FakeMx {
@@ -111,6 +115,8 @@ class FakeMx {
   int total_connections() const { return total_connections_.load(); }
   int max_concurrent_connections() const { return max_concurrent_.load(); }
   int open_connections() const { return open_connections_.load(); }
+  // The most connections from one client address open at the same time.
+  int max_concurrent_from(const std::string& peer) const;
   // Waits until `n` messages were accepted or the timeout passes.
   bool WaitForMessages(size_t n, std::chrono::milliseconds timeout) const;
 
@@ -132,6 +138,8 @@ class FakeMx {
   std::vector<int> fds_;
   std::vector<Message> messages_;
   std::vector<ConnectionRecord> connections_;
+  std::unordered_map<std::string, int> open_per_peer_;  // guarded by mu_
+  std::unordered_map<std::string, int> max_per_peer_;   // guarded by mu_
   std::atomic<int> total_connections_{0};
   std::atomic<int> open_connections_{0};
   std::atomic<int> max_concurrent_{0};
