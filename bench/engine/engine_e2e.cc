@@ -4,9 +4,16 @@
 // bench/engine/run.sh), keeping a bounded number in flight like the real
 // pipeline, and prints messages/s.
 //
-// usage: engine_e2e <port> <messages> <message_bytes> <connections>
+// usage: engine_e2e <port> <messages> <message_bytes> <connections> [sites] [shaping]
+//   sites (default 1): recipient domains d0.test..d<sites-1>.test, each its own
+//     MX site (a `*` static route to the sink with site_per_domain); messages
+//     go round-robin over them. <connections> is then per site.
+//   shaping (default off): "on" adds per-site limits, message and connection
+//     rates, the default backoff rules and a warm-up plan, all set high
+//     enough not to bind, so the run measures the cost of the decisions.
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <cstdio>
@@ -16,10 +23,14 @@
 #include <vector>
 
 #include "engine/delivery/engine.h"
+#include "scheduler/backoff.h"
+#include "scheduler/rate.h"
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s <port> <messages> <message_bytes> <connections>\n", argv[0]);
+  if (argc < 5 || argc > 7) {
+    std::fprintf(stderr,
+                 "usage: %s <port> <messages> <message_bytes> <connections> [sites] [on|off]\n",
+                 argv[0]);
     return 2;
   }
   const int port = std::atoi(argv[1]);
@@ -27,6 +38,10 @@ int main(int argc, char** argv) {
   const size_t size = static_cast<size_t>(std::atol(argv[3]));
   const int connections = std::atoi(argv[4]);
   const long window = 5000;  // messages handed to the engine at a time
+  const long sites = argc > 5 ? std::max(1L, std::atol(argv[5])) : 1;
+  const bool shaping = argc > 6 && std::string(argv[6]) == "on";
+  std::vector<std::string> domains;
+  for (long d = 0; d < sites; ++d) domains.push_back("d" + std::to_string(d) + ".test");
 
   // Pre-rendered bodies (a small set of distinct ones, shared by pointer).
   std::vector<std::shared_ptr<const std::string>> bodies;
@@ -50,9 +65,26 @@ int main(int argc, char** argv) {
   route.host = "127.0.0.1";
   route.port = static_cast<uint16_t>(port);
   route.tls = postino::smtp::TlsMode::kNone;
+  route.site_per_domain = sites > 1;
   config.routes.push_back(route);
   config.max_connections_per_destination = connections;
   config.max_messages_per_connection = 1000000;
+  if (shaping) {
+    postino::delivery::PathLimits limits;
+    limits.max_connections = connections;
+    limits.max_site_connections = connections * 4;
+    limits.max_messages_per_connection = 1000000;
+    limits.max_message_rate = *postino::scheduler::ParseRate("10000000/min");
+    limits.max_connection_rate = *postino::scheduler::ParseRate("100000/min");
+    config.limits_for = [limits](const std::string&, const std::vector<std::string>&) {
+      return limits;
+    };
+    config.rate_burst = 100;
+    auto policy = postino::scheduler::BackoffPolicy::Create({}, /*use_defaults=*/true);
+    config.backoff = std::make_shared<const postino::scheduler::BackoffPolicy>(std::move(*policy));
+    auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+    config.warmup.push_back({"bench", today, {1000000000}, {{"*", {1000000000}}}});
+  }
 
   long submitted = 0, delivered = 0, failed = 0;
   std::unique_ptr<postino::delivery::Engine> engine;
@@ -61,8 +93,8 @@ int main(int argc, char** argv) {
       postino::delivery::OutboundMessage m;
       m.id = static_cast<uint64_t>(submitted);
       m.mail_from = "bounces@postino.test";
-      m.rcpt = "user" + std::to_string(submitted) + "@example.com";
-      m.domain = "example.com";
+      m.domain = domains[static_cast<size_t>(submitted % sites)];
+      m.rcpt = "user" + std::to_string(submitted) + "@" + m.domain;
       m.data = bodies[static_cast<size_t>(submitted) % bodies.size()];
       engine->Submit(std::move(m));
       ++submitted;
@@ -102,7 +134,7 @@ int main(int argc, char** argv) {
   engine.reset();
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
-  std::printf("postino engine: %ld delivered, %ld failed, %.3f s, %.0f msgs/s\n", delivered, failed,
-              secs, delivered / secs);
+  std::printf("postino engine (%ld sites, shaping %s): %ld delivered, %ld failed, %.3f s, %.0f msgs/s\n",
+              sites, shaping ? "on" : "off", delivered, failed, secs, delivered / secs);
   return failed == 0 && delivered == total ? 0 : 1;
 }
