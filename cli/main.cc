@@ -9,6 +9,7 @@
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
+#include "cli/sources_command.h"
 #include "cli/suppress_commands.h"
 #include "cli/template_commands.h"
 #include "common/log.h"
@@ -156,6 +157,13 @@ int Main(int argc, char** argv) {
   CLI::App* sup_rm = sup->add_subcommand("rm", "remove an address from the suppression list");
   sup_rm->add_option("email", sup_email, "address")->required();
   sup_rm->callback([&] { action = [&](Context& ctx) { return RunSuppressRm(ctx, sup_email); }; });
+
+  // sources
+  int source_events = 10;
+  CLI::App* sources = app.add_subcommand(
+      "sources", "each source's state, today's count and warm-up cap; suspended or slowed paths");
+  sources->add_option("--events", source_events, "recent path events to show (default 10)");
+  sources->callback([&] { action = [&](Context& ctx) { return RunSources(ctx, source_events); }; });
 
   // run
   RunOptions run_opts;

@@ -26,6 +26,8 @@
 #include "cli/message_renderer.h"
 #include "cli/work_queue.h"
 #include "common/log.h"
+#include "config/config.h"
+#include "engine/delivery/config_mapping.h"
 #include "engine/delivery/engine.h"
 #include "engine/policy/reply_policy.h"
 
@@ -48,8 +50,9 @@ smtp::TlsMode ToSmtp(config::TlsMode m) {
 
 }  // namespace
 
-// Maps the configuration onto the delivery engine's settings.
-delivery::EngineConfig MakeEngineConfig(const config::Config& cfg, const std::string& node) {
+// Maps the configuration onto the delivery engine's settings, shaping
+// (limits, rules, backoff, warm-up) included.
+Result<delivery::EngineConfig> MakeEngineConfig(const config::Config& cfg, const std::string& node) {
   delivery::EngineConfig ec;
   // A source appears once per pool that lists it, with that pool's weight;
   // sources in no pool are reachable by their own name (and by "").
@@ -99,6 +102,8 @@ delivery::EngineConfig MakeEngineConfig(const config::Config& cfg, const std::st
   ec.timeouts.body = t.body;
   ec.timeouts.end_of_data = t.end_of_data;
   ec.timeouts.quit = t.quit;
+  Status shaping = delivery::ApplyShapingConfig(cfg, &ec);
+  if (!shaping.ok()) return shaping;
   return ec;
 }
 
@@ -131,8 +136,11 @@ struct Ready {
 class Runner {
  public:
   Runner(const config::Config& cfg, std::string node, bool until_idle,
-         std::unique_ptr<MessageRenderer> renderer)
-      : cfg_(cfg),
+         std::unique_ptr<MessageRenderer> renderer, delivery::EngineConfig engine_config,
+         std::vector<delivery::WarmupCount> warmup_seed)
+      : engine_config_(std::move(engine_config)),
+        warmup_seed_(std::move(warmup_seed)),
+        cfg_(cfg),
         node_(std::move(node)),
         until_idle_(until_idle),
         renderer_(std::move(renderer)),
@@ -155,18 +163,18 @@ class Runner {
     }
     uv_signal_start(&sigterm_, [](uv_signal_t* s, int) { static_cast<Runner*>(s->data)->Stop(kExitOk, "SIGTERM"); }, SIGTERM);
     uv_signal_start(&sigint_, [](uv_signal_t* s, int) { static_cast<Runner*>(s->data)->Stop(kExitOk, "SIGINT"); }, SIGINT);
-    uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
-      log::Warn("SIGHUP: live reload of limits is not supported by this build; restart to apply");
-      (void)s;
-    }, SIGHUP);
+    uv_signal_start(&sighup_, [](uv_signal_t* s, int) { static_cast<Runner*>(s->data)->Reload(); },
+                    SIGHUP);
     uv_timer_init(&loop_, &feed_timer_);
     feed_timer_.data = this;
     uv_timer_start(&feed_timer_, [](uv_timer_t* t) { static_cast<Runner*>(t->data)->FeedEngine(); },
                    200, 200);
 
     engine_ = std::make_unique<delivery::Engine>(
-        &loop_, MakeEngineConfig(cfg_, node_),
+        &loop_, std::move(engine_config_),
         [this](delivery::Outcome o) { OnOutcome(std::move(o)); });
+    engine_->SetPathEventHandler([this](delivery::PathEvent e) { OnPathEvent(std::move(e)); });
+    engine_->SeedWarmupCounts(warmup_seed_);
 
     unsigned workers = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerMain(); });
@@ -190,6 +198,48 @@ class Runner {
 
  private:
   // ---- loop thread ----
+
+  // SIGHUP: re-reads the configuration file and applies its shaping part
+  // (sources, pools, limits, rules, backoff, warm-up) without dropping
+  // connections. An invalid file is refused; the running configuration stays.
+  void Reload() {
+    Result<config::Config> fresh = config::LoadConfigFile(cfg_.file);
+    if (!fresh.ok()) {
+      log::Error("SIGHUP: configuration not reloaded, the running one stays in force:\n{}",
+                 fresh.status().message());
+      return;
+    }
+    Result<delivery::EngineConfig> ec = MakeEngineConfig(*fresh, node_);
+    Status st = ec.ok() ? engine_->Reconfigure(std::move(ec).value()) : ec.status();
+    if (!st.ok()) {
+      log::Error("SIGHUP: configuration not reloaded, the running one stays in force: {}",
+                 st.message());
+      return;
+    }
+    log::Info("SIGHUP: configuration reloaded from {} (limits, rules, pools and sources)",
+              cfg_.file);
+  }
+
+  void OnPathEvent(delivery::PathEvent e) {
+    log::Warn("path {} -> {} {}{}: {}", e.source_name, e.site,
+              delivery::PathEventActionName(e.action),
+              e.rate ? " to " + e.rate->ToString() : std::string(), e.reply);
+    db::Database::EgressEvent ev;
+    ev.at = e.at.time_since_epoch().count() ? e.at : Clock::now();
+    ev.source_name = e.source_name;
+    ev.source_ip = e.source_address;
+    ev.site = e.site;
+    ev.domain = e.domain;
+    ev.action = delivery::PathEventActionName(e.action);
+    ev.reply = e.rule.empty() ? e.reply : e.reply + " [rule " + e.rule + "]";
+    ev.rate = e.rate ? e.rate->ToString() : "";
+    if (e.until.time_since_epoch().count()) ev.until = e.until;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      egress_events_.push_back(std::move(ev));
+    }
+    WakeDb();
+  }
 
   void Stop(int code, const char* why) {
     if (stopping_.exchange(true)) return;
@@ -480,6 +530,15 @@ class Runner {
                           std::make_move_iterator(results.end()));
         }
       }
+      std::vector<db::Database::EgressEvent> egress;
+      {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        egress.swap(egress_events_);
+      }
+      if (db && !egress.empty()) {
+        Status st = db->RecordEgressEvents(node_, egress);
+        if (!st.ok()) log::Error("{}", st.message());
+      }
       if (db && !releases.empty()) {
         Status st = db->ReleaseLeases(node_, releases);
         if (st.ok()) {
@@ -649,6 +708,8 @@ class Runner {
     delivery::OutboundMessage message;
   };
 
+  delivery::EngineConfig engine_config_;  // moved into the engine at start
+  std::vector<delivery::WarmupCount> warmup_seed_;
   const config::Config& cfg_;
   const std::string node_;
   const bool until_idle_;
@@ -676,6 +737,7 @@ class Runner {
   std::condition_variable db_cv_;
   std::vector<db::AttemptResult> results_;
   std::vector<int64_t> releases_;
+  std::vector<db::Database::EgressEvent> egress_events_;
 
   std::mutex control_mu_;
   std::set<int64_t> blocked_campaigns_;
@@ -714,7 +776,22 @@ int RunEngine(Context& ctx, const RunOptions& options) {
   std::string node = fmt::format("{}/{}-{}", base, getpid(),
                                  std::chrono::duration_cast<seconds>(
                                      Clock::now().time_since_epoch()).count() % 100000);
-  Runner runner(**cfg, node, options.until_idle, std::move(renderer).value());
+  Result<delivery::EngineConfig> engine_config = MakeEngineConfig(**cfg, node);
+  if (!engine_config.ok()) {
+    Fail(engine_config.status());
+    return kExitConfig;
+  }
+  // Warm-up counts survive restarts: today's deliveries per source address.
+  std::vector<delivery::WarmupCount> seed;
+  Result<std::vector<std::pair<std::string, int64_t>>> today = (*db)->DeliveredTodayBySource();
+  if (!today.ok()) return Fail(today.status());
+  for (const auto& [address, count] : *today) {
+    for (const auto& s : (*cfg)->sources) {
+      if (s.address == address) seed.push_back({s.name, "", static_cast<uint64_t>(count)});
+    }
+  }
+  Runner runner(**cfg, node, options.until_idle, std::move(renderer).value(),
+                std::move(engine_config).value(), std::move(seed));
   return runner.Run();
 }
 

@@ -659,6 +659,39 @@ class PgDatabase final : public Database {
     });
   }
 
+  Status RecordEgressEvents(const std::string& node,
+                            const std::vector<EgressEvent>& events) override {
+    if (events.empty()) return Status::Ok();
+    return Guard("recording egress events", [&]() -> Status {
+      pqxx::work tx(*conn_);
+      for (const EgressEvent& e : events) {
+        tx.exec_params(
+            "INSERT INTO egress_events (at, node, source_name, source_ip, site, domain, action, "
+            "reply, until, rate) VALUES (to_timestamp($1::float8), $2, $3, $4, $5, $6, $7, "
+            "NULLIF($8, ''), CASE WHEN $9 = '' THEN NULL ELSE to_timestamp($9::float8) END, "
+            "NULLIF($10, ''))",
+            EpochText(e.at), node, e.source_name, e.source_ip, e.site, e.domain, e.action, e.reply,
+            e.until ? EpochText(*e.until) : std::string(), e.rate);
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override {
+    return Guard("counting today's deliveries per source",
+                 [&]() -> Result<std::vector<std::pair<std::string, int64_t>>> {
+                   pqxx::read_transaction tx(*conn_);
+                   pqxx::result r = tx.exec(
+                       "SELECT source_ip, count(*) FROM delivery_events WHERE at >= "
+                       "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AND "
+                       "source_ip IS NOT NULL AND status = 'delivered' GROUP BY source_ip");
+                   std::vector<std::pair<std::string, int64_t>> out;
+                   for (const auto& row : r) out.emplace_back(Str(row[0]), row[1].as<int64_t>());
+                   return out;
+                 });
+  }
+
   Result<Table> Query(const std::string& sql, const std::vector<std::string>& params) override {
     return Guard("running a report query", [&]() -> Result<Table> {
       pqxx::read_transaction tx(*conn_);

@@ -204,6 +204,17 @@ class Database {
   // Returns false when the address was not suppressed.
   virtual Result<bool> RemoveSuppression(const std::string& email) = 0;
 
+  // Egress path events (suspensions, slow-downs, recoveries).
+  struct EgressEvent {
+    TimePoint at;
+    std::string source_name, source_ip, site, domain, action, reply, rate;
+    std::optional<TimePoint> until;
+  };
+  virtual Status RecordEgressEvents(const std::string& node,
+                                    const std::vector<EgressEvent>& events) = 0;
+  // Messages delivered today (UTC) per source address, for warm-up caps.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() = 0;
+
   // Generic query for reports: rows of text cells, with column names.
   struct Table {
     std::vector<std::string> columns;

@@ -188,6 +188,28 @@ SELECT d.campaign_id, c.name AS campaign, coalesce(d.source_ip, '') AS source_ip
   FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
  GROUP BY 1, 2, 3, 4;
 )SQL"},
+      {3, "egress path events and per-source daily counts", R"SQL(
+-- Every suspension, slow-down and recovery of an egress path (source x MX
+-- site), with the reply that caused it.
+CREATE TABLE egress_events (
+  id           bigserial PRIMARY KEY,
+  at           timestamptz NOT NULL DEFAULT now(),
+  node         text NOT NULL,
+  source_name  text NOT NULL,
+  source_ip    text NOT NULL,
+  site         text NOT NULL,      -- the MX site key (sorted MX host names) or route host
+  domain       text NOT NULL DEFAULT '',
+  action       text NOT NULL,      -- suspend, slow, recover, resume, bounce
+  reply        text,
+  until        timestamptz,
+  rate         text                -- slow: the reduced rate, e.g. "60/min"
+);
+CREATE INDEX egress_events_at ON egress_events (at);
+CREATE INDEX egress_events_until ON egress_events (until) WHERE until IS NOT NULL;
+
+-- Today's attempts per source (warm-up caps survive restarts).
+CREATE INDEX delivery_events_at ON delivery_events (at);
+)SQL"},
   };
   return kMigrations;
 }

@@ -1,0 +1,85 @@
+// sources_command.cc: source states from the configuration (sources, pools,
+// warm-up plans) and PostgreSQL (today's deliveries per source address, and
+// egress_events written by every running node).
+#include "cli/sources_command.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "common/clock.h"
+#include "config/scheduler_mapping.h"
+#include "scheduler/warmup.h"
+
+namespace postino::cli {
+
+int RunSources(Context& ctx, int events) {
+  Result<const config::Config*> cfg = ctx.Config();
+  if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
+  Result<db::Database*> db = ctx.Database();
+  if (!db.ok()) return ctx.SetupFailure(db.status());
+
+  Result<std::vector<std::pair<std::string, int64_t>>> today = (*db)->DeliveredTodayBySource();
+  if (!today.ok()) return Fail(today.status());
+  std::map<std::string, int64_t> by_address(today->begin(), today->end());
+
+  // Paths whose latest event is a suspension or slow-down still in force.
+  Result<db::Database::Table> active = (*db)->Query(
+      "SELECT DISTINCT ON (source_name, site) source_name, site, action, coalesce(rate, ''), "
+      "to_char(until AT TIME ZONE 'UTC', 'HH24:MI:SS'), coalesce(reply, '') FROM egress_events "
+      "WHERE at > now() - interval '2 days' ORDER BY source_name, site, at DESC, id DESC",
+      {});
+  if (!active.ok()) return Fail(active.status());
+  Result<db::Database::Table> until_ok = (*db)->Query(
+      "SELECT DISTINCT ON (source_name, site) source_name, site, (until > now())::text FROM "
+      "egress_events WHERE at > now() - interval '2 days' ORDER BY source_name, site, at DESC, id "
+      "DESC",
+      {});
+  if (!until_ok.ok()) return Fail(until_ok.status());
+  std::map<std::string, std::vector<std::string>> limited;  // source -> descriptions
+  for (size_t i = 0; i < active->rows.size(); ++i) {
+    const auto& row = active->rows[i];
+    std::string action = row[2].value_or("");
+    bool in_force = until_ok->rows[i][2].value_or("false") == "true";
+    if ((action != "suspended" && action != "slowed") || !in_force) continue;
+    limited[row[0].value_or("")].push_back(fmt::format(
+        "{} {}{} until {} UTC ({})", row[1].value_or(""), action,
+        action == "slowed" ? " to " + row[3].value_or("") : "", row[4].value_or(""),
+        row[5].value_or("").substr(0, 60)));
+  }
+
+  scheduler::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
+  fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
+             "CAP", "WARM-UP");
+  for (const auto& s : (*cfg)->sources) {
+    int64_t sent = by_address.count(s.address) ? by_address[s.address] : 0;
+    for (int64_t i = 0; i < sent; ++i) warmup.RecordSent(s.name, "");
+    scheduler::SourceState w = warmup.State(s.name);
+    bool capped = w.cap && static_cast<uint64_t>(sent) >= *w.cap;
+    std::string state = capped ? "capped" : limited.count(s.name) ? "limited" : "ok";
+    std::string plan = w.status == scheduler::WarmupStatus::kNotWarming
+                           ? "-"
+                           : fmt::format("{} (day {})", scheduler::WarmupStatusName(w.status),
+                                         w.day + 1);
+    fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", s.name, s.address, state, sent,
+               w.cap ? std::to_string(*w.cap) : "-", plan);
+    for (const auto& d : limited[s.name]) fmt::print("{:<12}   path {}\n", "", d);
+  }
+  if (events > 0) {
+    Result<db::Database::Table> recent = (*db)->Query(
+        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), source_name, site, "
+        "action, coalesce(rate, ''), coalesce(reply, '') FROM egress_events ORDER BY at DESC, id "
+        "DESC LIMIT $1",
+        {std::to_string(events)});
+    if (!recent.ok()) return Fail(recent.status());
+    if (!recent->rows.empty()) fmt::print("\nRecent path events (UTC)\n");
+    for (const auto& row : recent->rows) {
+      fmt::print("{}  {:<12} {:<10} {:<28} {} {}\n", row[0].value_or(""), row[1].value_or(""),
+                 row[3].value_or(""), row[2].value_or("").substr(0, 28), row[4].value_or(""),
+                 row[5].value_or("").substr(0, 80));
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace postino::cli
