@@ -1,6 +1,8 @@
 // address.cc: RFC 5321 address syntax checks and IDNA conversion.
 #include "address/address.h"
 
+#include "common/utf8.h"
+
 #include <idn2.h>
 
 #include <cctype>
@@ -25,19 +27,7 @@ bool IsAtext(unsigned char c) {
   }
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n;
-  }
-  return true;
-}
+bool ValidUtf8(std::string_view s) { return IsValidUtf8(s); }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -60,6 +50,11 @@ Status CheckLocal(std::string_view local, bool* utf8) {
       unsigned char c = static_cast<unsigned char>(local[i]);
       if (c == '\\') {
         if (i + 2 >= local.size()) return Status::InvalidArgument("dangling '\\' in local part");
+        // RFC 5321 quoted-pairSMTP: a backslash escapes only %d32-126.
+        unsigned char escaped = static_cast<unsigned char>(local[i + 1]);
+        if (escaped < 32 || escaped > 126) {
+          return Status::InvalidArgument("control character in local part");
+        }
         ++i;
         continue;
       }
@@ -109,10 +104,9 @@ Result<std::string> DomainToAscii(std::string_view domain) {
   } else {
     if (!ValidUtf8(input)) return Status::InvalidArgument("domain is not valid UTF-8");
     char* converted = nullptr;
+    // IDNA2008, non-transitional only: a transitional fallback could map the
+    // name to a different domain (ZWJ dropped, ß -> ss).
     int rc = idn2_to_ascii_8z(input.c_str(), &converted, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-    if (rc != IDN2_OK) {
-      rc = idn2_to_ascii_8z(input.c_str(), &converted, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
-    }
     if (rc != IDN2_OK) {
       return Status::InvalidArgument(std::string("internationalized domain rejected by IDNA: ") +
                                      idn2_strerror(rc));

@@ -26,6 +26,7 @@
 #include "cli/message_renderer.h"
 #include "cli/work_queue.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "config/config.h"
 #include "engine/delivery/config_mapping.h"
 #include "engine/delivery/engine.h"
@@ -70,7 +71,12 @@ Result<delivery::EngineConfig> MakeEngineConfig(const config::Config& cfg, const
     if (pooled.count(s.name)) continue;
     ec.sources.push_back({s.name, s.address, s.ehlo.empty() ? node : s.ehlo, 1, ""});
   }
-  if (ec.sources.empty()) ec.sources.push_back({"default", "", cfg.node.id, 1, ""});
+  if (ec.sources.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "{}: no [[sources]]: postino needs at least one source address (name, address, ehlo) to "
+        "send from",
+        cfg.file));
+  }
   for (const auto& r : cfg.routes) {
     delivery::Route route;
     route.domain_pattern = r.domain;
@@ -115,7 +121,7 @@ struct Meta {
   int64_t campaign_id = 0;
   std::string email;
   int attempts = 0;  // before this one
-  Clock::time_point created_at;
+  Clock::time_point first_attempt_at;
   seconds max_age{0};
   std::string message_id;
 };
@@ -231,7 +237,7 @@ class Runner {
     ev.site = e.site;
     ev.domain = e.domain;
     ev.action = delivery::PathEventActionName(e.action);
-    ev.reply = e.rule.empty() ? e.reply : e.reply + " [rule " + e.rule + "]";
+    ev.reply = SanitizeUtf8(e.rule.empty() ? e.reply : e.reply + " [rule " + e.rule + "]");
     ev.rate = e.rate ? e.rate->ToString() : "";
     if (e.until.time_since_epoch().count()) ev.until = e.until;
     {
@@ -265,6 +271,10 @@ class Runner {
     std::vector<int64_t> released;
     for (auto& r : ready_.Drain()) released.push_back(r.meta.delivery_id);
     Release(std::move(released));
+    {
+      std::lock_guard<std::mutex> lock(async_mu_);
+      async_open_ = false;
+    }
     loop_done_ = true;
     WakeDb();
     uv_close(reinterpret_cast<uv_handle_t*>(&ready_async_), nullptr);
@@ -372,12 +382,14 @@ class Runner {
     db::AttemptResult a;
     a.delivery_id = meta.delivery_id;
     a.campaign_id = meta.campaign_id;
+    // Peer text is untrusted: a Latin-1 or NUL byte must not stop the
+    // results batch from being written.
     a.code = o.reply.code;
-    a.enhanced = o.reply.enhanced;
-    a.reply = o.reply.Text();
+    a.enhanced = SanitizeUtf8(o.reply.enhanced);
+    a.reply = SanitizeUtf8(o.reply.Text());
     a.phase = std::string(smtp::PhaseName(o.phase));
     a.source_ip = o.source_address;
-    a.mx_host = o.mx_host;
+    a.mx_host = SanitizeUtf8(o.mx_host);
     a.tls_version = o.tls_version;
     a.tls_cipher = o.tls_cipher;
     a.message_id = meta.message_id;
@@ -396,7 +408,7 @@ class Runner {
         break;
       }
       case delivery::Disposition::kDeferred:
-        if (a.at - meta.created_at >= meta.max_age) {
+        if (a.at - meta.first_attempt_at >= meta.max_age) {
           a.status = "expired";
           ++bounced_;
         } else {
@@ -446,7 +458,8 @@ class Runner {
     while (std::optional<Job> job = jobs_.Pop()) {
       Ready r;
       const db::ClaimedDelivery& d = job->delivery;
-      r.meta = {d.id, d.campaign_id, d.email, d.attempts, d.created_at, job->max_age, d.message_id};
+      r.meta = {d.id,       d.campaign_id,   d.email,       d.attempts,
+                d.first_attempt_at, job->max_age, d.message_id};
       if (stopping_) {
         Release({d.id});
         continue;
@@ -474,7 +487,13 @@ class Runner {
   void RequestStop(int code) {
     stop_code_ = code;
     stop_requested_ = true;
-    uv_async_send(&control_async_);
+    SendControl();
+  }
+
+  // uv_async_send from the DB thread, never after the handle was closed.
+  void SendControl() {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    if (async_open_) uv_async_send(&control_async_);
   }
 
   void DbThreadMain() {
@@ -520,7 +539,22 @@ class Runner {
       bool ok = true;
       if (db && !results.empty()) {
         Status st = db->RecordResults(node_, results);
-        if (st.ok()) {
+        if (!st.ok() && st.code() != Status::Code::kIoError && results.size() > 1) {
+          // Not the connection: one row is bad. Write them one by one so the
+          // others are recorded; a row that still fails is logged and left to
+          // its lease (it will be retried).
+          log::Error("{}; writing the {} results one by one", st.message(), results.size());
+          int64_t written = 0;
+          for (auto& r : results) {
+            Status one = db->RecordResults(node_, {r});
+            if (!one.ok()) {
+              log::Error("result of delivery {} not recorded: {}", r.delivery_id, one.message());
+            }
+            ++written;
+          }
+          outstanding -= written;
+          st = Status::Ok();
+        } else if (st.ok()) {
           outstanding -= static_cast<int64_t>(results.size());
         } else {
           ok = false;
@@ -567,17 +601,19 @@ class Runner {
         if ((results_.empty() && releases_.empty()) || !db) break;
         continue;
       }
-      if (!db || stopping_ || stop_requested_) continue;
-
       auto now = Clock::now();
-      if (now - last_check >= milliseconds(500)) {
-        last_check = now;
-        Housekeeping(*db);
-      }
-      if (now - last_renew >= lease / 3) {
+      // Leases are renewed until the last transaction is over, stopping or
+      // not: a slow end-of-data reply must not let another node take the row.
+      if (db && now - last_renew >= lease / 3) {
         last_renew = now;
         Status st = db->RenewLeases(node_, lease);
         if (!st.ok()) log::Error("{}", st.message());
+      }
+      if (!db || stopping_ || stop_requested_) continue;
+
+      if (now - last_check >= milliseconds(500)) {
+        last_check = now;
+        Housekeeping(*db);
       }
       int claimed = 0;
       if (outstanding < window_) {
@@ -628,15 +664,20 @@ class Runner {
     if (finished.ok()) {
       for (const auto& name : *finished) log::Info("campaign \"{}\" finished", name);
     }
-    if (campaigns_.empty()) return;
+    if (campaigns_.empty() && ended_campaigns_.empty()) return;
     std::vector<int64_t> ids;
     for (const auto& [id, c] : campaigns_) ids.push_back(id);
     Result<std::vector<db::CampaignState>> states = db.CampaignStates(ids);
     if (!states.ok()) return;
-    std::set<int64_t> blocked;
+    // Finished and cancelled campaigns stay blocked for good (they leave the
+    // cache, so they would not be asked about again); paused ones until resumed.
+    std::set<int64_t> blocked = ended_campaigns_;
     for (const auto& s : *states) {
       if (s.status != "running") blocked.insert(s.id);
-      if (s.status == "finished" || s.status == "cancelled") campaigns_.erase(s.id);
+      if (s.status == "finished" || s.status == "cancelled") {
+        ended_campaigns_.insert(s.id);
+        campaigns_.erase(s.id);
+      }
     }
     bool changed;
     {
@@ -644,7 +685,7 @@ class Runner {
       changed = blocked != blocked_campaigns_;
       blocked_campaigns_ = blocked;
     }
-    if (changed) uv_async_send(&control_async_);
+    if (changed) SendControl();
   }
 
   struct CampaignEntry {
@@ -655,27 +696,25 @@ class Runner {
   };
 
   void Dispatch(db::Database& db, std::vector<db::ClaimedDelivery> batch) {
-    std::vector<db::AttemptResult> failures;
+    std::vector<int64_t> released;
     for (auto& d : batch) {
       auto it = campaigns_.find(d.campaign_id);
-      if (it == campaigns_.end()) it = campaigns_.emplace(d.campaign_id, Load(db, d.campaign_id)).first;
-      const CampaignEntry& c = it->second;
-      if (!c.prepared) {
-        db::AttemptResult a;
-        a.delivery_id = d.id;
-        a.campaign_id = d.campaign_id;
-        a.status = "failed";
-        a.reply = c.error;
-        a.phase = "render";
-        a.at = Clock::now();
-        failures.push_back(std::move(a));
-        continue;
+      if (it == campaigns_.end()) {
+        CampaignEntry entry = Load(db, d.campaign_id);
+        if (!entry.prepared) {
+          // Not cached: a database hiccup is retried with the next claim; a
+          // campaign that cannot be rendered was paused by Load.
+          released.push_back(d.id);
+          continue;
+        }
+        it = campaigns_.emplace(d.campaign_id, std::move(entry)).first;
       }
+      const CampaignEntry& c = it->second;
       jobs_.Push(Job{std::move(d), c.prepared, c.pool, c.max_age});
     }
-    if (!failures.empty()) {
+    if (!released.empty()) {
       std::lock_guard<std::mutex> lock(db_mu_);
-      for (auto& f : failures) results_.push_back(std::move(f));
+      releases_.insert(releases_.end(), released.begin(), released.end());
     }
   }
 
@@ -684,6 +723,7 @@ class Runner {
     Result<db::CampaignRow> c = db.GetCampaignById(campaign_id);
     if (!c.ok()) {
       e.error = c.status().message();
+      log::Error("{} (retrying with the next claim)", e.error);
       return e;
     }
     e.pool = c->pool;
@@ -691,12 +731,18 @@ class Runner {
     Result<db::TemplateRow> t = db.GetTemplateById(c->template_id);
     if (!t.ok()) {
       e.error = t.status().message();
+      log::Error("{} (retrying with the next claim)", e.error);
       return e;
     }
     Result<std::shared_ptr<const PreparedCampaign>> p = renderer_->Prepare(*c, *t);
     if (!p.ok()) {
-      e.error = fmt::format("campaign \"{}\": {}", c->name, p.status().message());
+      // The same for every recipient: pause the campaign rather than fail
+      // them all; fix the cause and `postino campaign resume`.
+      e.error = fmt::format("campaign \"{}\" cannot be rendered, pausing it: {}", c->name,
+                            p.status().message());
       log::Error("{}", e.error);
+      Status st = db.PauseCampaign(c->name);
+      if (!st.ok()) log::Error("{}", st.message());
       return e;
     }
     e.prepared = std::move(p).value();
@@ -739,9 +785,12 @@ class Runner {
   std::vector<int64_t> releases_;
   std::vector<db::Database::EgressEvent> egress_events_;
 
+  std::mutex async_mu_;
+  bool async_open_ = true;  // guarded by async_mu_
   std::mutex control_mu_;
   std::set<int64_t> blocked_campaigns_;
   std::unordered_map<int64_t, CampaignEntry> campaigns_;  // DB thread only
+  std::set<int64_t> ended_campaigns_;                     // DB thread only
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> loop_done_{false};

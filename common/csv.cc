@@ -4,16 +4,30 @@
 #include <fmt/format.h>
 
 namespace postino {
+namespace {
+constexpr size_t kMaxField = 1 << 20;  // 1 MiB: no attribute is bigger
+}  // namespace
 
 CsvReader::CsvReader(std::istream& in, char delimiter) : buf_(in.rdbuf()), delimiter_(delimiter) {}
 
 int CsvReader::Get() {
   int c = buf_->sbumpc();
-  if (c == '\n') ++line_;
+  // LF, CRLF and a lone CR (old Mac files) each end one line.
+  if (c == '\n' || (c == '\r' && buf_->sgetc() != '\n')) ++line_;
   return c;
 }
 
 int CsvReader::Peek() { return buf_->sgetc(); }
+
+void CsvReader::SkipLine() {
+  constexpr int kEof = std::char_traits<char>::eof();
+  for (int d = Get(); d != kEof && d != '\n'; d = Get()) {
+    if (d == '\r') {
+      if (Peek() == '\n') Get();
+      return;
+    }
+  }
+}
 
 bool CsvReader::Next(CsvRecord* record) {
   constexpr int kEof = std::char_traits<char>::eof();
@@ -52,24 +66,38 @@ bool CsvReader::Next(CsvRecord* record) {
       Get();
       size_t open_line = line_;
       bool closed = false;
+      bool too_long = false;
       for (;;) {
         int q = Get();
         if (q == kEof) break;
         if (q == '"') {
           if (Peek() == '"') {
             Get();
-            field += '"';
+            if (field.size() < kMaxField) field += '"';
             continue;
           }
           closed = true;
           break;
         }
-        field += static_cast<char>(q);
+        if (field.size() < kMaxField) {
+          field += static_cast<char>(q);
+        } else {
+          too_long = true;
+        }
       }
       if (!closed) {
         record->fields.push_back(std::move(field));
+        record->error = Status::InvalidArgument(fmt::format(
+            "quoted field opened on line {} is never closed; the rows from line {} to the end of "
+            "the file were not read",
+            open_line, open_line));
+        return true;
+      }
+      if (too_long) {
+        record->fields.push_back(std::string());
         record->error = Status::InvalidArgument(
-            fmt::format("quoted field opened on line {} is never closed", open_line));
+            fmt::format("field {} is longer than {} bytes", record->fields.size(), kMaxField));
+        SkipLine();
         return true;
       }
       int after = Peek();
@@ -78,8 +106,7 @@ bool CsvReader::Next(CsvRecord* record) {
             "unexpected character '{}' after a closing quote (field {})",
             static_cast<char>(after), record->fields.size() + 1));
         // Resynchronise at the end of this physical line.
-        for (int d = Get(); d != kEof && d != '\n'; d = Get()) {
-        }
+        SkipLine();
         record->fields.push_back(std::move(field));
         return true;
       }
@@ -102,6 +129,13 @@ bool CsvReader::Next(CsvRecord* record) {
       return true;
     }
     field += static_cast<char>(Get());
+    if (field.size() > kMaxField) {
+      record->fields.push_back(std::string());
+      record->error = Status::InvalidArgument(
+          fmt::format("field {} is longer than {} bytes", record->fields.size(), kMaxField));
+      SkipLine();
+      return true;
+    }
   }
 }
 

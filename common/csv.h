@@ -35,6 +35,7 @@ class CsvReader {
  private:
   int Get();   // next byte or EOF; counts lines
   int Peek();
+  void SkipLine();  // to the start of the next physical line
 
   std::streambuf* buf_;
   char delimiter_;

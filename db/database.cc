@@ -294,8 +294,10 @@ class PgDatabase final : public Database {
       // inactive subscribers are recorded as `suppressed` straight away.
       pqxx::result ins = tx.exec_params(
           "WITH ins AS ("
-          " INSERT INTO deliveries (campaign_id, subscriber_id, email, domain, status, finished_at)"
+          " INSERT INTO deliveries (campaign_id, subscriber_id, email, domain, next_attempt_at, "
+          "status, finished_at)"
           " SELECT $1, s.id, s.email, s.domain,"
+          "  greatest(now(), (SELECT scheduled_at FROM campaigns WHERE id = $1)),"
           "  CASE WHEN s.status <> 'active' OR sp.email_key IS NOT NULL THEN 'suppressed' ELSE "
           "'pending' END,"
           "  CASE WHEN s.status <> 'active' OR sp.email_key IS NOT NULL THEN now() END"
@@ -442,24 +444,43 @@ class PgDatabase final : public Database {
                                              std::chrono::seconds lease) override {
     return Guard("claiming deliveries", [&]() -> Result<std::vector<ClaimedDelivery>> {
       pqxx::work tx(*conn_);
+      // Per running campaign, its due rows in next_attempt_at order through
+      // deliveries_claim (campaign_id, next_attempt_at): paused or scheduled
+      // campaigns cost nothing however many rows they hold.
       pqxx::result r = tx.exec_params(
           "WITH due AS ("
-          " SELECT d.id FROM deliveries d"
-          " WHERE d.status IN ('pending', 'deferred') AND d.next_attempt_at <= now()"
-          "  AND (d.lease_until IS NULL OR d.lease_until < now())"
-          "  AND d.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running')"
-          " ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED)"
+          " SELECT x.id FROM campaigns c CROSS JOIN LATERAL ("
+          "  SELECT d.id, d.next_attempt_at FROM deliveries d"
+          "  WHERE d.campaign_id = c.id AND d.status IN ('pending', 'deferred')"
+          "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+          "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) x"
+          " WHERE c.status = 'running' ORDER BY x.next_attempt_at LIMIT $2)"
           " UPDATE deliveries d SET lease_owner = $1, lease_until = now() + make_interval(secs => "
           "$3)"
           " FROM due, subscribers s WHERE d.id = due.id AND s.id = d.subscriber_id"
           " RETURNING d.id, d.campaign_id, d.subscriber_id, d.email, d.domain, d.attempts,"
-          "  coalesce(d.message_id, ''), s.attributes::text, extract(epoch from "
-          "d.created_at)::float8",
+          "  coalesce(d.message_id, ''), s.attributes::text,"
+          "  extract(epoch from coalesce(d.first_attempt_at, now()))::float8,"
+          "  (s.status <> 'active' OR EXISTS (SELECT 1 FROM suppressions sp WHERE sp.email_key = "
+          "s.email_key)) AS blocked",
           node, limit, static_cast<double>(lease.count()));
+      // Addresses suppressed or unsubscribed since the launch are not sent.
+      std::string blocked = "{";
+      for (const auto& row : r) {
+        if (row[9].as<bool>()) blocked += (blocked.size() > 1 ? "," : "") + Str(row[0]);
+      }
+      blocked += "}";
+      if (blocked.size() > 2) {
+        tx.exec_params(
+            "UPDATE deliveries SET status = 'suppressed', finished_at = now(), lease_owner = NULL, "
+            "lease_until = NULL WHERE id = ANY($1::bigint[])",
+            blocked);
+      }
       tx.commit();
       std::vector<ClaimedDelivery> out;
       out.reserve(r.size());
       for (const auto& row : r) {
+        if (row[9].as<bool>()) continue;
         ClaimedDelivery d;
         d.id = row[0].as<int64_t>();
         d.campaign_id = row[1].as<int64_t>();
@@ -469,7 +490,7 @@ class PgDatabase final : public Database {
         d.attempts = row[5].as<int>();
         d.message_id = Str(row[6]);
         d.attributes = Str(row[7]);
-        d.created_at = FromEpoch(row[8].as<double>());
+        d.first_attempt_at = FromEpoch(row[8].as<double>());
         out.push_back(std::move(d));
       }
       return out;
@@ -507,24 +528,34 @@ class PgDatabase final : public Database {
           " NULLIF(r.message_id, ''), $1, to_timestamp(r.at)"
           " FROM results_in r JOIN deliveries d ON d.id = r.delivery_id",
           node);
-      tx.exec_params(
-          "UPDATE deliveries d SET"
-          " status = CASE WHEN d.status IN ('pending', 'deferred', 'cancelled') OR r.status = "
-          "'delivered' THEN r.status ELSE d.status END,"
+      // A result changes a row that is still to be sent; on a row already
+      // final it only counts the attempt and frees the lease, except that a
+      // message that did go out (delivered, or bounced by the receiver) is
+      // recorded on a cancelled row, and a late delivery always wins.
+      const std::string applies =
+          "(d.status IN ('pending', 'deferred') OR (d.status = 'cancelled' AND r.status IN "
+          "('delivered', 'bounced')) OR (r.status = 'delivered' AND d.status <> 'delivered'))";
+      auto set = [&](const std::string& column, const std::string& value) {
+        return " " + column + " = CASE WHEN " + applies + " THEN " + value + " ELSE d." + column +
+               " END,";
+      };
+      std::string sql =
+          "UPDATE deliveries d SET" + set("status", "r.status") +
+          set("next_attempt_at",
+              "CASE WHEN r.status = 'deferred' THEN to_timestamp(r.next_at) ELSE d.next_attempt_at "
+              "END") +
+          set("last_code", "NULLIF(r.smtp_code, 0)") + set("last_enhanced", "NULLIF(r.enhanced, '')") +
+          set("last_reply", "NULLIF(r.reply, '')") + set("source_ip", "NULLIF(r.source_ip, '')") +
+          set("mx_host", "NULLIF(r.mx_host, '')") +
+          set("message_id", "coalesce(NULLIF(r.message_id, ''), d.message_id)") +
+          set("finished_at", "CASE WHEN r.status = 'deferred' THEN NULL ELSE to_timestamp(r.at) END") +
           " attempts = d.attempts + 1,"
-          " next_attempt_at = CASE WHEN r.status = 'deferred' THEN to_timestamp(r.next_at) ELSE "
-          "d.next_attempt_at END,"
           " lease_owner = CASE WHEN d.lease_owner = $1 THEN NULL ELSE d.lease_owner END,"
           " lease_until = CASE WHEN d.lease_owner = $1 THEN NULL ELSE d.lease_until END,"
-          " last_code = NULLIF(r.smtp_code, 0), last_enhanced = NULLIF(r.enhanced, ''),"
-          " last_reply = NULLIF(r.reply, ''), source_ip = NULLIF(r.source_ip, ''),"
-          " mx_host = NULLIF(r.mx_host, ''), message_id = coalesce(NULLIF(r.message_id, ''), "
-          "d.message_id),"
           " first_attempt_at = coalesce(d.first_attempt_at, to_timestamp(r.at)),"
-          " last_attempt_at = to_timestamp(r.at),"
-          " finished_at = CASE WHEN r.status = 'deferred' THEN NULL ELSE to_timestamp(r.at) END"
-          " FROM results_in r WHERE d.id = r.delivery_id",
-          node);
+          " last_attempt_at = to_timestamp(r.at)"
+          " FROM results_in r WHERE d.id = r.delivery_id";
+      tx.exec_params(sql, node);
       tx.exec(
           "INSERT INTO suppressions (email_key, reason, detail, campaign_id)"
           " SELECT DISTINCT ON (lower(r.email)) lower(r.email), 'hard_bounce',"
@@ -608,9 +639,10 @@ class PgDatabase final : public Database {
     return Guard("looking for due work", [&]() -> Result<bool> {
       pqxx::read_transaction tx(*conn_);
       pqxx::result r = tx.exec(
-          "SELECT EXISTS (SELECT 1 FROM deliveries d WHERE d.status IN ('pending', 'deferred') "
-          "AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now()) "
-          "AND d.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))"
+          "SELECT EXISTS (SELECT 1 FROM campaigns c WHERE c.status = 'running' AND EXISTS ("
+          "SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.status IN ('pending', "
+          "'deferred') AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until "
+          "< now())))"
           " OR EXISTS (SELECT 1 FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= "
           "now())");
       return r[0][0].as<bool>();
@@ -725,16 +757,15 @@ class PgListImport final : public ListImport {
  public:
   PgListImport(pqxx::connection& conn, std::string list) : tx_(conn), list_(std::move(list)) {
     tx_.exec(
-        "CREATE TEMP TABLE import_in (line bigint, email text, email_key text, domain text, "
-        "attributes jsonb) ON COMMIT DROP");
+        "CREATE TEMP TABLE import_in (line bigint, email text, domain text, attributes jsonb, "
+        "email_key text GENERATED ALWAYS AS (lower(email)) STORED) ON COMMIT DROP");
     copy_ = std::make_unique<pqxx::stream_to>(tx_, "import_in");
   }
 
   Status Add(const ImportRow& row) override {
     return Guard("streaming rows to PostgreSQL", [&]() -> Status {
-      std::string key = row.email;
-      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      *copy_ << std::make_tuple(static_cast<int64_t>(row.line), row.email, key, row.domain,
+      // email_key is lower(email), computed by PostgreSQL as everywhere else.
+      *copy_ << std::make_tuple(static_cast<int64_t>(row.line), row.email, row.domain,
                                 row.attributes);
       return Status::Ok();
     });

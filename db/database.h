@@ -116,7 +116,10 @@ struct ClaimedDelivery {
   int attempts = 0;          // attempts made before this one
   std::string message_id;    // "" on the first attempt
   std::string attributes;    // JSON object text
-  TimePoint created_at;
+  // When the first attempt was made (now, for a first attempt): a recipient's
+  // age for max_age counts from here, not from the launch, so time spent
+  // paused or scheduled never expires anyone.
+  TimePoint first_attempt_at;
 };
 
 // The result of one attempt, to record.

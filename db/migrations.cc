@@ -209,6 +209,11 @@ CREATE INDEX egress_events_until ON egress_events (until) WHERE until IS NOT NUL
 
 -- Today's attempts per source (warm-up caps survive restarts).
 CREATE INDEX delivery_events_at ON delivery_events (at);
+
+-- Claiming per running campaign, and finishing campaigns, without scanning
+-- the rows of paused or scheduled ones.
+CREATE INDEX deliveries_claim ON deliveries (campaign_id, next_attempt_at)
+  WHERE status IN ('pending', 'deferred');
 )SQL"},
   };
   return kMigrations;

@@ -60,6 +60,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"a@localhost", "no dot"}, BadCase{"a@-x.com", "starts or ends with '-'"},
                       BadCase{"a@x..com", "empty label"}, BadCase{"a@[192.0.2.1]", "literals"},
                       BadCase{"a\r\nBcc: x@y.com@example.com", "control character"},
+                      BadCase{"\xC0\x80" "bob@example.com", "not valid UTF-8"},
+                      BadCase{"\"a\\\nRCPT TO:<x@evil.com>\"@example.com", "control character"},
+                      BadCase{"a@a\u200Db.com", "IDNA"},
                       BadCase{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.com",
                               "longer than 64"}));
 

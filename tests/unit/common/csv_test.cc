@@ -66,6 +66,26 @@ TEST(CsvReaderTest, UnterminatedQuoteIsReportedWithItsLine) {
   EXPECT_NE(rows[2].error.message().find("line 3"), std::string::npos);
 }
 
+TEST(CsvReaderTest, LoneCarriageReturnsEndLines) {
+  auto rows = ReadAll("email\ra@x.com\r\"bad\"x\rb@y.org\r");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1].fields[0], "a@x.com");
+  EXPECT_EQ(rows[2].line, 3u);
+  EXPECT_FALSE(rows[2].error.ok());
+  EXPECT_EQ(rows[3].line, 4u);
+  EXPECT_EQ(rows[3].fields[0], "b@y.org");
+}
+
+TEST(CsvReaderTest, HugeFieldsAreRefusedNotBuffered) {
+  std::string big(2 << 20, 'x');
+  auto rows = ReadAll("email,note\na@x.com," + big + "\nb@y.org,ok\n");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_FALSE(rows[1].error.ok());
+  EXPECT_NE(rows[1].error.message().find("longer than"), std::string::npos);
+  EXPECT_TRUE(rows[2].error.ok());
+  EXPECT_EQ(rows[2].fields[0], "b@y.org");
+}
+
 TEST(CsvReaderTest, BlankLinesAreSkipped) {
   auto rows = ReadAll("email\n\n\r\nx@y.com\n\n");
   ASSERT_EQ(rows.size(), 2u);
