@@ -467,7 +467,9 @@ class PgDatabase final : public Database {
       // Addresses suppressed or unsubscribed since the launch are not sent.
       std::string blocked = "{";
       for (const auto& row : r) {
-        if (row[9].as<bool>()) blocked += (blocked.size() > 1 ? "," : "") + Str(row[0]);
+        if (!row[9].as<bool>()) continue;
+        if (blocked.size() > 1) blocked += ',';
+        blocked += Str(row[0]);
       }
       blocked += "}";
       if (blocked.size() > 2) {
@@ -573,7 +575,10 @@ class PgDatabase final : public Database {
     return Guard("releasing leases", [&]() -> Status {
       pqxx::work tx(*conn_);
       std::string array = "{";
-      for (size_t i = 0; i < ids.size(); ++i) array += (i ? "," : "") + std::to_string(ids[i]);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) array += ',';
+        array += std::to_string(ids[i]);
+      }
       array += "}";
       // Rows of a cancelled campaign become `cancelled` as they come back.
       tx.exec_params(
@@ -624,7 +629,10 @@ class PgDatabase final : public Database {
   Result<std::vector<CampaignState>> CampaignStates(const std::vector<int64_t>& ids) override {
     return Guard("reading campaign states", [&]() -> Result<std::vector<CampaignState>> {
       std::string array = "{";
-      for (size_t i = 0; i < ids.size(); ++i) array += (i ? "," : "") + std::to_string(ids[i]);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i) array += ',';
+        array += std::to_string(ids[i]);
+      }
       array += "}";
       pqxx::read_transaction tx(*conn_);
       pqxx::result r =
