@@ -547,7 +547,10 @@ class PgDatabase final : public Database {
               "CASE WHEN r.status = 'deferred' THEN to_timestamp(r.next_at) ELSE d.next_attempt_at "
               "END") +
           set("last_code", "NULLIF(r.smtp_code, 0)") + set("last_enhanced", "NULLIF(r.enhanced, '')") +
-          set("last_reply", "NULLIF(r.reply, '')") + set("source_ip", "NULLIF(r.source_ip, '')") +
+          set("last_reply", "NULLIF(r.reply, '')") +
+          set("last_reply_key",
+              "CASE WHEN r.status IN ('bounced', 'expired') THEN postino_reply_key(r.reply) END") +
+          set("source_ip", "NULLIF(r.source_ip, '')") +
           set("mx_host", "NULLIF(r.mx_host, '')") +
           set("message_id", "coalesce(NULLIF(r.message_id, ''), d.message_id)") +
           set("finished_at", "CASE WHEN r.status = 'deferred' THEN NULL ELSE to_timestamp(r.at) END") +

@@ -258,6 +258,34 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.domain, x.total, x.delivered, 
            count(*) FILTER (WHERE d.status = 'pending') AS pending
       FROM deliveries d WHERE d.campaign_id = c.id GROUP BY d.domain) x;
 
+-- The normalized reply is computed once, when a result is written, instead
+-- of by every bounce_reasons query: lowercased, with addresses, IPv4
+-- addresses, numbers and hex ids replaced, spaces squeezed.
+CREATE FUNCTION postino_reply_key(reply text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(coalesce(reply, '')),
+    '[^\s<>@]+@[^\s<>]+', '<address>', 'g'),
+    '\m\d{1,3}(\.\d{1,3}){3}\M', '<ip>', 'g'),
+    '\m[0-9a-f]*\d[0-9a-f]*\M', '<n>', 'g'),
+    '\s+', ' ', 'g')
+$$;
+ALTER TABLE deliveries ADD COLUMN last_reply_key text;
+UPDATE deliveries SET last_reply_key = postino_reply_key(last_reply)
+ WHERE status IN ('bounced', 'expired');
+CREATE INDEX deliveries_campaign_failed ON deliveries (campaign_id, status)
+  INCLUDE (last_code, last_enhanced, last_reply_key) WHERE status IN ('bounced', 'expired');
+
+DROP VIEW bounce_reasons;
+CREATE VIEW bounce_reasons AS
+SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhanced_code,
+       x.reason, x.recipients
+  FROM campaigns c CROSS JOIN LATERAL (
+    SELECT d.status, d.last_code AS smtp_code, coalesce(d.last_enhanced, '') AS enhanced_code,
+           coalesce(d.last_reply_key, '') AS reason, count(*) AS recipients
+      FROM deliveries d
+     WHERE d.campaign_id = c.id AND d.status IN ('bounced', 'expired')
+     GROUP BY 1, 2, 3, 4) x;
+
 DROP VIEW source_summary;
 CREATE VIEW source_summary AS
 SELECT c.id AS campaign_id, c.name AS campaign, x.source_ip, x.status, x.recipients
