@@ -120,6 +120,7 @@ struct Meta {
   int64_t delivery_id = 0;
   int64_t campaign_id = 0;
   std::string email;
+  std::string domain;
   int attempts = 0;  // before this one
   Clock::time_point first_attempt_at;
   seconds max_age{0};
@@ -407,24 +408,48 @@ class Runner {
         a.suppress = cfg_.suppression.auto_suppress_hard_bounces && d.suppress;
         break;
       }
-      case delivery::Disposition::kDeferred:
-        if (a.at - meta.first_attempt_at >= meta.max_age) {
+      case delivery::Disposition::kDeferred: {
+        const RetryPolicy& retry = RetryFor(meta.domain);
+        // A [[limits.rules]] max_age for the domain overrides the campaign's.
+        auto max_age = retry.max_age ? *retry.max_age : meta.max_age;
+        if (a.at - meta.first_attempt_at >= max_age) {
           a.status = "expired";
           ++bounced_;
         } else {
           a.status = "deferred";
-          a.next_attempt_at = a.at + RetryDelay(meta.attempts);
+          a.next_attempt_at = a.at + RetryDelay(retry.schedule, meta.attempts);
           ++deferred_;
         }
         break;
+      }
     }
     PushResults({std::move(a)});
     FeedEngine();
   }
 
-  // The wait before attempt number attempts+2, from the retry schedule, with jitter.
-  Clock::duration RetryDelay(int attempts) {
-    const auto& sched = cfg_.retry.schedule;
+  struct RetryPolicy {
+    std::vector<Nanos> schedule;
+    std::optional<Clock::duration> max_age;  // set only by a rule for the domain
+  };
+
+  // The retry schedule for a recipient domain: [retry], or the most specific
+  // [[limits.rules]] entry for the domain that sets one. Cached per domain.
+  const RetryPolicy& RetryFor(const std::string& domain) {
+    auto it = retry_by_domain_.find(domain);
+    if (it != retry_by_domain_.end()) return it->second;
+    if (retry_by_domain_.size() > 100000) retry_by_domain_.clear();
+    config::EffectiveLimits limits = cfg_.LimitsFor(domain, {});
+    RetryPolicy policy;
+    policy.schedule = limits.retry_schedule.empty() ? cfg_.retry.schedule : limits.retry_schedule;
+    if (limits.max_age != cfg_.retry.max_age) {
+      policy.max_age = std::chrono::duration_cast<Clock::duration>(limits.max_age);
+    }
+    return retry_by_domain_.emplace(domain, std::move(policy)).first->second;
+  }
+
+  // The wait before attempt number attempts+2, from the schedule (the last
+  // step repeats), with the configured jitter.
+  Clock::duration RetryDelay(const std::vector<Nanos>& sched, int attempts) {
     Nanos base = sched.empty() ? Nanos(std::chrono::minutes(5))
                                : sched[std::min<size_t>(static_cast<size_t>(attempts), sched.size() - 1)];
     double jitter = cfg_.retry.jitter;
@@ -458,8 +483,8 @@ class Runner {
     while (std::optional<Job> job = jobs_.Pop()) {
       Ready r;
       const db::ClaimedDelivery& d = job->delivery;
-      r.meta = {d.id,       d.campaign_id,   d.email,       d.attempts,
-                d.first_attempt_at, job->max_age, d.message_id};
+      r.meta = {d.id,       d.campaign_id,      d.email,        d.domain,
+                d.attempts, d.first_attempt_at, job->max_age, d.message_id};
       if (stopping_) {
         Release({d.id});
         continue;
@@ -772,6 +797,7 @@ class Runner {
   std::deque<Pending> pending_;
   std::unordered_map<int64_t, Meta> in_engine_;
   std::set<int64_t> blocked_;  // loop's copy of blocked_campaigns_
+  std::unordered_map<std::string, RetryPolicy> retry_by_domain_;
   int64_t delivered_ = 0, deferred_ = 0, bounced_ = 0, failed_ = 0;
 
   std::vector<std::thread> workers_;

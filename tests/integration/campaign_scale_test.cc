@@ -257,6 +257,38 @@ TEST_F(CampaignScaleTest, TemporaryFailuresAreRetriedOnScheduleAndThenDelivered)
   EXPECT_EQ(good.Recipients().size(), static_cast<size_t>(n));
 }
 
+TEST_F(CampaignScaleTest, ARuleForADomainSetsItsOwnRetrySchedule) {
+  SmtpSink soft({"-r", "RCPT", "-b", "450 4.2.1 try again later"});
+  WriteConfig(soft.port(), R"([retry]
+schedule = ["10m"]
+jitter = 0.0
+
+[limits]
+[[limits.rules]]
+match = "example.org"
+retry_schedule = ["30s"]
+)");
+  Prepare(30);  // 10 of them at example.org
+  ASSERT_EQ(Postino({"run", "--until-idle"}).exit_code, 0);
+  EXPECT_EQ(Count("domain = 'example.org' AND next_attempt_at - last_attempt_at BETWEEN "
+                  "interval '29 seconds' AND interval '31 seconds'"),
+            10);
+  EXPECT_EQ(Count("domain <> 'example.org' AND next_attempt_at - last_attempt_at BETWEEN "
+                  "interval '599 seconds' AND interval '601 seconds'"),
+            20);
+}
+
+TEST_F(CampaignScaleTest, UntilIdleFailsWithAMessageWhenTheDatabaseIsDown) {
+  WriteConfig(2525);
+  std::string cfg = ReadFile(config_path_);
+  size_t at = cfg.find("url = \"");
+  cfg.replace(at, cfg.find('\n', at) - at, "url = \"postgresql://postgres@127.0.0.1:1/none\"");
+  Write("postino.toml", cfg);
+  ProcessResult r = Postino({"run", "--until-idle"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("cannot connect to PostgreSQL"), std::string::npos) << r.err;
+}
+
 TEST_F(CampaignScaleTest, RecipientsPastTheirMaximumAgeExpire) {
   SmtpSink soft({"-r", "RCPT", "-b", "451 4.7.1 Greylisted, please try again"});
   WriteConfig(soft.port(), "[retry]\nschedule = [\"1s\"]\njitter = 0.0\n");
