@@ -297,6 +297,18 @@ void FakeMx::AcceptLoop() {
 
 void FakeMx::Serve(int fd, int index) {
   Conn conn(fd);
+  // Counts the session as over, once (at QUIT or when the connection ends).
+  bool counted = true;
+  auto end_session = [&] {
+    if (!counted) return;
+    counted = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      connections_[index].closed_at = std::chrono::steady_clock::now();
+      --open_per_peer_[connections_[index].peer];
+    }
+    --open_connections_;
+  };
   auto record_command = [&](const std::string& line) {
     std::lock_guard<std::mutex> lock(mu_);
     connections_[index].commands.push_back(Command{line, conn.reads()});
@@ -431,6 +443,10 @@ void FakeMx::Serve(int fd, int index) {
     } else if (verb == "NOOP") {
       ok = answer(pick(script_.noop, verb, arg));
     } else if (verb == "QUIT") {
+      // The session ends with QUIT: stop counting it before answering, or a
+      // client that opens its next connection as soon as it reads 221 would
+      // be seen as one connection over its limit while this thread closes.
+      end_session();
       answer(pick(script_.quit, verb, arg));
       break;
     } else {
@@ -442,10 +458,8 @@ void FakeMx::Serve(int fd, int index) {
     std::lock_guard<std::mutex> lock(mu_);
     ::close(fd);
     fds_.erase(std::remove(fds_.begin(), fds_.end(), fd), fds_.end());
-    connections_[index].closed_at = std::chrono::steady_clock::now();
-    --open_per_peer_[connections_[index].peer];
   }
-  --open_connections_;
+  end_session();
 }
 
 }  // namespace postino::fakemx
