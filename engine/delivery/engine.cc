@@ -608,7 +608,10 @@ void Engine::Impl::FailAll(Destination* dest, Disposition d, const smtp::Reply& 
 
 std::vector<uint64_t> Engine::Impl::Withdraw(const std::function<bool(uint64_t)>& pred) {
   std::vector<uint64_t> out;
-  for (auto& [key, dest] : destinations_) {
+  for (auto& entry : destinations_) {
+    // A named variable, not a structured binding: lambdas may not capture
+    // those before C++20 as clang 14 implements it.
+    auto& dest = entry.second;
     auto take_back = [&](MessageQueue& q, Path* path) {
       for (auto it = q.begin(); it != q.end();) {
         if (pred((*it)->id)) {
