@@ -493,10 +493,8 @@ class Runner {
           renderer_->Render(*job->campaign, d.email, d.attributes, d.id, d.message_id);
       if (m.ok()) {
         r.meta.message_id = m->message_id;
-        r.message.id = static_cast<uint64_t>(d.id);
         r.message.mail_from = m->envelope_from;
-        r.message.rcpt = d.email;
-        r.message.domain = d.domain;
+        r.message.recipients.push_back({static_cast<uint64_t>(d.id), d.email, d.domain});
         r.message.data = std::move(m->data);
         r.message.pool = job->pool.empty() ? cfg_.default_pool : job->pool;
       } else {

@@ -308,6 +308,7 @@ class Parser {
     ReadOptInt(t, "max_connections", 1, 100'000, &v->max_connections);
     ReadOptInt(t, "max_site_connections", 1, 1'000'000, &v->max_site_connections);
     ReadOptInt(t, "max_messages_per_connection", 1, kMaxInt, &v->max_messages_per_connection);
+    ReadOptInt(t, "max_recipients_per_message", 1, 1000, &v->max_recipients_per_message);
     t.Rate("max_message_rate", &v->max_message_rate);
     t.Rate("max_connection_rate", &v->max_connection_rate);
     if (!rule) return;
@@ -324,6 +325,7 @@ class Parser {
     d.max_connections = 10;
     d.max_site_connections = 50;
     d.max_messages_per_connection = 100;
+    d.max_recipients_per_message = 50;
     auto t = root_.Table("limits");
     if (!t) return;
     LimitKeys(*t, &d, false);

@@ -77,6 +77,7 @@ struct LimitValues {
   std::optional<int> max_connections;       // per egress path
   std::optional<int> max_site_connections;  // per site, all sources
   std::optional<int> max_messages_per_connection;
+  std::optional<int> max_recipients_per_message;       // RCPTs in one transaction
   std::optional<scheduler::Rate> max_message_rate;     // per egress path
   std::optional<scheduler::Rate> max_connection_rate;  // per egress path
   std::optional<TlsMode> tls;
@@ -100,6 +101,7 @@ struct EffectiveLimits {
   int max_connections = 0;
   int max_site_connections = 0;
   int max_messages_per_connection = 0;
+  int max_recipients_per_message = 0;
   std::optional<scheduler::Rate> max_message_rate;  // nullopt = unlimited
   std::optional<scheduler::Rate> max_connection_rate;
   std::optional<TlsMode> tls;  // nullopt = the route's TLS mode

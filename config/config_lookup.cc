@@ -43,6 +43,9 @@ void Apply(const LimitValues& v, EffectiveLimits* out) {
   if (v.max_messages_per_connection) {
     out->max_messages_per_connection = *v.max_messages_per_connection;
   }
+  if (v.max_recipients_per_message) {
+    out->max_recipients_per_message = *v.max_recipients_per_message;
+  }
   if (v.max_message_rate) out->max_message_rate = v.max_message_rate;
   if (v.max_connection_rate) out->max_connection_rate = v.max_connection_rate;
   if (v.tls) out->tls = v.tls;

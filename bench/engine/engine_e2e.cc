@@ -91,10 +91,10 @@ int main(int argc, char** argv) {
   auto submit_more = [&] {
     while (submitted < total && static_cast<long>(engine->in_flight()) < window) {
       postino::delivery::OutboundMessage m;
-      m.id = static_cast<uint64_t>(submitted);
       m.mail_from = "bounces@postino.test";
-      m.domain = domains[static_cast<size_t>(submitted % sites)];
-      m.rcpt = "user" + std::to_string(submitted) + "@" + m.domain;
+      const std::string& domain = domains[static_cast<size_t>(submitted % sites)];
+      m.recipients.push_back({static_cast<uint64_t>(submitted),
+                              "user" + std::to_string(submitted) + "@" + domain, domain});
       m.data = bodies[static_cast<size_t>(submitted) % bodies.size()];
       engine->Submit(std::move(m));
       ++submitted;

@@ -24,6 +24,7 @@ PathLimits ToPathLimits(const config::EffectiveLimits& limits) {
   out.max_connections = limits.max_connections;
   out.max_site_connections = limits.max_site_connections;
   out.max_messages_per_connection = limits.max_messages_per_connection;
+  out.max_recipients_per_message = limits.max_recipients_per_message;
   out.max_message_rate = limits.max_message_rate;
   out.max_connection_rate = limits.max_connection_rate;
   if (limits.tls) out.tls = ToSmtpTlsMode(*limits.tls);

@@ -58,17 +58,25 @@ void Connection::Send(std::unique_ptr<Pending> message) {
   smtp::Transaction txn;
   txn.id = message->seq;
   txn.mail_from = message->mail_from;
-  txn.rcpts.push_back(message->rcpt);
   txn.data = message->data;
-  for (unsigned char c : message->rcpt) {
-    if (c >= 0x80) txn.smtputf8 = true;
-  }
-  for (unsigned char c : message->mail_from) {
-    if (c >= 0x80) txn.smtputf8 = true;
+  auto non_ascii = [](const std::string& s) {
+    for (unsigned char c : s) {
+      if (c >= 0x80) return true;
+    }
+    return false;
+  };
+  txn.smtputf8 = non_ascii(message->mail_from);
+  for (const PendingRcpt& r : message->rcpts) {
+    txn.rcpts.push_back(r.address);
+    txn.smtputf8 = txn.smtputf8 || non_ascii(r.address);
   }
   ready_ = false;
   ++transactions_started_;
-  in_flight_.emplace(message->seq, std::move(message));
+  Carried carried;
+  carried.results.resize(message->rcpts.size());
+  carried.missing = message->rcpts.size();
+  carried.message = std::move(message);
+  in_flight_.emplace(txn.id, std::move(carried));
   session_.Submit(std::move(txn));
   Process();
 }
@@ -182,13 +190,14 @@ void Connection::Process() {
           break;
         case smtp::Action::Kind::kRecipientResult: {
           auto it = in_flight_.find(a.txn_id);
-          if (it == in_flight_.end()) {
-            log::Error("delivery: result for unknown transaction {}", a.txn_id);
+          if (it == in_flight_.end() || a.rcpt_index >= it->second.results.size() ||
+              it->second.results[a.rcpt_index].has_value()) {
+            log::Error("delivery: unexpected result for transaction {} recipient {}", a.txn_id,
+                       a.rcpt_index);
             break;
           }
-          std::unique_ptr<Pending> message = std::move(it->second);
-          in_flight_.erase(it);
-          owner_->OnMessageResult(this, std::move(message), a.reply, a.phase);
+          it->second.results[a.rcpt_index] = RcptResult{std::move(a.reply), a.phase};
+          if (--it->second.missing == 0) Deliver(a.txn_id);
           break;
         }
         case smtp::Action::Kind::kReady:
@@ -209,19 +218,31 @@ void Connection::Finish() {
   if (close_reported_) return;
   close_reported_ = true;
   // The session reports every recipient before kClose; anything left is a bug
-  // in the contract, but the message must still get its one result.
+  // in the contract, but each recipient must still get its one result.
   while (!in_flight_.empty()) {
     auto it = in_flight_.begin();
-    std::unique_ptr<Pending> message = std::move(it->second);
-    in_flight_.erase(it);
     smtp::Reply reply;
     reply.code = 451;
     reply.enhanced = "4.3.0";
     reply.lines.push_back("4.3.0 connection closed with the message in flight");
     reply.local = true;
-    owner_->OnMessageResult(this, std::move(message), reply, smtp::Phase::kEndOfData);
+    for (auto& r : it->second.results) {
+      if (!r) r = RcptResult{reply, smtp::Phase::kEndOfData};
+    }
+    Deliver(it->first);
   }
   owner_->OnConnectionClosed(this);
+}
+
+void Connection::Deliver(uint64_t seq) {
+  auto it = in_flight_.find(seq);
+  if (it == in_flight_.end()) return;
+  Carried carried = std::move(it->second);
+  in_flight_.erase(it);
+  std::vector<RcptResult> results;
+  results.reserve(carried.results.size());
+  for (auto& r : carried.results) results.push_back(std::move(*r));
+  owner_->OnMessageResult(this, std::move(carried.message), std::move(results));
 }
 
 }  // namespace postino::delivery

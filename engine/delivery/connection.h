@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/net/tcp_transport.h"
 #include "engine/smtp/client_session.h"
@@ -20,16 +21,27 @@
 
 namespace postino::delivery {
 
-// A message waiting for, or carried by, a connection. Owned by exactly one
-// place at a time (a destination queue or a connection).
+struct PendingRcpt {
+  uint64_t id = 0;  // caller's id
+  std::string address;
+};
+
+// A transaction waiting for, or carried by, a connection: one message to
+// one or more recipients of one destination. Owned by exactly one place at
+// a time (a destination queue or lane, or a connection).
 struct Pending {
-  uint64_t seq = 0;         // engine-wide unique, used as the transaction id
-  uint64_t id = 0;          // caller's id
+  uint64_t seq = 0;  // engine-wide unique, used as the transaction id
   std::string mail_from;
-  std::string rcpt;
-  std::string domain;  // recipient domain (for path events)
+  std::vector<PendingRcpt> rcpts;  // at least one
+  std::string domain;  // recipient domain of the first recipient (for path events)
   std::shared_ptr<const std::string> data;
   uint64_t tried_hosts = 0;  // bit i: host i of the destination refused it (next MX)
+};
+
+// The final reply for one recipient of a transaction.
+struct RcptResult {
+  smtp::Reply reply;
+  smtp::Phase phase = smtp::Phase::kConnect;
 };
 
 // Where one connection goes.
@@ -53,9 +65,10 @@ class ConnectionOwner {
   // The session is idle and can take a transaction: call Send() or Quit(),
   // or do nothing (the connection QUITs after its idle timeout).
   virtual void OnConnectionReady(Connection* conn) = 0;
-  // One message's final reply from this connection.
+  // A transaction is over: `results` holds the final reply of each of its
+  // recipients (parallel to message->rcpts).
   virtual void OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
-                               const smtp::Reply& reply, smtp::Phase phase) = 0;
+                               std::vector<RcptResult> results) = 0;
   // The connection is over (closed, failed or QUIT). Called once.
   virtual void OnConnectionClosed(Connection* conn) = 0;
 };
@@ -82,14 +95,14 @@ class Connection final : private net::TransportHandler {
   void Send(std::unique_ptr<Pending> message);
   // QUIT when idle (now if idle), or right after the current transaction.
   void Quit();
-  // Drop the connection now; carried messages get a local 4xx result.
+  // Drop the connection now; carried recipients get a local 4xx result.
   void Abort(std::string_view reason);
 
   bool ready() const { return ready_; }          // idle and able to take a message
   bool was_ready() const { return was_ready_; }  // reached the ready state at least once
   bool closed() const { return closed_; }
   bool tls_failed() const { return tls_failed_; }  // a STARTTLS handshake failed
-  size_t carried() const { return in_flight_.size(); }
+  size_t carried() const { return in_flight_.size(); }  // transactions
   int transactions_started() const { return transactions_started_; }
   const ConnectionTarget& target() const { return params_.target; }
   const std::string& source_address() const { return params_.source_address; }
@@ -127,7 +140,13 @@ class Connection final : private net::TransportHandler {
   bool close_reported_ = false;
   bool tls_failed_ = false;
   int transactions_started_ = 0;
-  std::unordered_map<uint64_t, std::unique_ptr<Pending>> in_flight_;
+  struct Carried {
+    std::unique_ptr<Pending> message;
+    std::vector<std::optional<RcptResult>> results;  // parallel to message->rcpts
+    size_t missing = 0;                              // results not in yet
+  };
+  void Deliver(uint64_t seq);  // all results are in: hand them to the owner
+  std::unordered_map<uint64_t, Carried> in_flight_;
 };
 
 }  // namespace postino::delivery

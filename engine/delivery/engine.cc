@@ -84,19 +84,18 @@ Engine::Impl::~Impl() {
 
 // ---- Submission and destinations -------------------------------------------
 
-Destination* Engine::Impl::DestinationFor(const OutboundMessage& m) {
-  const Route* route = MatchRoute(config_.routes, m.domain);
+Destination* Engine::Impl::DestinationFor(const std::string& domain, const std::string& pool) {
+  const Route* route = MatchRoute(config_.routes, domain);
   Route effective;
   std::string key;
   if (route != nullptr) effective = *route;
   if (route != nullptr && route->kind == Route::Kind::kStatic) {
     key = "static|" + route->host + "|" + std::to_string(route->port) + "|" +
-          route->domain_pattern + "|" + m.pool;
-    if (route->site_per_domain) key += "|" + m.domain;
+          route->domain_pattern + "|" + pool;
+    if (route->site_per_domain) key += "|" + domain;
   } else {
     effective.kind = Route::Kind::kMx;
-    key = "mx|" + m.domain + "|" + (route ? route->domain_pattern : std::string("-")) + "|" +
-          m.pool;
+    key = "mx|" + domain + "|" + (route ? route->domain_pattern : std::string("-")) + "|" + pool;
   }
   auto& slot = destinations_[key];
   if (!slot) {
@@ -104,25 +103,36 @@ Destination* Engine::Impl::DestinationFor(const OutboundMessage& m) {
     slot->key = key;
     slot->domain = effective.kind == Route::Kind::kStatic && !effective.site_per_domain
                        ? effective.host
-                       : m.domain;
-    slot->pool = m.pool;
+                       : domain;
+    slot->pool = pool;
     slot->route = std::move(effective);
   }
   return slot.get();
 }
 
 void Engine::Impl::Submit(OutboundMessage message) {
-  auto p = std::make_unique<Pending>();
-  p->seq = next_seq_++;
-  p->id = message.id;
-  p->mail_from = std::move(message.mail_from);
-  p->rcpt = std::move(message.rcpt);
-  p->domain = message.domain;
-  p->data = std::move(message.data);
-  ++in_flight_;
-  Destination* dest = DestinationFor(message);
-  dest->queue.push_back(std::move(p));
-  SchedulePump(dest);  // never deliver an Outcome inside Submit
+  // One transaction per destination, in the order the recipients came; the
+  // pump splits one that is larger than the site takes.
+  std::vector<std::pair<Destination*, std::unique_ptr<Pending>>> parts;
+  std::unordered_map<Destination*, size_t> part_of;
+  for (Recipient& r : message.recipients) {
+    Destination* dest = DestinationFor(r.domain, message.pool);
+    auto [it, added] = part_of.emplace(dest, parts.size());
+    if (added) {
+      auto p = std::make_unique<Pending>();
+      p->seq = next_seq_++;
+      p->mail_from = message.mail_from;
+      p->domain = r.domain;
+      p->data = message.data;
+      parts.emplace_back(dest, std::move(p));
+    }
+    parts[it->second].second->rcpts.push_back(PendingRcpt{r.id, std::move(r.address)});
+    ++in_flight_;
+  }
+  for (auto& [dest, p] : parts) {
+    dest->queue.push_back(std::move(p));
+    SchedulePump(dest);  // never deliver an Outcome inside Submit
+  }
 }
 
 void Engine::Impl::SchedulePump(Destination* dest) {
@@ -229,10 +239,10 @@ void Engine::Impl::GiveUpUnreachable(Destination* dest) {
                               : LocalReply(451, "4.4.1", "no reachable host for " + dest->domain);
       smtp::Phase phase = dest->last_failure ? dest->last_failure_phase : smtp::Phase::kConnect;
       policy::Decision d = policy::Classify(phase, reply);
-      Emit(std::move(p),
-           d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
-                                                           : Disposition::kDeferred,
-           reply, phase, nullptr, dest->hosts.empty() ? dest->domain : dest->hosts[0].name);
+      EmitAll(std::move(p),
+              d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
+                                                              : Disposition::kDeferred,
+              reply, phase, nullptr, dest->hosts.empty() ? dest->domain : dest->hosts[0].name);
     }
   };
   give_up(dest->queue, nullptr);
@@ -274,8 +284,29 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
   }
   std::unique_ptr<Pending> p = LaneTake(dest, path->source, conn->target().host_index);
   if (!p) return;
+  size_t limit = RcptLimit(path->site);
+  if (p->rcpts.size() > limit) {
+    // The rest goes first in the lane: the next transaction (on this
+    // connection or another) carries it.
+    auto rest = std::make_unique<Pending>();
+    rest->seq = next_seq_++;
+    rest->mail_from = p->mail_from;
+    rest->domain = p->domain;
+    rest->data = p->data;
+    rest->tried_hosts = p->tried_hosts;
+    rest->rcpts.assign(std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(limit)),
+                       std::make_move_iterator(p->rcpts.end()));
+    p->rcpts.resize(limit);
+    LanePush(dest, path->source, std::move(rest), /*front=*/true);
+  }
   path->egress.TryAcquire(now);
   conn->Send(std::move(p));
+}
+
+size_t Engine::Impl::RcptLimit(const Site* site) const {
+  size_t limit = static_cast<size_t>(std::max(1, site->limits.max_recipients_per_message));
+  if (site->learned_rcpt_limit > 0) limit = std::min(limit, site->learned_rcpt_limit);
+  return limit;
 }
 
 void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
@@ -477,48 +508,127 @@ void Engine::Impl::OnConnectionReady(Connection* conn) {
   SchedulePump(dest);
 }
 
+namespace {
+
+// RFC 5321 §4.5.3.1.10: a server out of recipient slots answers RCPT with
+// 452 (older ones with 552, RFC 3463 x.5.3 "too many recipients").
+bool TooManyRecipients(const RcptResult& r) {
+  if (r.phase != smtp::Phase::kRcpt || r.reply.local) return false;
+  if (r.reply.code == 452) return true;
+  return (r.reply.code == 552 || r.reply.code == 451) &&
+         (r.reply.enhanced == "5.5.3" || r.reply.enhanced == "4.5.3");
+}
+
+bool PassedRcpt(const RcptResult& r) {
+  return r.phase == smtp::Phase::kData || r.phase == smtp::Phase::kBody ||
+         r.phase == smtp::Phase::kEndOfData;
+}
+
+}  // namespace
+
 void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
-                                   const smtp::Reply& reply, smtp::Phase phase) {
+                                   std::vector<RcptResult> results) {
   auto* dest = static_cast<Destination*>(conn->destination);
   auto* path = static_cast<Path*>(conn->path);
-  bool bounce = false;
-  bool backoff = !reply.IsPositive() && ApplyBackoff(path, message->domain, reply, &bounce);
-  if (bounce) {
-    Emit(std::move(message), Disposition::kBounced, reply, phase, conn, conn->target().host_name);
-    return;
+  const std::string& mx_host = conn->target().host_name;
+  const size_t host_index = conn->target().host_index;
+  // Recipients refused only because the transaction was full go in the next
+  // transaction, once the server took some (else a server answering 452 to
+  // everything would loop).
+  const bool some_passed = std::any_of(results.begin(), results.end(), PassedRcpt);
+  std::unique_ptr<Pending> overflow;
+  std::optional<size_t> first_overflow;
+  std::unique_ptr<Pending> next_mx;
+  const RcptResult* next_mx_reason = nullptr;
+  // Backoff rules and host failures see each distinct reply of the
+  // transaction once, not once per recipient.
+  struct Verdict {
+    const RcptResult* result;
+    bool bounce = false;
+    policy::Decision decision;
+  };
+  std::vector<Verdict> verdicts;
+  auto verdict_for = [&](const RcptResult& r) -> const Verdict& {
+    for (const Verdict& v : verdicts) {
+      if (v.result->phase == r.phase && v.result->reply.code == r.reply.code &&
+          v.result->reply.lines == r.reply.lines) {
+        return v;
+      }
+    }
+    Verdict v{&r, false, {}};
+    bool backoff = !r.reply.IsPositive() && ApplyBackoff(path, message->domain, r.reply, &v.bounce);
+    v.decision = policy::Classify(r.phase, r.reply);
+    if (!v.bounce && v.decision.path == policy::PathAction::kSuspend && !backoff &&
+        dest->hosts.size() > host_index) {
+      MarkHostFailed(dest->hosts[host_index], r.reply, r.phase);
+    }
+    verdicts.push_back(std::move(v));
+    return verdicts.back();
+  };
+  auto carry = [&](std::unique_ptr<Pending>* into, size_t i) {
+    if (!*into) {
+      *into = std::make_unique<Pending>();
+      (*into)->seq = next_seq_++;
+      (*into)->mail_from = message->mail_from;
+      (*into)->domain = message->domain;
+      (*into)->data = message->data;
+      (*into)->tried_hosts = message->tried_hosts;
+    }
+    (*into)->rcpts.push_back(std::move(message->rcpts[i]));
+  };
+  verdicts.reserve(results.size());
+  for (size_t i = 0; i < results.size() && i < message->rcpts.size(); ++i) {
+    const RcptResult& r = results[i];
+    const uint64_t id = message->rcpts[i].id;
+    if (some_passed && TooManyRecipients(r) && !shutting_down_) {
+      if (!first_overflow) first_overflow = i;
+      carry(&overflow, i);
+      continue;
+    }
+    const Verdict& v = verdict_for(r);
+    if (v.bounce) {
+      Emit(id, Disposition::kBounced, r.reply, r.phase, conn, mx_host);
+      continue;
+    }
+    switch (v.decision.recipient) {
+      case policy::RecipientAction::kDelivered:
+        Emit(id, Disposition::kDelivered, r.reply, r.phase, conn, mx_host);
+        continue;
+      case policy::RecipientAction::kBounce:
+        Emit(id, Disposition::kBounced, r.reply, r.phase, conn, mx_host);
+        continue;
+      case policy::RecipientAction::kRetryLater:
+        Emit(id, Disposition::kDeferred, r.reply, r.phase, conn, mx_host);
+        continue;
+      case policy::RecipientAction::kTryNextMx:
+        if (!next_mx_reason) next_mx_reason = &r;
+        carry(&next_mx, i);
+        continue;
+    }
   }
-  policy::Decision d = policy::Classify(phase, reply);
-  if (d.path == policy::PathAction::kSuspend && !backoff &&
-      dest->hosts.size() > conn->target().host_index) {
-    MarkHostFailed(dest->hosts[conn->target().host_index], reply, phase);
+  if (overflow) {
+    Site* site = path->site;
+    if (*first_overflow > 0 && *first_overflow < RcptLimit(site)) {
+      site->learned_rcpt_limit = *first_overflow;
+      log::Info("delivery: {} [{}] takes {} recipients per transaction; sending at most that many",
+                mx_host, conn->target().ip, *first_overflow);
+    }
+    dest->queue.push_front(std::move(overflow));
+    SchedulePump(dest);
   }
-  switch (d.recipient) {
-    case policy::RecipientAction::kDelivered:
-      Emit(std::move(message), Disposition::kDelivered, reply, phase, conn,
-           conn->target().host_name);
+  if (next_mx) {
+    if (host_index < 64) next_mx->tried_hosts |= uint64_t{1} << host_index;
+    dest->last_failure = next_mx_reason->reply;
+    dest->last_failure_phase = next_mx_reason->phase;
+    if (shutting_down_ || !CanStillTry(dest, *next_mx)) {
+      EmitAll(std::move(next_mx), Disposition::kDeferred, next_mx_reason->reply,
+              next_mx_reason->phase, conn, mx_host);
       return;
-    case policy::RecipientAction::kBounce:
-      Emit(std::move(message), Disposition::kBounced, reply, phase, conn,
-           conn->target().host_name);
-      return;
-    case policy::RecipientAction::kRetryLater:
-      Emit(std::move(message), Disposition::kDeferred, reply, phase, conn,
-           conn->target().host_name);
-      return;
-    case policy::RecipientAction::kTryNextMx:
-      break;
+    }
+    dest->queue.push_front(std::move(next_mx));
+    dest->has_tried_messages = true;
+    SchedulePump(dest);
   }
-  size_t index = conn->target().host_index;
-  if (index < 64) message->tried_hosts |= uint64_t{1} << index;
-  dest->last_failure = reply;
-  dest->last_failure_phase = phase;
-  if (shutting_down_ || !CanStillTry(dest, *message)) {
-    Emit(std::move(message), Disposition::kDeferred, reply, phase, conn, conn->target().host_name);
-    return;
-  }
-  dest->queue.push_front(std::move(message));
-  dest->has_tried_messages = true;
-  SchedulePump(dest);
 }
 
 void Engine::Impl::OnConnectionClosed(Connection* conn) {
@@ -570,10 +680,17 @@ void Engine::Impl::MarkHostFailed(const HostEntry& h, const smtp::Reply& reply,
 
 // ---- Outcomes -------------------------------------------------------------------
 
-void Engine::Impl::Emit(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
-                        smtp::Phase phase, const Connection* conn, const std::string& mx_host) {
+void Engine::Impl::EmitAll(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
+                           smtp::Phase phase, const Connection* conn, const std::string& mx_host) {
+  std::vector<PendingRcpt> rcpts = std::move(p->rcpts);
+  p.reset();  // no per-message state survives its Outcomes
+  for (const PendingRcpt& r : rcpts) Emit(r.id, d, reply, phase, conn, mx_host);
+}
+
+void Engine::Impl::Emit(uint64_t id, Disposition d, const smtp::Reply& reply, smtp::Phase phase,
+                        const Connection* conn, const std::string& mx_host) {
   Outcome o;
-  o.id = p->id;
+  o.id = id;
   o.disposition = d;
   o.reply = reply;
   o.phase = phase;
@@ -586,7 +703,6 @@ void Engine::Impl::Emit(std::unique_ptr<Pending> p, Disposition d, const smtp::R
     }
   }
   o.finished_at = std::chrono::system_clock::now();
-  p.reset();  // no per-message state survives its Outcome
   --in_flight_;
   handler_(std::move(o));
   if (shutting_down_) SchedulePump(nullptr);
@@ -600,7 +716,7 @@ void Engine::Impl::FailAll(Destination* dest, Disposition d, const smtp::Reply& 
   while (!dest->queue.empty()) {
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
-    Emit(std::move(p), d, reply, phase, nullptr, dest->domain);
+    EmitAll(std::move(p), d, reply, phase, nullptr, dest->domain);
   }
 }
 
@@ -614,16 +730,22 @@ std::vector<uint64_t> Engine::Impl::Withdraw(const std::function<bool(uint64_t)>
     auto& dest = entry.second;
     auto take_back = [&](MessageQueue& q, Path* path) {
       for (auto it = q.begin(); it != q.end();) {
-        if (pred((*it)->id)) {
-          out.push_back((*it)->id);
-          it = q.erase(it);
+        std::vector<PendingRcpt>& rcpts = (*it)->rcpts;
+        auto keep = std::stable_partition(rcpts.begin(), rcpts.end(),
+                                          [&](const PendingRcpt& r) { return !pred(r.id); });
+        for (auto r = keep; r != rcpts.end(); ++r) {
+          out.push_back(r->id);
           --in_flight_;
-          if (path != nullptr) {
-            --dest->lane_messages;
-            --path->waiting;
-          }
-        } else {
+        }
+        rcpts.erase(keep, rcpts.end());
+        if (!rcpts.empty()) {
           ++it;
+          continue;
+        }
+        it = q.erase(it);
+        if (path != nullptr) {
+          --dest->lane_messages;
+          --path->waiting;
         }
       }
     };

@@ -60,6 +60,9 @@ struct PathLimits {
   int max_connections = 20;       // per egress path (source, site); <= 0 = unlimited
   int max_site_connections = 0;   // per site over all sources; <= 0 = unlimited
   int max_messages_per_connection = 100;
+  // Recipients in one transaction (RFC 5321 §4.5.3.1.8: servers take at
+  // least 100). A 452 at RCPT also lowers it for the site for a while.
+  int max_recipients_per_message = 50;
   std::optional<scheduler::Rate> max_message_rate;     // per path; nullopt = unlimited
   std::optional<scheduler::Rate> max_connection_rate;  // new connections per path
   std::optional<smtp::TlsMode> tls;                    // overrides the route's TLS mode
@@ -98,11 +101,22 @@ struct EngineConfig {
   std::chrono::milliseconds dns_timeout{std::chrono::seconds(5)};
 };
 
+// One envelope recipient of an OutboundMessage.
+struct Recipient {
+  uint64_t id = 0;      // caller's id (delivery row), echoed in this recipient's Outcome
+  std::string address;  // envelope recipient
+  std::string domain;   // recipient domain, lowercase, A-label (ASCII)
+};
+
+// One message to one or more recipients. The engine splits the recipients
+// by destination (recipient domain, or route) and sends the recipients of
+// one destination in one transaction (MAIL, one RCPT each, DATA), at most
+// PathLimits::max_recipients_per_message at a time. Every recipient gets
+// exactly one Outcome: a rejected RCPT fails only that recipient, a 452
+// "too many recipients" sends the rest in the next transaction at once.
 struct OutboundMessage {
-  uint64_t id = 0;                // caller's id (delivery row), echoed in the Outcome
-  std::string mail_from;          // envelope sender
-  std::string rcpt;               // envelope recipient
-  std::string domain;             // recipient domain, lowercase, A-label (ASCII)
+  std::string mail_from;             // envelope sender
+  std::vector<Recipient> recipients;  // at least one
   std::shared_ptr<const std::string> data;  // RFC 5322 bytes, CRLF, not dot-stuffed
   std::string pool;               // source pool name ("" = all sources); matches
                                   // Source::pool, or Source::name for a single source
@@ -189,11 +203,11 @@ class Engine {
 
   // Queue a message for delivery (loop thread only). Never blocks.
   void Submit(OutboundMessage message);
-  // Messages submitted whose Outcome has not been reported yet.
+  // Recipients submitted whose Outcome has not been reported yet.
   size_t in_flight() const;
-  // Takes back every queued message (not yet handed to an SMTP session) for
-  // which `pred(id)` is true, and returns their ids; no Outcome is reported
-  // for them. Used to pause or cancel a campaign within a second.
+  // Takes back every queued recipient (not yet handed to an SMTP session)
+  // for which `pred(id)` is true, and returns their ids; no Outcome is
+  // reported for them (the others of the same message stay queued). Used to pause or cancel a campaign within a second.
   std::vector<uint64_t> Withdraw(const std::function<bool(uint64_t id)>& pred);
   // Stop taking new work: messages not yet handed to a session get a
   // kDeferred Outcome ("shutting down"), sessions finish their current

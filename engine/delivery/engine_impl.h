@@ -83,6 +83,9 @@ struct Site {
   std::vector<std::string> mx_hosts;  // host names (route host for static routes)
   PathLimits limits;
   int open = 0;  // open connections over all sources
+  // Recipients per transaction the site took before answering 452 "too
+  // many recipients" (0 = none seen); lowers limits.max_recipients_per_message.
+  size_t learned_rcpt_limit = 0;
   std::unordered_map<const SourceEntry*, std::unique_ptr<Path>> paths;
   // Destinations that could not open a connection for a path or site limit;
   // woken when a connection of the site closes.
@@ -140,7 +143,7 @@ class Engine::Impl final : public ConnectionOwner {
 
   void OnConnectionReady(Connection* conn) override;
   void OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
-                       const smtp::Reply& reply, smtp::Phase phase) override;
+                       std::vector<RcptResult> results) override;
   void OnConnectionClosed(Connection* conn) override;
 
   // Timer entry points.
@@ -150,7 +153,7 @@ class Engine::Impl final : public ConnectionOwner {
 
  private:
   // ---- engine.cc
-  Destination* DestinationFor(const OutboundMessage& m);
+  Destination* DestinationFor(const std::string& domain, const std::string& pool);
   void SchedulePump(Destination* dest);
   void Pump(Destination* dest);
   void Resolve(Destination* dest);
@@ -161,8 +164,14 @@ class Engine::Impl final : public ConnectionOwner {
   bool CanStillTry(Destination* dest, const Pending& p) const;
   void GiveUpUnreachable(Destination* dest);
   void MarkHostFailed(const HostEntry& h, const smtp::Reply& reply, smtp::Phase phase);
-  void Emit(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
-            smtp::Phase phase, const Connection* conn, const std::string& mx_host);
+  // One recipient's Outcome.
+  void Emit(uint64_t id, Disposition d, const smtp::Reply& reply, smtp::Phase phase,
+            const Connection* conn, const std::string& mx_host);
+  // The same Outcome for every recipient of `p`.
+  void EmitAll(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
+               smtp::Phase phase, const Connection* conn, const std::string& mx_host);
+  // Recipients one transaction to `site` may carry.
+  size_t RcptLimit(const Site* site) const;
   void FailAll(Destination* dest, Disposition d, const smtp::Reply& reply, smtp::Phase phase);
   void MaybeDone();
   std::string HostKey(const HostEntry& h) const { return h.ip + "|" + std::to_string(h.port); }
@@ -191,7 +200,7 @@ class Engine::Impl final : public ConnectionOwner {
   void ReportPathState(Path* path, MonoTime now);
   void EmitPathEvent(Path* path, PathEvent event);
   void ArmWake(Destination* dest, MonoTime when);
-  void CountWarmup(const SourceEntry* source, const std::string& site);
+  void CountWarmup(const SourceEntry* source, const std::string& site, uint64_t recipients);
   int64_t TodayUtc() const;
   void RebuildWarmup(std::vector<scheduler::WarmupPlan> plans);
   WallTime ToWall(MonoTime t) const;

@@ -212,7 +212,7 @@ void Engine::Impl::AssignSources(Destination* dest, MonoTime now) {
     SourceEntry* source = dest->members[*pick];
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
-    CountWarmup(source, dest->site->key);
+    CountWarmup(source, dest->site->key, p->rcpts.size());
     auto lane = dest->lanes.find(source);
     bool full = lane != dest->lanes.end() &&
                 lane->second.size() >= LaneCapacity(PathFor(dest->site, source), now);
@@ -439,14 +439,17 @@ int64_t Engine::Impl::TodayUtc() const {
          86400;
 }
 
-void Engine::Impl::CountWarmup(const SourceEntry* source, const std::string& site) {
+void Engine::Impl::CountWarmup(const SourceEntry* source, const std::string& site,
+                               uint64_t recipients) {
   int64_t today = TodayUtc();
   if (today != warmup_counts_day_) {
     warmup_counts_.clear();
     warmup_counts_day_ = today;
   }
-  ++warmup_counts_[{source->config.name, site}];
-  if (warmup_) warmup_->RecordSent(source->config.name, site);
+  warmup_counts_[{source->config.name, site}] += recipients;
+  if (warmup_) {
+    for (uint64_t i = 0; i < recipients; ++i) warmup_->RecordSent(source->config.name, site);
+  }
 }
 
 void Engine::Impl::RebuildWarmup(std::vector<scheduler::WarmupPlan> plans) {

@@ -81,10 +81,8 @@ void EngineTest::StartEngine(delivery::EngineConfig config) {
 uint64_t EngineTest::Send(const std::string& domain, const std::string& local,
                           const std::string& pool) {
   delivery::OutboundMessage m;
-  m.id = next_id_++;
   m.mail_from = "bounces@example.org";
-  m.rcpt = local + "@" + domain;
-  m.domain = domain;
+  m.recipients.push_back({next_id_++, local + "@" + domain, domain});
   m.data = body_;
   m.pool = pool;
   engine_->Submit(std::move(m));
