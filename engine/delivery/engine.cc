@@ -512,11 +512,16 @@ namespace {
 
 // RFC 5321 §4.5.3.1.10: a server out of recipient slots answers RCPT with
 // 452 (older ones with 552, RFC 3463 x.5.3 "too many recipients").
+// A 452 with another enhanced code (4.2.2 mailbox full, 4.3.1 out of
+// storage) is about this recipient or the server, not the transaction size.
 bool TooManyRecipients(const RcptResult& r) {
   if (r.phase != smtp::Phase::kRcpt || r.reply.local) return false;
-  if (r.reply.code == 452) return true;
-  return (r.reply.code == 552 || r.reply.code == 451) &&
-         (r.reply.enhanced == "5.5.3" || r.reply.enhanced == "4.5.3");
+  if (r.reply.code != 452 && r.reply.code != 552 && r.reply.code != 451) return false;
+  if (!r.reply.enhanced.empty()) return r.reply.enhanced.substr(1) == ".5.3";
+  if (r.reply.code != 452) return false;
+  std::string text = r.reply.Text();
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text.find("too many recipients") != std::string::npos;
 }
 
 bool PassedRcpt(const RcptResult& r) {

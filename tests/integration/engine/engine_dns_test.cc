@@ -227,6 +227,24 @@ TEST_F(DnsTest, FourXxBannerMovesToTheNextMx) {
   EXPECT_EQ(primary.total_connections(), 1);
 }
 
+TEST_F(DnsTest, ARecipientGroupMovesToTheNextMxTogether) {
+  Script bad;
+  bad.banner = fakemx::Reply("421 4.7.0 Too busy, try later");
+  FakeMx primary(bad, "127.0.0.1");
+  FakeMx backup(Script{}, "127.0.0.3", primary.port());
+  StartEngine(DnsConfig(primary.port()));
+  std::vector<uint64_t> ids = SendGroup({"a@pref.test", "b@pref.test", "c@pref.test"});
+  ASSERT_TRUE(WaitForOutcomes(3));
+  for (uint64_t id : ids) {
+    EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDelivered)
+        << OutcomeFor(id)->reply.ToString();
+    EXPECT_EQ(OutcomeFor(id)->mx_host, "mx20.pref.test");
+  }
+  auto messages = backup.messages();
+  ASSERT_EQ(messages.size(), 1u);  // still one transaction
+  EXPECT_EQ(messages[0].rcpts.size(), 3u);
+}
+
 TEST_F(DnsTest, RefusedConnectionMovesToTheNextMx) {
   // Only the backup (127.0.0.3) listens on the port.
   FakeMx backup(Script{}, "127.0.0.3");

@@ -89,6 +89,21 @@ uint64_t EngineTest::Send(const std::string& domain, const std::string& local,
   return next_id_ - 1;
 }
 
+std::vector<uint64_t> EngineTest::SendGroup(const std::vector<std::string>& rcpts,
+                                            const std::string& pool) {
+  delivery::OutboundMessage m;
+  m.mail_from = "bounces@example.org";
+  std::vector<uint64_t> ids;
+  for (const std::string& r : rcpts) {
+    ids.push_back(next_id_);
+    m.recipients.push_back({next_id_++, r, r.substr(r.find('@') + 1)});
+  }
+  m.data = body_;
+  m.pool = pool;
+  engine_->Submit(std::move(m));
+  return ids;
+}
+
 bool EngineTest::RunUntil(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {

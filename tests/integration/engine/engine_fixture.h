@@ -29,6 +29,10 @@ class EngineTest : public ::testing::Test {
   // Submits a message to rcpt@domain; returns its id.
   uint64_t Send(const std::string& domain, const std::string& local = "user",
                 const std::string& pool = "");
+  // Submits one message to every "local@domain" in `rcpts`; returns their
+  // ids in order.
+  std::vector<uint64_t> SendGroup(const std::vector<std::string>& rcpts,
+                                  const std::string& pool = "");
   // Runs the loop until `n` outcomes arrived (or the time limit: test fails).
   bool WaitForOutcomes(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(20));
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds limit);
