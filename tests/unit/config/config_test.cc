@@ -66,6 +66,7 @@ TEST_F(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(*c.limits.defaults.max_connections, 10);
   EXPECT_EQ(*c.limits.defaults.max_site_connections, 50);
   EXPECT_EQ(*c.limits.defaults.max_messages_per_connection, 100);
+  EXPECT_EQ(*c.limits.defaults.max_recipients_per_message, 50);
   EXPECT_FALSE(c.limits.defaults.max_message_rate.has_value());
   EXPECT_EQ(c.timeouts.connect.count(), 30);
   EXPECT_EQ(c.timeouts.end_of_data.count(), 600);
@@ -126,6 +127,7 @@ max_message_rate = "50000/hour"
 [[limits.rules]]
 match = "gmail.com"
 max_messages_per_connection = 7
+max_recipients_per_message = 100
 tls = "required"
 retry_schedule = ["1m", "2m"]
 max_age = "1d"
@@ -245,6 +247,7 @@ key_file = "k.pem"
   EffectiveLimits g = c.LimitsFor("gmail.com", {"gmail-smtp-in.l.google.com"});
   EXPECT_EQ(g.max_connections, 3);              // *.com (domain) beats the MX rule
   EXPECT_EQ(g.max_messages_per_connection, 7);  // gmail.com beats *.com
+  EXPECT_EQ(g.max_recipients_per_message, 100);
   EXPECT_EQ(g.max_message_rate->count, 50000u);
   EXPECT_EQ(g.max_connection_rate->count, 10u);
   EXPECT_EQ(g.tls, TlsMode::kRequired);
@@ -252,6 +255,7 @@ key_file = "k.pem"
   EXPECT_EQ(g.max_age, hours(24));
   EffectiveLimits o = c.LimitsFor("corp.org", {"aspmx.l.google.com"});
   EXPECT_EQ(o.max_connections, 2);
+  EXPECT_EQ(o.max_recipients_per_message, 50);  // the default
   EXPECT_FALSE(o.tls.has_value());
   EXPECT_EQ(o.retry_schedule, c.retry.schedule);
   EffectiveLimits n = c.LimitsFor("corp.org", {});
@@ -359,6 +363,11 @@ TEST_F(ConfigTest, WrongType) {
 TEST_F(ConfigTest, OutOfRange) {
   std::string e = ErrorOf(std::string(kBase) + "[dns]\nmx_port = 70000\n");
   EXPECT_EQ(e, "postino.toml:15:11: dns.mx_port: 70000 is out of range; expected 1 to 65535");
+  e = ErrorOf(std::string(kBase) + "[limits]\nmax_recipients_per_message = 0\n");
+  EXPECT_NE(e.find("postino.toml:15:30: limits.max_recipients_per_message: 0 is out of range; "
+                   "expected 1 to 1000"),
+            std::string::npos)
+      << e;
 }
 
 TEST_F(ConfigTest, BadRate) {
