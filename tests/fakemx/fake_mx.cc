@@ -46,6 +46,15 @@ std::string Upper(std::string_view s) {
   return out;
 }
 
+std::string Base64Encode(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
 std::string Base64Decode(std::string_view in) {
   std::string out(in.size(), '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -383,9 +392,61 @@ void FakeMx::Serve(int fd, int index) {
         connections_[index].tls = ok;
       }
     } else if (verb == "AUTH") {
-      if (Upper(arg).rfind("PLAIN ", 0) == 0) {
+      size_t space = arg.find(' ');
+      std::string mechanism = Upper(arg.substr(0, space));
+      std::string initial = space == std::string::npos ? "" : arg.substr(space + 1);
+      // Splits a decoded PLAIN message "authzid\0user\0pass" into the record.
+      auto record_plain = [&](const std::string& decoded) {
+        size_t a = decoded.find('\0');
+        size_t b = a == std::string::npos ? a : decoded.find('\0', a + 1);
         std::lock_guard<std::mutex> lock(mu_);
-        connections_[index].auth_plain = Base64Decode(arg.substr(6));
+        if (b != std::string::npos) {
+          connections_[index].auth_user = decoded.substr(a + 1, b - a - 1);
+          connections_[index].auth_password = decoded.substr(b + 1);
+        }
+      };
+      // Sends a 334 prompt and reads the client's answer; false when the
+      // connection ended or the client cancelled with "*" (then 501 is sent).
+      auto prompt = [&](std::string_view text, std::string* answer_b64) -> bool {
+        if (!answer(Reply("334 " + Base64Encode(text))) || !conn.ReadLine(answer_b64)) {
+          ok = false;
+          return false;
+        }
+        record_command(*answer_b64);
+        if (*answer_b64 == "*") {
+          ok = answer(Reply("501 5.7.0 Authentication cancelled"));
+          return false;
+        }
+        return true;
+      };
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        connections_[index].auth_mechanism = mechanism;
+      }
+      if (Upper(arg).rfind("PLAIN ", 0) == 0) {
+        std::string decoded = Base64Decode(arg.substr(6));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          connections_[index].auth_plain = decoded;
+        }
+        record_plain(decoded);
+      } else if (script_.auth_prompts && mechanism == "PLAIN") {
+        std::string response;
+        if (!prompt("", &response)) continue;
+        std::string decoded = Base64Decode(response);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          connections_[index].auth_plain = decoded;
+        }
+        record_plain(decoded);
+      } else if (script_.auth_prompts && mechanism == "LOGIN") {
+        std::string user_b64 = initial;
+        std::string password_b64;
+        if (user_b64.empty() && !prompt("Username:", &user_b64)) continue;
+        if (!prompt("Password:", &password_b64)) continue;
+        std::lock_guard<std::mutex> lock(mu_);
+        connections_[index].auth_user = Base64Decode(user_b64);
+        connections_[index].auth_password = Base64Decode(password_b64);
       }
       ok = answer(pick(script_.auth, verb, arg));
     } else if (verb == "MAIL") {

@@ -47,6 +47,10 @@ struct Script {
   bool offer_starttls = false;  // adds STARTTLS to EHLO (before TLS only)
   bool implicit_tls = false;    // TLS from the first byte (port 465 style)
   bool offer_auth = false;      // adds "AUTH PLAIN LOGIN"
+  // AUTH LOGIN, and AUTH PLAIN without an initial response, prompt for the
+  // credentials with 334 replies (as real servers do) before the `auth`
+  // reply. Off: every AUTH is answered with `auth` at once.
+  bool auth_prompts = false;
   Step helo = Reply("250 fakemx.test");
   Step starttls = Reply("220 2.0.0 Ready to start TLS");
   Step auth = Reply("235 2.7.0 Authentication successful");
@@ -88,6 +92,10 @@ struct ConnectionRecord {
   std::vector<Command> commands;
   bool tls = false;
   std::string auth_plain;  // decoded "\0user\0pass" of AUTH PLAIN
+  std::string auth_mechanism;  // as named in the last AUTH, upper-cased ("PLAIN", "LOGIN")
+  // Decoded credentials of the last AUTH PLAIN (with or without an initial
+  // response) or prompted AUTH LOGIN; empty when not received.
+  std::string auth_user, auth_password;
   std::chrono::steady_clock::time_point opened_at;  // accepted
   std::chrono::steady_clock::time_point closed_at;  // closed (default value while open)
 };
