@@ -92,7 +92,8 @@ struct ConnectionRecord {
   std::vector<Command> commands;
   bool tls = false;
   std::string auth_plain;  // decoded "\0user\0pass" of AUTH PLAIN
-  std::string auth_mechanism;  // as named in the last AUTH, upper-cased ("PLAIN", "LOGIN")
+  // The mechanism named in the last AUTH, upper-cased ("PLAIN", "LOGIN").
+  std::string auth_mechanism;
   // Decoded credentials of the last AUTH PLAIN (with or without an initial
   // response) or prompted AUTH LOGIN; empty when not received.
   std::string auth_user, auth_password;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -53,6 +54,11 @@ std::string Describe(const ProcessResult& r) {
          "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err;
 }
 
+// POSTINO_INTEROP_VERBOSE=1 prints every client transcript.
+void MaybeShow(const ProcessResult& r) {
+  if (std::getenv("POSTINO_INTEROP_VERBOSE") != nullptr) std::cerr << Describe(r) << "\n";
+}
+
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
@@ -73,16 +79,18 @@ class PosttlsFinger {
   bool available() const { return !binary_.empty(); }
 
   // Runs it against [127.0.0.1]:port with extra options before the
-  // destination and `match` names after it. Output is reported on stderr;
-  // the result's `out` holds both streams.
+  // destination and `match` names after it; `chat` logs the SMTP dialogue
+  // too (-c turns it off). The result's `out` holds both streams.
   ProcessResult Run(uint16_t port, const std::vector<std::string>& options,
-                    const std::vector<std::string>& match = {}) const {
-    std::vector<std::string> argv = {binary_, "-c"};
+                    const std::vector<std::string>& match = {}, bool chat = false) const {
+    std::vector<std::string> argv = {binary_};
+    if (!chat) argv.push_back("-c");
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back("[127.0.0.1]:" + std::to_string(port));
     argv.insert(argv.end(), match.begin(), match.end());
     ProcessResult r = RunProcess(argv, {{"MAIL_CONFIG", config_dir_}}, kClientTimeout);
     r.out += r.err;
+    MaybeShow(r);
     return r;
   }
 
@@ -132,7 +140,9 @@ class TlsInteropTest : public ::testing::Test {
                                      "--header",
                                      "Subject: postino TLS interop"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunProcess(argv, {}, kClientTimeout);
+    ProcessResult r = RunProcess(argv, {}, kClientTimeout);
+    MaybeShow(r);
+    return r;
   }
 
   static Script TlsAuthScript() {
@@ -187,13 +197,29 @@ TEST_F(TlsInteropTest, PosttlsFingerNegotiatesStartTls) {
   ProcessResult r = finger_.Run(mx.port(), {"-l", "may"});
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, kEstablished)) << Describe(r);
-  EXPECT_EQ(m[1].str(), "Anonymous") << Describe(r);  // "may" does not check the certificate
+  // No CA file: the certificate is seen but not trusted.
+  EXPECT_TRUE(m[1].str() == "Untrusted" || m[1].str() == "Anonymous") << Describe(r);
+  EXPECT_TRUE(Contains(r.out, "subject_CN=localhost, issuer_CN=localhost")) << Describe(r);
   EXPECT_FALSE(m[3].str().empty());
   auto conns = mx.connections();
   ASSERT_EQ(conns.size(), 1u);
   EXPECT_TRUE(conns[0].tls);
-  ASSERT_FALSE(conns[0].commands.empty());
+  ASSERT_GE(conns[0].commands.size(), 2u);
   EXPECT_EQ(conns[0].commands[0].line.rfind("EHLO ", 0), 0u);
+  EXPECT_EQ(conns[0].commands[1].line, "STARTTLS");
+}
+
+TEST_F(TlsInteropTest, PosttlsFingerNegotiatesTls12WhenTls13IsExcluded) {
+  RequirePosttlsFinger();
+  if (IsSkipped()) return;
+  Script script;
+  script.offer_starttls = true;
+  FakeMx mx(script);
+  ProcessResult r = finger_.Run(mx.port(), {"-l", "may", "-p", "<=TLSv1.2"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, kEstablished)) << Describe(r);
+  EXPECT_EQ(m[2].str(), "TLSv1.2") << Describe(r);
+  EXPECT_FALSE(m[3].str().empty());
 }
 
 TEST_F(TlsInteropTest, PosttlsFingerVerifiesWithCaFileAndName) {
@@ -225,7 +251,7 @@ TEST_F(TlsInteropTest, PosttlsFingerRejectsWrongName) {
   EXPECT_FALSE(std::regex_search(r.out, std::regex("(Verified|Trusted) TLS connection")))
       << Describe(r);
   EXPECT_TRUE(Contains(r.out, "verification failed")) << Describe(r);
-  EXPECT_TRUE(Contains(r.out, "localhost")) << Describe(r);  // names the certificate's name
+  EXPECT_TRUE(Contains(r.out, "hostname mismatch")) << Describe(r);
   unlink(ca.c_str());
 }
 
@@ -249,7 +275,9 @@ TEST_F(TlsInteropTest, PosttlsFingerSeesNoTlsWhenStartTlsIsNotOffered) {
   RequirePosttlsFinger();
   if (IsSkipped()) return;
   FakeMx mx(Script{});
-  ProcessResult r = finger_.Run(mx.port(), {"-l", "may"});
+  ProcessResult r = finger_.Run(mx.port(), {"-l", "may"}, {}, /*chat=*/true);
+  EXPECT_TRUE(Contains(r.out, "250 SIZE 10240000")) << Describe(r);  // it read the EHLO reply
+  EXPECT_FALSE(Contains(r.out, "STARTTLS")) << Describe(r);
   EXPECT_FALSE(std::regex_search(r.out, kEstablished)) << Describe(r);
   auto conns = mx.connections();
   ASSERT_EQ(conns.size(), 1u);
@@ -262,8 +290,8 @@ TEST_F(TlsInteropTest, SwaksStartTlsAuthPlain) {
   RequireSwaksWithTls();
   if (IsSkipped()) return;
   FakeMx mx(TlsAuthScript());
-  ProcessResult r = Swaks(mx.port(), {"--tls", "--auth", "PLAIN", "--auth-user", "u",
-                                      "--auth-password", "p"});
+  ProcessResult r =
+      Swaks(mx.port(), {"--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p"});
   ExpectQueuedOverTls(r);
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(<~ +235 )"))) << Describe(r);
   ExpectRecorded(mx, "PLAIN");
@@ -274,8 +302,8 @@ TEST_F(TlsInteropTest, SwaksStartTlsAuthLogin) {
   RequireSwaksWithTls();
   if (IsSkipped()) return;
   FakeMx mx(TlsAuthScript());
-  ProcessResult r = Swaks(mx.port(), {"--tls", "--auth", "LOGIN", "--auth-user", "u",
-                                      "--auth-password", "p"});
+  ProcessResult r =
+      Swaks(mx.port(), {"--tls", "--auth", "LOGIN", "--auth-user", "u", "--auth-password", "p"});
   ExpectQueuedOverTls(r);
   // The two 334 prompts (Username:, Password:) were read over TLS.
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(<~ +334 VXNlcm5hbWU6)"))) << Describe(r);
@@ -295,6 +323,17 @@ TEST_F(TlsInteropTest, SwaksImplicitTlsAuthPlain) {
   ExpectQueuedOverTls(r);
   // The banner itself came over TLS.
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(<~ +220 fakemx\.test)"))) << Describe(r);
+  ExpectRecorded(mx, "PLAIN");
+}
+
+TEST_F(TlsInteropTest, SwaksStartTlsWithTls12) {
+  RequireSwaksWithTls();
+  if (IsSkipped()) return;
+  FakeMx mx(TlsAuthScript());
+  ProcessResult r = Swaks(mx.port(), {"--tls", "--tls-protocol", "tlsv1_2", "--auth", "PLAIN",
+                                      "--auth-user", "u", "--auth-password", "p"});
+  ExpectQueuedOverTls(r);
+  EXPECT_TRUE(Contains(r.out, "TLS started with cipher TLSv1.2:")) << Describe(r);
   ExpectRecorded(mx, "PLAIN");
 }
 
@@ -320,8 +359,8 @@ TEST_F(TlsInteropTest, SwaksTlsFailsWhenStartTlsIsNotOffered) {
   script.offer_auth = true;
   script.auth_prompts = true;
   FakeMx mx(script);
-  ProcessResult r = Swaks(mx.port(), {"--tls", "--auth", "PLAIN", "--auth-user", "u",
-                                      "--auth-password", "p"});
+  ProcessResult r =
+      Swaks(mx.port(), {"--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_FALSE(std::regex_search(r.out, std::regex(R"(<~ +250 2\.0\.0 Ok: queued)")))
       << Describe(r);
@@ -338,8 +377,8 @@ TEST_F(TlsInteropTest, SwaksFailsWhenAuthIsRefused) {
   Script script = TlsAuthScript();
   script.auth = fakemx::Reply("535 5.7.8 Authentication credentials invalid");
   FakeMx mx(script);
-  ProcessResult r = Swaks(mx.port(), {"--tls", "--auth", "LOGIN", "--auth-user", "u",
-                                      "--auth-password", "p"});
+  ProcessResult r =
+      Swaks(mx.port(), {"--tls", "--auth", "LOGIN", "--auth-user", "u", "--auth-password", "p"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(<~\* +535 )"))) << Describe(r);
   EXPECT_TRUE(mx.messages().empty());
