@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "address/address.h"
+#include "cli/message_renderer.h"
 #include "cli/time_parse.h"
 
 namespace postino::cli {
@@ -30,7 +31,9 @@ std::string FormatDuration(double seconds) {
   return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
 }
 
-std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty) {
+// `per_message` > 1 is shown as the campaign's grouping.
+std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty,
+                         int per_message) {
   int64_t done = p.done();
   double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
                                             p.elapsed_seconds
@@ -41,10 +44,13 @@ std::string ProgressLine(const std::string& name, const db::CampaignProgress& p,
   std::string counts = fmt::format(
       "delivered {} deferred {} bounced {} expired {} suppressed {} cancelled {} failed {}",
       p.delivered, p.deferred, p.bounced, p.expired, p.suppressed, p.cancelled, p.failed);
+  std::string grouping =
+      per_message > 1 ? fmt::format(", {} recipients per message", per_message) : "";
   if (!tty) {
-    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}", name, p.status, done,
-                       p.total, frac * 100, counts, rate, FormatDuration(eta));
+    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}{}", name, p.status,
+                       done, p.total, frac * 100, counts, rate, FormatDuration(eta), grouping);
   }
+  counts += grouping;
   constexpr int kWidth = 30;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar;
@@ -62,6 +68,17 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   spec.list = o.list;
   spec.template_name = o.template_name;
   if (o.name.empty()) return Fail(Status::InvalidArgument("the campaign name is empty"));
+  if (o.recipients_per_message < 1 || o.recipients_per_message > kMaxRecipientsPerMessage) {
+    return Fail(Status::InvalidArgument(fmt::format(
+        "--recipients-per-message {}: expected 1 to {}", o.recipients_per_message,
+        kMaxRecipientsPerMessage)));
+  }
+  if (o.recipients_per_message > 1 && o.verp) {
+    return Fail(Status::InvalidArgument(fmt::format(
+        "--verp cannot be combined with --recipients-per-message {}: VERP gives every recipient "
+        "its own envelope sender, so a message cannot be shared; drop one of the two",
+        o.recipients_per_message)));
+  }
   Result<address::NameAddr> from = address::ParseNameAddr(o.from);
   if (!from.ok()) {
     return Fail(Status::InvalidArgument(
@@ -114,6 +131,7 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
     settings["headers"] = headers;
   }
   if (o.verp) settings["verp"] = true;
+  if (o.recipients_per_message > 1) settings["recipients_per_message"] = o.recipients_per_message;
   spec.settings_json = settings.dump();
   spec.pool = o.pool;
   int code = kExitOk;
@@ -135,10 +153,22 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
                                                (*cfg)->file)));
     }
   }
+  if (o.recipients_per_message > 1) {
+    // Refuse now rather than at the first claim. A missing template is
+    // reported by CreateCampaign below.
+    Result<db::TemplateRow> tpl = (*db)->GetTemplate(o.template_name);
+    if (tpl.ok()) {
+      Status shared = CheckSharedTemplates(o.name, o.recipients_per_message, *tpl);
+      if (!shared.ok()) return Fail(shared);
+    }
+  }
   Status st = (*db)->CreateCampaign(spec);
   if (!st.ok()) return Fail(st);
-  fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}\n", o.name, o.list,
-             o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "");
+  fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}{}\n", o.name,
+             o.list, o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "",
+             o.recipients_per_message > 1
+                 ? fmt::format(", {} recipients per message", o.recipients_per_message)
+                 : "");
   return kExitOk;
 }
 
@@ -146,6 +176,19 @@ int RunCampaignLaunch(Context& ctx, const std::string& name) {
   int code = kExitOk;
   Result<db::Database*> db = Db(ctx, &code);
   if (!db.ok()) return code;
+  // The template may have been replaced (template add --replace) since the
+  // campaign was created: check again that a shared message is possible.
+  Result<db::CampaignRow> campaign = (*db)->GetCampaign(name);
+  if (campaign.ok()) {
+    int per_message = RecipientsPerMessageSetting(campaign->settings_json);
+    if (per_message > 1) {
+      Result<db::TemplateRow> tpl = (*db)->GetTemplateById(campaign->template_id);
+      if (tpl.ok()) {
+        Status shared = CheckSharedTemplates(name, per_message, *tpl);
+        if (!shared.ok()) return Fail(shared);
+      }
+    }
+  }
   Result<db::LaunchResult> r = (*db)->LaunchCampaign(name);
   if (!r.ok()) return Fail(r.status());
   fmt::print("campaign \"{}\" launched ({}): {} recipients, {} suppressed\n", name, r->status,
@@ -189,10 +232,14 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
   if (!db.ok()) return code;
   bool tty = isatty(STDOUT_FILENO) == 1;
   bool first = true;
+  int per_message = 1;
+  if (Result<db::CampaignRow> c = (*db)->GetCampaign(name); c.ok()) {
+    per_message = RecipientsPerMessageSetting(c->settings_json);
+  }
   for (;;) {
     Result<db::CampaignProgress> p = (*db)->Progress(name);
     if (!p.ok()) return Fail(p.status());
-    std::string line = ProgressLine(name, *p, tty);
+    std::string line = ProgressLine(name, *p, tty, per_message);
     if (tty && !first) fmt::print("\x1b[2A\r\x1b[J");
     fmt::print("{}\n", line);
     std::fflush(stdout);

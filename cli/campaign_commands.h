@@ -12,6 +12,10 @@ struct CampaignCreateOptions {
   std::string name, list, template_name, from, reply_to, at, pool, max_age;
   std::vector<std::string> headers;  // "Name: value"
   bool verp = false;
+  // Recipients of one domain sharing one message (and one SMTP transaction);
+  // 1 = a personalised message each. > 1 needs templates that only use
+  // {{campaign.*}} and no VERP (docs/campaigns.md).
+  int recipients_per_message = 1;
 };
 
 int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& options);

@@ -90,6 +90,9 @@ int Main(int argc, char** argv) {
   create->add_option("--max-age", create_opts.max_age, "give up on a recipient after (default 3d)");
   create->add_option("--header", create_opts.headers, "extra header \"Name: value\" (repeatable)");
   create->add_flag("--verp", create_opts.verp, "per-recipient Return-Path (bounces+TOKEN@domain)");
+  create->add_option("--recipients-per-message", create_opts.recipients_per_message,
+                     "recipients of one domain sharing one message (default 1; > 1 needs "
+                     "templates using only {{campaign.*}}, see docs/campaigns.md)");
   create->callback([&] { action = [&](Context& ctx) { return RunCampaignCreate(ctx, create_opts); }; });
 
   std::string campaign_name;

@@ -1,5 +1,6 @@
 // message_renderer.cc: the campaign -> templates::CampaignSpec mapping, the
-// per-recipient unsubscribe token, and rendering on the worker threads.
+// per-recipient unsubscribe token, the checks of campaigns that share one
+// message between several recipients, and rendering on the worker threads.
 #include "cli/message_renderer.h"
 
 #include <fmt/format.h>
@@ -8,20 +9,82 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
 #include "templates/dkim.h"
 #include "templates/message_builder.h"
+#include "templates/template.h"
 
 namespace postino::cli {
 
-class PreparedCampaign {
- public:
-  std::shared_ptr<const templates::PreparedCampaign> prepared;
-  int64_t campaign_id = 0;
-  bool sign = false;  // a DKIM key exists for the From domain
-};
+namespace {
+
+// Settings are stored by `campaign create`, but the row can be edited by
+// hand: anything unexpected means "one recipient per message".
+int RecipientsPerMessageFrom(const nlohmann::json& settings) {
+  if (!settings.is_object()) return 1;
+  auto it = settings.find("recipients_per_message");
+  if (it == settings.end() || !it->is_number_integer()) return 1;
+  int64_t n = it->get<int64_t>();
+  return n >= 1 && n <= kMaxRecipientsPerMessage ? static_cast<int>(n) : 1;
+}
+
+// The first name a part references that is not {{campaign.*}}, as an error.
+Status CheckSharedPart(const std::string& campaign_name, int recipients_per_message,
+                       const char* part, const templates::CompiledTemplate* tpl) {
+  if (tpl == nullptr) return Status::Ok();
+  for (const std::string& name : tpl->referenced_names()) {
+    if (name == "campaign") continue;
+    return Status::InvalidArgument(fmt::format(
+        "campaign \"{}\" sends {} recipients per message, but its {} template uses {{{{{}}}}}, "
+        "which differs per recipient; use --recipients-per-message 1",
+        campaign_name, recipients_per_message, part, name));
+  }
+  return Status::Ok();
+}
+
+Status CheckSharedParts(const std::string& campaign_name, int n,
+                        const templates::CompiledTemplate* subject,
+                        const templates::CompiledTemplate* text,
+                        const templates::CompiledTemplate* html) {
+  if (Status st = CheckSharedPart(campaign_name, n, "subject", subject); !st.ok()) return st;
+  if (Status st = CheckSharedPart(campaign_name, n, "text", text); !st.ok()) return st;
+  return CheckSharedPart(campaign_name, n, "html", html);
+}
+
+}  // namespace
+
+int RecipientsPerMessageSetting(const std::string& settings_json) {
+  nlohmann::json settings = nlohmann::json::parse(settings_json.empty() ? "{}" : settings_json,
+                                                  nullptr, /*allow_exceptions=*/false);
+  return RecipientsPerMessageFrom(settings);
+}
+
+Status CheckSharedTemplates(const std::string& campaign_name, int recipients_per_message,
+                            const db::TemplateRow& tpl) {
+  if (recipients_per_message <= 1) return Status::Ok();
+  auto compile = [](const char* part, const std::string& source,
+                    std::optional<templates::CompiledTemplate>* out) -> Status {
+    if (source.empty()) return Status::Ok();
+    templates::CompileOptions options;
+    options.part_name = part;
+    Result<templates::CompiledTemplate> t = templates::CompileTemplate(source, options);
+    if (!t.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("template \"{}\": {}", part, t.status().message()));
+    }
+    out->emplace(std::move(t).value());
+    return Status::Ok();
+  };
+  std::optional<templates::CompiledTemplate> subject, text, html;
+  if (Status st = compile("subject", tpl.subject, &subject); !st.ok()) return st;
+  if (Status st = compile("text", tpl.text, &text); !st.ok()) return st;
+  if (Status st = compile("html", tpl.html, &html); !st.ok()) return st;
+  return CheckSharedParts(campaign_name, recipients_per_message, subject ? &*subject : nullptr,
+                          text ? &*text : nullptr, html ? &*html : nullptr);
+}
 
 class MessageRenderer::Impl {
  public:
@@ -50,6 +113,23 @@ class MessageRenderer::Impl {
       out += kHex[mac[i] >> 4];
       out += kHex[mac[i] & 15];
     }
+    return out;
+  }
+
+  // Renders and signs.
+  Result<RenderedMessage> Finish(const PreparedCampaign& campaign,
+                                 const templates::RecipientData& r) const {
+    Result<templates::RenderedMessage> m =
+        campaign.prepared_->Render(r, std::chrono::system_clock::now());
+    if (!m.ok()) return m.status();
+    if (campaign.sign_) {
+      Status st = signer_->SignInPlace(&m->bytes, std::chrono::system_clock::now());
+      if (!st.ok()) return st;
+    }
+    RenderedMessage out;
+    out.message_id = m->message_id;
+    out.envelope_from = m->envelope_from;
+    out.data = std::make_shared<const std::string>(std::move(m->bytes));
     return out;
   }
 
@@ -146,14 +226,18 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
     }
     spec.list_id = fmt::format("{}.{}", slug, from_domain);
   }
-  spec.unsubscribe_url_base = cfg.unsubscribe.url_base;
+  nlohmann::json settings =
+      nlohmann::json::parse(campaign.settings_json.empty() ? "{}" : campaign.settings_json,
+                            nullptr, /*allow_exceptions=*/false);
+  const int per_message = RecipientsPerMessageFrom(settings);
+  const bool shared = per_message > 1;
+  // A one-click URL identifies its recipient; a message shared by several
+  // cannot carry one. The mailto stays (with a campaign-level token).
+  spec.unsubscribe_url_base = shared ? std::string() : cfg.unsubscribe.url_base;
   spec.unsubscribe_mailto = cfg.unsubscribe.mailto;
   spec.feedback_id = cfg.campaign_defaults.feedback_id.empty()
                          ? fmt::format("{}:{}:postino", campaign.id, from_domain)
                          : cfg.campaign_defaults.feedback_id;
-  nlohmann::json settings =
-      nlohmann::json::parse(campaign.settings_json.empty() ? "{}" : campaign.settings_json,
-                            nullptr, /*allow_exceptions=*/false);
   if (settings.is_object()) {
     if (settings.contains("headers") && settings["headers"].is_array()) {
       for (const auto& h : settings["headers"]) {
@@ -165,6 +249,12 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
       }
     }
     if (settings.value("verp", false)) {
+      if (shared) {
+        return Status::InvalidArgument(fmt::format(
+            "campaign \"{}\" sends {} recipients per message and uses VERP, which needs one "
+            "envelope sender per recipient; use --recipients-per-message 1 or no --verp",
+            campaign.name, per_message));
+      }
       spec.verp_domain = cfg.campaign_defaults.verp_domain.empty() ? from_domain
                                                                    : cfg.campaign_defaults.verp_domain;
     }
@@ -173,13 +263,27 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
       templates::PreparedCampaign::Prepare(spec);
   if (!prepared.ok()) return prepared.status();
   auto out = std::make_shared<PreparedCampaign>();
-  out->prepared = std::move(prepared).value();
-  out->campaign_id = campaign.id;
-  out->sign = impl_->signer_ && impl_->signer_->HasKeyFor(out->prepared->from_domain());
-  if (!out->sign) {
+  out->prepared_ = std::move(prepared).value();
+  out->campaign_id_ = campaign.id;
+  out->name_ = campaign.name;
+  out->from_name_ = campaign.from_name;
+  out->from_address_ = campaign.from_address;
+  out->recipients_per_message_ = per_message;
+  if (shared) {
+    const templates::PreparedCampaign& p = *out->prepared_;
+    Status st = CheckSharedParts(campaign.name, per_message, &p.subject(), p.text(), p.html());
+    if (!st.ok()) return st;
+    if (!cfg.unsubscribe.url_base.empty()) {
+      log::Warn("campaign \"{}\" sends up to {} recipients per message: its messages carry no "
+                "one-click unsubscribe URL (RFC 8058 needs one per recipient), only the mailto",
+                campaign.name, per_message);
+    }
+  }
+  out->sign_ = impl_->signer_ && impl_->signer_->HasKeyFor(out->prepared_->from_domain());
+  if (!out->sign_) {
     log::Warn("campaign \"{}\": no DKIM key for {} in the configuration; its messages go out "
               "unsigned (Gmail and Yahoo require DKIM from bulk senders)",
-              campaign.name, out->prepared->from_domain());
+              campaign.name, out->prepared_->from_domain());
   }
   return std::shared_ptr<const PreparedCampaign>(std::move(out));
 }
@@ -197,20 +301,20 @@ Result<RenderedMessage> MessageRenderer::Render(const PreparedCampaign& campaign
   templates::RecipientData r;
   r.email = email;
   r.attributes = &attrs;
-  r.unsubscribe_token = impl_->Token(campaign.campaign_id, delivery_id, email);
+  r.unsubscribe_token = impl_->Token(campaign.campaign_id_, delivery_id, email);
   r.message_id = message_id;
-  Result<templates::RenderedMessage> m =
-      campaign.prepared->Render(r, std::chrono::system_clock::now());
-  if (!m.ok()) return m.status();
-  if (campaign.sign) {
-    Status st = impl_->signer_->SignInPlace(&m->bytes, std::chrono::system_clock::now());
-    if (!st.ok()) return st;
-  }
-  RenderedMessage out;
-  out.message_id = m->message_id;
-  out.envelope_from = m->envelope_from;
-  out.data = std::make_shared<const std::string>(std::move(m->bytes));
-  return out;
+  return impl_->Finish(campaign, r);
+}
+
+Result<RenderedMessage> MessageRenderer::RenderShared(const PreparedCampaign& campaign,
+                                                      const std::string& message_id) const {
+  templates::RecipientData r;
+  r.email = campaign.from_address_;
+  r.display_name = campaign.from_name_;
+  // Delivery 0: a token for the campaign, not for one recipient.
+  r.unsubscribe_token = impl_->Token(campaign.campaign_id_, 0, campaign.from_address_);
+  r.message_id = message_id;
+  return impl_->Finish(campaign, r);
 }
 
 }  // namespace postino::cli

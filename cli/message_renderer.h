@@ -1,9 +1,12 @@
 // message_renderer.h: turns (campaign, recipient) into signed RFC 5322 bytes
 // on the worker threads, through templates/ (Mustache, MIME, DKIM). A
 // campaign is prepared once (templates compiled, constant headers encoded);
-// each recipient is then rendered without re-parsing.
+// each recipient is then rendered without re-parsing. A campaign created with
+// --recipients-per-message N > 1 renders one shared message per group of
+// recipients instead (RenderShared), see docs/campaigns.md.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -11,7 +14,27 @@
 #include "config/config.h"
 #include "db/database.h"
 
+namespace postino::templates {
+class PreparedCampaign;
+}
+
 namespace postino::cli {
+
+// Bounds of the "recipients_per_message" campaign setting.
+inline constexpr int kMaxRecipientsPerMessage = 1000;
+
+// The campaign setting "recipients_per_message" from its settings JSON:
+// 1 when absent, malformed or out of 1..kMaxRecipientsPerMessage.
+int RecipientsPerMessageSetting(const std::string& settings_json);
+
+// For a campaign sending `recipients_per_message` > 1 recipients per message:
+// OK when its templates render the same for every recipient (they reference
+// only {{campaign.*}}), else InvalidArgument naming the campaign, the part
+// and the first offending variable. Always OK when recipients_per_message <= 1.
+// Used by `campaign create` and `campaign launch` to refuse early; Prepare
+// checks the same.
+Status CheckSharedTemplates(const std::string& campaign_name, int recipients_per_message,
+                            const db::TemplateRow& tpl);
 
 struct RenderedMessage {
   std::shared_ptr<const std::string> data;  // CRLF, not dot-stuffed
@@ -19,7 +42,23 @@ struct RenderedMessage {
   std::string envelope_from;                // MAIL FROM
 };
 
-class PreparedCampaign;
+// A campaign ready to render: immutable, shared by the worker threads.
+class PreparedCampaign {
+ public:
+  int64_t campaign_id() const { return campaign_id_; }
+  const std::string& name() const { return name_; }
+  // Recipients sharing one message (1 = one personalised message each).
+  int recipients_per_message() const { return recipients_per_message_; }
+
+ private:
+  friend class MessageRenderer;
+  std::shared_ptr<const templates::PreparedCampaign> prepared_;
+  int64_t campaign_id_ = 0;
+  std::string name_;
+  std::string from_name_, from_address_;  // To: of a shared message
+  bool sign_ = false;                     // a DKIM key exists for the From domain
+  int recipients_per_message_ = 1;
+};
 
 class MessageRenderer {
  public:
@@ -27,7 +66,11 @@ class MessageRenderer {
   static Result<std::unique_ptr<MessageRenderer>> Create(const config::Config& config);
   ~MessageRenderer();
 
-  // Compiles the campaign's template and encodes its constant parts.
+  // Compiles the campaign's template and encodes its constant parts. For a
+  // campaign with recipients_per_message > 1 it also checks that the message
+  // can be the same for every recipient (CheckSharedTemplates, no VERP) and
+  // leaves out the one-click unsubscribe URL (RFC 8058 needs one per
+  // recipient; the mailto stays, with a campaign-level token).
   Result<std::shared_ptr<const PreparedCampaign>> Prepare(const db::CampaignRow& campaign,
                                                           const db::TemplateRow& tpl) const;
   // Renders and signs one recipient's message. Thread-safe. `message_id`
@@ -35,6 +78,12 @@ class MessageRenderer {
   Result<RenderedMessage> Render(const PreparedCampaign& campaign, const std::string& email,
                                  const std::string& attributes_json, int64_t delivery_id,
                                  const std::string& message_id) const;
+  // Renders and signs the one message a group of recipients of a campaign
+  // with recipients_per_message > 1 shares. Its To: header is the campaign's
+  // From mailbox (the recipients are only in the envelope, like Bcc); no
+  // recipient attributes are available. Thread-safe. `message_id` as above.
+  Result<RenderedMessage> RenderShared(const PreparedCampaign& campaign,
+                                       const std::string& message_id) const;
 
   class Impl;
 

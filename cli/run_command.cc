@@ -8,6 +8,11 @@
 //
 // Only the loop thread touches sockets; only the DB thread touches
 // PostgreSQL; workers only render. Memory is bounded by the claim window.
+//
+// A job is one message: one recipient, or for a campaign created with
+// --recipients-per-message N > 1, up to N recipients of one domain sharing
+// one rendered message (one SMTP transaction; the engine still reports one
+// outcome per recipient).
 #include "cli/run_command.h"
 
 #include <fmt/format.h>
@@ -17,6 +22,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -127,18 +133,31 @@ struct Meta {
   std::string message_id;
 };
 
+// One message to render: one delivery, or several of one campaign and one
+// domain when the campaign shares a message (recipients_per_message > 1).
 struct Job {
-  db::ClaimedDelivery delivery;
+  std::vector<db::ClaimedDelivery> deliveries;  // at least one
   std::shared_ptr<const PreparedCampaign> campaign;
   std::string pool;
   seconds max_age{0};
 };
 
 struct Ready {
-  Meta meta;
+  std::vector<Meta> metas;            // one per delivery of the job, same campaign
   delivery::OutboundMessage message;  // data null when rendering failed
   std::string failure;                // why rendering failed
 };
+
+std::vector<int64_t> DeliveryIds(const std::vector<Meta>& metas) {
+  std::vector<int64_t> ids;
+  ids.reserve(metas.size());
+  for (const Meta& m : metas) ids.push_back(m.delivery_id);
+  return ids;
+}
+
+void AppendIds(const std::vector<Meta>& metas, std::vector<int64_t>* out) {
+  for (const Meta& m : metas) out->push_back(m.delivery_id);
+}
 
 class Runner {
  public:
@@ -255,9 +274,9 @@ class Runner {
     jobs_.Close();
     // Messages not handed to the engine go back to the database untouched.
     std::vector<int64_t> released;
-    for (auto& p : pending_) released.push_back(p.meta.delivery_id);
+    for (auto& p : pending_) AppendIds(p.metas, &released);
     pending_.clear();
-    for (auto& r : ready_.Drain()) released.push_back(r.meta.delivery_id);
+    for (auto& r : ready_.Drain()) AppendIds(r.metas, &released);
     Release(std::move(released));
     uv_timer_stop(&feed_timer_);
     engine_->Shutdown([this] { OnEngineStopped(); });
@@ -270,7 +289,7 @@ class Runner {
     for (auto& w : workers_) w.join();
     workers_.clear();
     std::vector<int64_t> released;
-    for (auto& r : ready_.Drain()) released.push_back(r.meta.delivery_id);
+    for (auto& r : ready_.Drain()) AppendIds(r.metas, &released);
     Release(std::move(released));
     {
       std::lock_guard<std::mutex> lock(async_mu_);
@@ -290,30 +309,34 @@ class Runner {
     std::vector<Ready> batch = ready_.Drain();
     if (stopping_) {
       std::vector<int64_t> released;
-      for (auto& r : batch) released.push_back(r.meta.delivery_id);
+      for (auto& r : batch) AppendIds(r.metas, &released);
       Release(std::move(released));
       return;
     }
     std::vector<db::AttemptResult> failures;
     std::vector<int64_t> released;
     for (auto& r : batch) {
-      if (blocked_.count(r.meta.campaign_id)) {  // paused or cancelled meanwhile
-        released.push_back(r.meta.delivery_id);
+      if (r.metas.empty()) continue;
+      if (blocked_.count(r.metas.front().campaign_id)) {  // paused or cancelled meanwhile
+        AppendIds(r.metas, &released);
         continue;
       }
       if (!r.message.data) {
-        ++failed_;
-        db::AttemptResult a;
-        a.delivery_id = r.meta.delivery_id;
-        a.campaign_id = r.meta.campaign_id;
-        a.status = "failed";
-        a.reply = r.failure;
-        a.phase = "render";
-        a.at = Clock::now();
-        failures.push_back(std::move(a));
+        // A shared message that cannot be rendered fails its whole group.
+        for (const Meta& meta : r.metas) {
+          ++failed_;
+          db::AttemptResult a;
+          a.delivery_id = meta.delivery_id;
+          a.campaign_id = meta.campaign_id;
+          a.status = "failed";
+          a.reply = r.failure;
+          a.phase = "render";
+          a.at = Clock::now();
+          failures.push_back(std::move(a));
+        }
         continue;
       }
-      pending_.push_back({std::move(r.meta), std::move(r.message)});
+      pending_.push_back({std::move(r.metas), std::move(r.message)});
     }
     if (!failures.empty()) PushResults(std::move(failures));
     Release(std::move(released));
@@ -334,8 +357,11 @@ class Runner {
     std::vector<int64_t> released;
     std::deque<Pending> keep;
     for (auto& p : pending_) {
-      if (blocked.count(p.meta.campaign_id)) released.push_back(p.meta.delivery_id);
-      else keep.push_back(std::move(p));
+      if (!p.metas.empty() && blocked.count(p.metas.front().campaign_id)) {
+        AppendIds(p.metas, &released);
+      } else {
+        keep.push_back(std::move(p));
+      }
     }
     pending_.swap(keep);
     // Messages the engine has queued but not started go back too.
@@ -353,15 +379,18 @@ class Runner {
     }
   }
 
-  // Hands queued messages to the engine while it has room.
+  // Hands queued messages to the engine while it has room (counted in
+  // recipients: in_flight() counts recipients, in_engine_ has one entry each).
   void FeedEngine() {
     if (stopping_) return;
     size_t limit = static_cast<size_t>(window_);
     while (!pending_.empty() && engine_->in_flight() < limit) {
       Pending p = std::move(pending_.front());
       pending_.pop_front();
-      int64_t id = p.meta.delivery_id;
-      in_engine_.emplace(id, std::move(p.meta));
+      for (Meta& meta : p.metas) {
+        int64_t id = meta.delivery_id;
+        in_engine_.emplace(id, std::move(meta));
+      }
       engine_->Submit(std::move(p.message));
     }
   }
@@ -481,20 +510,41 @@ class Runner {
 
   void WorkerMain() {
     while (std::optional<Job> job = jobs_.Pop()) {
+      if (job->deliveries.empty()) continue;
       Ready r;
-      const db::ClaimedDelivery& d = job->delivery;
-      r.meta = {d.id,       d.campaign_id,      d.email,        d.domain,
-                d.attempts, d.first_attempt_at, job->max_age, d.message_id};
+      for (const db::ClaimedDelivery& d : job->deliveries) {
+        r.metas.push_back({d.id, d.campaign_id, d.email, d.domain, d.attempts,
+                           d.first_attempt_at, job->max_age, d.message_id});
+      }
       if (stopping_) {
-        Release({d.id});
+        Release(DeliveryIds(r.metas));
         continue;
       }
-      Result<RenderedMessage> m =
-          renderer_->Render(*job->campaign, d.email, d.attributes, d.id, d.message_id);
+      const db::ClaimedDelivery& first = job->deliveries.front();
+      Result<RenderedMessage> m = Status::Internal("not rendered");
+      if (job->campaign->recipients_per_message() > 1) {
+        // One message for the group. A retry keeps a Message-ID stored by an
+        // earlier attempt (the first the group has), so receivers see the
+        // same message again.
+        std::string message_id;
+        for (const db::ClaimedDelivery& d : job->deliveries) {
+          if (!d.message_id.empty()) {
+            message_id = d.message_id;
+            break;
+          }
+        }
+        m = renderer_->RenderShared(*job->campaign, message_id);
+      } else {
+        m = renderer_->Render(*job->campaign, first.email, first.attributes, first.id,
+                              first.message_id);
+      }
       if (m.ok()) {
-        r.meta.message_id = m->message_id;
         r.message.mail_from = m->envelope_from;
-        r.message.recipients.push_back({static_cast<uint64_t>(d.id), d.email, d.domain});
+        for (Meta& meta : r.metas) {
+          meta.message_id = m->message_id;
+          r.message.recipients.push_back(
+              {static_cast<uint64_t>(meta.delivery_id), meta.email, meta.domain});
+        }
         r.message.data = std::move(m->data);
         r.message.pool = job->pool.empty() ? cfg_.default_pool : job->pool;
       } else {
@@ -557,7 +607,9 @@ class Runner {
       last_flush = Clock::now();
       // Jobs that no worker will render any more (shutdown) go back too.
       if (stopping_) {
-        for (auto& j : jobs_.Drain()) releases.push_back(j.delivery.id);
+        for (auto& j : jobs_.Drain()) {
+          for (const auto& d : j.deliveries) releases.push_back(d.id);
+        }
       }
       bool ok = true;
       if (db && !results.empty()) {
@@ -718,8 +770,15 @@ class Runner {
     seconds max_age{0};
   };
 
+  // Turns a claimed batch into jobs, in claim order. Deliveries of a campaign
+  // that shares messages are grouped by domain, up to its
+  // recipients_per_message each (a group is queued where its first delivery
+  // was claimed).
   void Dispatch(db::Database& db, std::vector<db::ClaimedDelivery> batch) {
     std::vector<int64_t> released;
+    std::vector<Job> jobs;
+    // (campaign, domain) -> index in `jobs` of the group still filling up.
+    std::map<std::pair<int64_t, std::string>, size_t> open_groups;
     for (auto& d : batch) {
       auto it = campaigns_.find(d.campaign_id);
       if (it == campaigns_.end()) {
@@ -733,8 +792,23 @@ class Runner {
         it = campaigns_.emplace(d.campaign_id, std::move(entry)).first;
       }
       const CampaignEntry& c = it->second;
-      jobs_.Push(Job{std::move(d), c.prepared, c.pool, c.max_age});
+      const size_t per_message = static_cast<size_t>(c.prepared->recipients_per_message());
+      if (per_message > 1) {
+        auto key = std::make_pair(d.campaign_id, d.domain);
+        auto open = open_groups.find(key);
+        if (open != open_groups.end()) {
+          Job& job = jobs[open->second];
+          job.deliveries.push_back(std::move(d));
+          if (job.deliveries.size() >= per_message) open_groups.erase(open);
+          continue;
+        }
+        open_groups.emplace(std::move(key), jobs.size());
+      }
+      Job job{{}, c.prepared, c.pool, c.max_age};
+      job.deliveries.push_back(std::move(d));
+      jobs.push_back(std::move(job));
     }
+    for (Job& job : jobs) jobs_.Push(std::move(job));
     if (!released.empty()) {
       std::lock_guard<std::mutex> lock(db_mu_);
       releases_.insert(releases_.end(), released.begin(), released.end());
@@ -773,7 +847,7 @@ class Runner {
   }
 
   struct Pending {
-    Meta meta;
+    std::vector<Meta> metas;  // one per recipient of `message`
     delivery::OutboundMessage message;
   };
 
