@@ -55,6 +55,7 @@ Result<db::Database*> Context::Database(bool for_migrate) {
   Result<const config::Config*> cfg = Config();
   if (!cfg.ok()) return cfg.status();
   if ((*cfg)->database.url.empty()) {
+    config_failed_ = true;  // a configuration problem (exit 3), not a database one
     return Status::InvalidArgument(
         "no database configured: set database.url in the config file or POSTINO_DATABASE_URL");
   }

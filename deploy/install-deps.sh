@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test and demo peers
-  postgresql-15 postgresql-client-15 postfix swaks curl python3 python3-dkim
+  postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps
 )
 
