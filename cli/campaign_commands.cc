@@ -69,9 +69,9 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   spec.template_name = o.template_name;
   if (o.name.empty()) return Fail(Status::InvalidArgument("the campaign name is empty"));
   if (o.recipients_per_message < 1 || o.recipients_per_message > kMaxRecipientsPerMessage) {
-    return Fail(Status::InvalidArgument(fmt::format(
-        "--recipients-per-message {}: expected 1 to {}", o.recipients_per_message,
-        kMaxRecipientsPerMessage)));
+    return Fail(
+        Status::InvalidArgument(fmt::format("--recipients-per-message {}: expected 1 to {}",
+                                            o.recipients_per_message, kMaxRecipientsPerMessage)));
   }
   if (o.recipients_per_message > 1 && o.verp) {
     return Fail(Status::InvalidArgument(fmt::format(
@@ -164,8 +164,8 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   }
   Status st = (*db)->CreateCampaign(spec);
   if (!st.ok()) return Fail(st);
-  fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}{}\n", o.name,
-             o.list, o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "",
+  fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}{}\n", o.name, o.list,
+             o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "",
              o.recipients_per_message > 1
                  ? fmt::format(", {} recipients per message", o.recipients_per_message)
                  : "");

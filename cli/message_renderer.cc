@@ -9,8 +9,8 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/log.h"
 #include "templates/dkim.h"
@@ -227,8 +227,8 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
     spec.list_id = fmt::format("{}.{}", slug, from_domain);
   }
   nlohmann::json settings =
-      nlohmann::json::parse(campaign.settings_json.empty() ? "{}" : campaign.settings_json,
-                            nullptr, /*allow_exceptions=*/false);
+      nlohmann::json::parse(campaign.settings_json.empty() ? "{}" : campaign.settings_json, nullptr,
+                            /*allow_exceptions=*/false);
   const int per_message = RecipientsPerMessageFrom(settings);
   const bool shared = per_message > 1;
   // A one-click URL identifies its recipient; a message shared by several
@@ -274,16 +274,18 @@ Result<std::shared_ptr<const PreparedCampaign>> MessageRenderer::Prepare(
     Status st = CheckSharedParts(campaign.name, per_message, &p.subject(), p.text(), p.html());
     if (!st.ok()) return st;
     if (!cfg.unsubscribe.url_base.empty()) {
-      log::Warn("campaign \"{}\" sends up to {} recipients per message: its messages carry no "
-                "one-click unsubscribe URL (RFC 8058 needs one per recipient), only the mailto",
-                campaign.name, per_message);
+      log::Warn(
+          "campaign \"{}\" sends up to {} recipients per message: its messages carry no "
+          "one-click unsubscribe URL (RFC 8058 needs one per recipient), only the mailto",
+          campaign.name, per_message);
     }
   }
   out->sign_ = impl_->signer_ && impl_->signer_->HasKeyFor(out->prepared_->from_domain());
   if (!out->sign_) {
-    log::Warn("campaign \"{}\": no DKIM key for {} in the configuration; its messages go out "
-              "unsigned (Gmail and Yahoo require DKIM from bulk senders)",
-              campaign.name, out->prepared_->from_domain());
+    log::Warn(
+        "campaign \"{}\": no DKIM key for {} in the configuration; its messages go out "
+        "unsigned (Gmail and Yahoo require DKIM from bulk senders)",
+        campaign.name, out->prepared_->from_domain());
   }
   return std::shared_ptr<const PreparedCampaign>(std::move(out));
 }

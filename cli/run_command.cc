@@ -513,8 +513,8 @@ class Runner {
       if (job->deliveries.empty()) continue;
       Ready r;
       for (const db::ClaimedDelivery& d : job->deliveries) {
-        r.metas.push_back({d.id, d.campaign_id, d.email, d.domain, d.attempts,
-                           d.first_attempt_at, job->max_age, d.message_id});
+        r.metas.push_back({d.id, d.campaign_id, d.email, d.domain, d.attempts, d.first_attempt_at,
+                           job->max_age, d.message_id});
       }
       if (stopping_) {
         Release(DeliveryIds(r.metas));

@@ -39,8 +39,8 @@ class CampaignGroupingTest : public PostinoTest {
   void AddPersonalTemplate(const std::vector<std::string>& extra = {}) {
     std::string html = Write("personal.html", "<p>Ciao {{first_name}}</p>\n");
     std::string text = Write("personal.txt", "News from {{campaign.name}}\n");
-    std::vector<std::string> args = {"template", "add",  "personal", "--subject", "News",
-                                     "--html",   html,   "--text",   text};
+    std::vector<std::string> args = {"template", "add", "personal", "--subject", "News",
+                                     "--html",   html,  "--text",   text};
     args.insert(args.end(), extra.begin(), extra.end());
     ProcessResult r = Postino(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -54,9 +54,9 @@ class CampaignGroupingTest : public PostinoTest {
   }
 
   void CreateAndLaunch(const std::string& name, const std::string& tpl, int per_message) {
-    std::vector<std::string> args = {"campaign", "create", name,      "--list",
-                                     "news",     "--template", tpl, "--from",
-                                     "Notizie <news@news.example.com>"};
+    std::vector<std::string> args = {"campaign", "create", name,
+                                     "--list",   "news",   "--template",
+                                     tpl,        "--from", "Notizie <news@news.example.com>"};
     if (per_message != 0) {
       args.push_back("--recipients-per-message");
       args.push_back(std::to_string(per_message));
@@ -70,8 +70,9 @@ class CampaignGroupingTest : public PostinoTest {
   // email -> stored Message-ID of every delivery row.
   std::map<std::string, std::string> MessageIds() {
     std::map<std::string, std::string> out;
-    std::string rows = Sql("SELECT string_agg(email || ' ' || coalesce(message_id, ''), ';') "
-                           "FROM deliveries");
+    std::string rows =
+        Sql("SELECT string_agg(email || ' ' || coalesce(message_id, ''), ';') "
+            "FROM deliveries");
     size_t pos = 0;
     while (pos < rows.size()) {
       size_t end = rows.find(';', pos);
@@ -201,8 +202,9 @@ TEST_F(CampaignGroupingTest, ARecipientRejectedAtRcptFailsAloneAndTheGroupIsDeli
   script.override = [](std::string_view verb, std::string_view arg,
                        int) -> std::optional<fakemx::Step> {
     if (verb == "RCPT" && arg.find("<user4@example.org>") != std::string_view::npos) {
-      return fakemx::Reply("550 5.1.1 <user4@example.org>: Recipient address rejected: User "
-                           "unknown in virtual mailbox table");
+      return fakemx::Reply(
+          "550 5.1.1 <user4@example.org>: Recipient address rejected: User "
+          "unknown in virtual mailbox table");
     }
     return std::nullopt;
   };
@@ -263,8 +265,7 @@ TEST_F(CampaignGroupingTest, ARecipientDeferredAtRcptIsRetriedAloneWithTheGroups
   EXPECT_EQ(Sql("SELECT status || ':' || count(*) FROM deliveries GROUP BY status ORDER BY 1"),
             "deferred:1\ndelivered:29");
   EXPECT_EQ(Sql("SELECT status FROM deliveries WHERE email = 'user4@example.org'"), "deferred");
-  std::string group_id =
-      Sql("SELECT message_id FROM deliveries WHERE email = 'user1@example.org'");
+  std::string group_id = Sql("SELECT message_id FROM deliveries WHERE email = 'user1@example.org'");
   ASSERT_FALSE(group_id.empty());
   EXPECT_EQ(Sql("SELECT message_id FROM deliveries WHERE email = 'user4@example.org'"), group_id);
   ASSERT_EQ(mx.messages().size(), 3u);
@@ -292,9 +293,8 @@ TEST_F(CampaignGroupingTest, PersonalisedTemplatesAreRefused) {
   ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
   ImportList(3);
   AddPersonalTemplate();
-  ProcessResult r = Postino({"campaign", "create", "g", "--list", "news", "--template",
-                             "personal", "--from", "news@news.example.com",
-                             "--recipients-per-message", "10"});
+  ProcessResult r = Postino({"campaign", "create", "g", "--list", "news", "--template", "personal",
+                             "--from", "news@news.example.com", "--recipients-per-message", "10"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("campaign \"g\" sends 10 recipients per message, but its html template "
                        "uses {{first_name}}, which differs per recipient; use "
@@ -304,14 +304,15 @@ TEST_F(CampaignGroupingTest, PersonalisedTemplatesAreRefused) {
   EXPECT_EQ(Sql("SELECT count(*) FROM campaigns"), "0");
 
   // Built-ins differ per recipient too.
-  std::string html = Write("u.html", "<p>{{campaign.name}} <a href=\"{{unsubscribe_url}}\">x</a>\n");
+  std::string html =
+      Write("u.html", "<p>{{campaign.name}} <a href=\"{{unsubscribe_url}}\">x</a>\n");
   ASSERT_EQ(Postino({"template", "add", "u", "--subject", "{{campaign.name}}", "--html", html,
                      "--text", Write("u.txt", "{{recipient.email}}\n")})
                 .exit_code,
             0);
-  ProcessResult builtin = Postino({"campaign", "create", "g", "--list", "news", "--template", "u",
-                                   "--from", "news@news.example.com",
-                                   "--recipients-per-message", "5"});
+  ProcessResult builtin =
+      Postino({"campaign", "create", "g", "--list", "news", "--template", "u", "--from",
+               "news@news.example.com", "--recipients-per-message", "5"});
   EXPECT_EQ(builtin.exit_code, 2);
   EXPECT_NE(builtin.err.find("its text template uses {{recipient}}"), std::string::npos)
       << builtin.err;
@@ -364,25 +365,24 @@ TEST_F(CampaignGroupingTest, VerpAndOutOfRangeValuesAreRefused) {
   ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
   ImportList(3);
   AddSharedTemplate();
-  ProcessResult verp = Postino({"campaign", "create", "v", "--list", "news", "--template", "news",
-                                "--from", "news@news.example.com", "--verp",
-                                "--recipients-per-message", "2"});
+  ProcessResult verp =
+      Postino({"campaign", "create", "v", "--list", "news", "--template", "news", "--from",
+               "news@news.example.com", "--verp", "--recipients-per-message", "2"});
   EXPECT_EQ(verp.exit_code, 2);
   EXPECT_NE(verp.err.find("--verp cannot be combined with --recipients-per-message 2"),
             std::string::npos)
       << verp.err;
   for (const char* bad : {"0", "1001", "-3"}) {
     ProcessResult r = Postino({"campaign", "create", "v", "--list", "news", "--template", "news",
-                               "--from", "news@news.example.com", "--recipients-per-message",
-                               bad});
+                               "--from", "news@news.example.com", "--recipients-per-message", bad});
     EXPECT_EQ(r.exit_code, 2) << bad << r.err;
     EXPECT_NE(r.err.find("--recipients-per-message"), std::string::npos) << r.err;
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM campaigns"), "0");
   // VERP alone and 1 recipient per message stay allowed.
-  ProcessResult ok = Postino({"campaign", "create", "v", "--list", "news", "--template", "news",
-                              "--from", "news@news.example.com", "--verp",
-                              "--recipients-per-message", "1"});
+  ProcessResult ok =
+      Postino({"campaign", "create", "v", "--list", "news", "--template", "news", "--from",
+               "news@news.example.com", "--verp", "--recipients-per-message", "1"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(Sql("SELECT settings::text FROM campaigns"), "{\"verp\": true}");
 }
