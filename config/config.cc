@@ -172,6 +172,7 @@ class Parser {
     }
     ReadInt(*t, "batch_size", 1, 1'000'000, &c.node.batch_size);
     ReadInt(*t, "lease_seconds", 10, 86'400, &c.node.lease_seconds);
+    ReadInt(*t, "max_connections", 1, 1'000'000, &c.node.max_connections);
     t->Finish();
   }
 

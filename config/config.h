@@ -32,6 +32,7 @@ struct NodeConfig {
   std::string id;  // default: the host name
   int batch_size = 1000;
   int lease_seconds = 300;
+  int max_connections = 1000;  // outbound SMTP connections open at once, all destinations
 };
 
 struct SourceConfig {

@@ -44,6 +44,7 @@ Status ApplyShapingConfig(const config::Config& config, EngineConfig* engine) {
   config::EffectiveLimits defaults = config.LimitsFor("", {});
   engine->max_connections_per_destination = defaults.max_connections;
   engine->max_messages_per_connection = defaults.max_messages_per_connection;
+  engine->max_total_connections = config.node.max_connections;
   return Status::Ok();
 }
 

@@ -154,7 +154,30 @@ void Engine::Impl::RunWork() {
   std::unordered_set<Destination*> dirty;
   dirty.swap(dirty_);
   for (Destination* d : dirty) Pump(d);
+  if (reclaim_idle_) ReclaimIdleConnections();
+  // Free connection slots go to the destinations that waited longest. A
+  // pumped destination that is full again puts itself back at the end.
+  while (!TotalConnectionsFull() && !global_waiting_.empty() && !shutting_down_) {
+    Destination* d = global_waiting_.front();
+    global_waiting_.pop_front();
+    global_waiting_set_.erase(d);
+    Pump(d);
+  }
   MaybeDone();
+}
+
+void Engine::Impl::ReclaimIdleConnections() {
+  reclaim_idle_ = false;
+  if (global_waiting_.empty()) return;
+  std::vector<Connection*> idle;
+  for (auto& [raw, conn] : connections_) {
+    if (!raw->ready() || raw->closed()) continue;
+    auto* dest = static_cast<Destination*>(raw->destination);
+    auto* path = static_cast<Path*>(raw->path);
+    auto lane = dest->lanes.find(path->source);
+    if (lane == dest->lanes.end() || lane->second.empty()) idle.push_back(raw);
+  }
+  for (Connection* c : idle) c->Quit();
 }
 
 // ---- The pump ----------------------------------------------------------------
@@ -338,6 +361,12 @@ void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
         site->waiting_for_slot.insert(dest);
         break;
       }
+      if (TotalConnectionsFull()) {
+        if (global_waiting_set_.insert(dest).second) global_waiting_.push_back(dest);
+        reclaim_idle_ = true;
+        SchedulePump(nullptr);
+        return;
+      }
       scheduler::ThrottleDecision d = path->egress.Check(now);
       if (d.allowed && path->connect_rate) d = path->connect_rate->Check(now);
       if (!d.allowed) {
@@ -409,6 +438,7 @@ void Engine::Impl::OpenConnection(Destination* dest, Path* path, size_t host_ind
   raw->path = path;
   path->open++;
   path->site->open++;
+  ++open_total_;
   path->connections.push_back(raw);
   dest->connections.push_back(raw);
   connections_.emplace(raw, std::move(conn));
@@ -645,6 +675,7 @@ void Engine::Impl::OnConnectionClosed(Connection* conn) {
                           path->connections.end());
   path->open--;
   path->site->open--;
+  --open_total_;
   for (Destination* waiting : path->site->waiting_for_slot) SchedulePump(waiting);
   path->site->waiting_for_slot.clear();
   const smtp::ClientSession& session = conn->session();

@@ -92,6 +92,10 @@ struct EngineConfig {
   // this often to report the change (PathEvent) and wake waiting messages.
   std::chrono::milliseconds path_watch_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(5)};  // QUIT an idle connection
+  // Outbound connections open at once over every path (file descriptors,
+  // ephemeral ports); <= 0 = unlimited. Destinations over it wait in FIFO
+  // order, and idle connections with nothing queued are closed early for them.
+  int max_total_connections = 1000;
   smtp::Timeouts timeouts;
   std::string ca_file;                   // extra CA bundle for verification (tests); "" = system store
   // A host that failed before any transaction (refused, timeout, 4xx banner,

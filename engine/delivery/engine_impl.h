@@ -221,6 +221,16 @@ class Engine::Impl final : public ConnectionOwner {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::unordered_set<Destination*> dirty_;
+  int open_total_ = 0;  // connections open over every path
+  // Destinations that wanted a connection while max_total_connections were
+  // open, in arrival order (the set is for membership).
+  std::deque<Destination*> global_waiting_;
+  std::unordered_set<Destination*> global_waiting_set_;
+  bool reclaim_idle_ = false;  // close idle connections at the next RunWork
+  bool TotalConnectionsFull() const {
+    return config_.max_total_connections > 0 && open_total_ >= config_.max_total_connections;
+  }
+  void ReclaimIdleConnections();
   std::unordered_map<std::string, HostFailure> host_failures_;
   std::unordered_map<std::string, MonoTime> plain_only_;
   std::shared_ptr<const scheduler::BackoffPolicy> backoff_;

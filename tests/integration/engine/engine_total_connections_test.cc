@@ -1,0 +1,72 @@
+// engine_total_connections_test.cc: EngineConfig::max_total_connections, the
+// cap on connections open at once over every destination ([node]
+// max_connections): it holds under many destinations, waiting destinations
+// all get served, and idle connections make room for them early.
+#include <gtest/gtest.h>
+
+#include "tests/fakemx/fake_mx.h"
+#include "tests/integration/engine/engine_fixture.h"
+
+namespace postino::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using delivery::Disposition;
+using fakemx::FakeMx;
+using fakemx::Script;
+
+class TotalConnectionsTest : public EngineTest {
+ protected:
+  // Every *.test domain is its own site on the one fake MX.
+  static delivery::Route PerDomainRoute(uint16_t port) {
+    delivery::Route r = StaticRoute("*", port);
+    r.site_per_domain = true;
+    return r;
+  }
+};
+
+TEST_F(TotalConnectionsTest, NeverMoreConnectionsThanTheCapAndEveryDomainIsServed) {
+  Script script;
+  script.end_of_data.delay = 30ms;  // keep connections busy for a while
+  FakeMx mx(script);
+  auto config = BaseConfig();
+  config.routes.push_back(PerDomainRoute(mx.port()));
+  config.max_connections_per_destination = 2;
+  config.max_total_connections = 3;
+  StartEngine(config);
+  for (int d = 0; d < 12; ++d) {
+    for (int i = 0; i < 3; ++i) Send("d" + std::to_string(d) + ".test", "u" + std::to_string(i));
+  }
+  ASSERT_TRUE(WaitForOutcomes(36, 30s));
+  for (const auto& o : outcomes_) {
+    EXPECT_EQ(o.disposition, Disposition::kDelivered) << o.reply.ToString();
+  }
+  EXPECT_EQ(mx.accepted_messages(), 36u);
+  EXPECT_LE(mx.max_concurrent_connections(), 3);
+  EXPECT_GE(mx.total_connections(), 12);  // one site per domain
+}
+
+TEST_F(TotalConnectionsTest, AnIdleConnectionMakesRoomForAWaitingDomain) {
+  FakeMx mx(Script{});
+  auto config = BaseConfig();
+  config.routes.push_back(PerDomainRoute(mx.port()));
+  config.max_total_connections = 1;
+  config.idle_timeout = 20s;  // far longer than the test may take
+  StartEngine(config);
+  Send("first.test");
+  ASSERT_TRUE(WaitForOutcomes(1));
+  auto start = std::chrono::steady_clock::now();
+  Send("second.test");
+  ASSERT_TRUE(WaitForOutcomes(2, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(OutcomeFor(2)->disposition, Disposition::kDelivered);
+  EXPECT_EQ(mx.total_connections(), 2);
+  EXPECT_LE(mx.max_concurrent_connections(), 1);
+  // The first connection was closed politely.
+  auto conns = mx.connections();
+  ASSERT_FALSE(conns[0].commands.empty());
+  EXPECT_EQ(conns[0].commands.back().line, "QUIT");
+}
+
+}  // namespace
+}  // namespace postino::testing
