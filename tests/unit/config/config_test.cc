@@ -59,6 +59,7 @@ TEST_F(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_FALSE(c.node.id.empty());
   EXPECT_EQ(c.node.batch_size, 1000);
   EXPECT_EQ(c.node.lease_seconds, 300);
+  EXPECT_EQ(c.node.max_connections, 1000);
   ASSERT_EQ(c.sources.size(), 2u);
   EXPECT_EQ(c.sources[0].ehlo, c.node.id);
   EXPECT_EQ(c.sources[1].ehlo, "two.example");
