@@ -15,6 +15,8 @@
 //   rcpts_per_message (default 1): each message carries this many recipients
 //     of one domain (one transaction each); messages/s is then recipients/s
 //     divided by it.
+//   POSTINO_BENCH_MAX_CONNECTIONS=n sets the total connection cap (default
+//     1000, as [node] max_connections).
 #include <uv.h>
 
 #include <algorithm>
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
   config.routes.push_back(route);
   config.max_connections_per_destination = connections;
   config.max_messages_per_connection = 1000000;
+  // The total connection cap ([node] max_connections), default 1000.
+  if (const char* cap = std::getenv("POSTINO_BENCH_MAX_CONNECTIONS")) {
+    config.max_total_connections = std::atoi(cap);
+  }
   if (shaping) {
     postino::delivery::PathLimits limits;
     limits.max_connections = connections;

@@ -235,6 +235,15 @@ void Engine::Impl::Pump(Destination* dest) {
   for (Connection* c : std::vector<Connection*>(dest->connections)) {
     if (c->ready() && !c->closed()) FeedConnection(dest, c, now);
   }
+  // At the total connection cap, a connection with nothing left to send
+  // gives its slot to a destination that waits for one.
+  if (!global_waiting_.empty()) {
+    for (Connection* c : std::vector<Connection*>(dest->connections)) {
+      if (!c->ready() || c->closed()) continue;
+      auto lane = dest->lanes.find(static_cast<Path*>(c->path)->source);
+      if (lane == dest->lanes.end() || lane->second.empty()) c->Quit();
+    }
+  }
   OpenConnections(dest, now);
 }
 
@@ -534,6 +543,15 @@ void Engine::Impl::OnConnectionReady(Connection* conn) {
     return;
   }
   FeedConnection(dest, conn, SystemClock::Instance().Now());
+  if (conn->ready() && dest->queue.empty() && !global_waiting_.empty()) {
+    // Nothing left for it while other destinations wait for a connection
+    // slot: give the slot up now rather than after the idle timeout.
+    auto lane = dest->lanes.find(static_cast<Path*>(conn->path)->source);
+    if (lane == dest->lanes.end() || lane->second.empty()) {
+      conn->Quit();
+      return;
+    }
+  }
   // Refill the lanes (and wake this connection if it stayed idle).
   SchedulePump(dest);
 }

@@ -68,5 +68,27 @@ TEST_F(TotalConnectionsTest, AnIdleConnectionMakesRoomForAWaitingDomain) {
   EXPECT_EQ(conns[0].commands.back().line, "QUIT");
 }
 
+TEST_F(TotalConnectionsTest, AConnectionThatFallsIdleWhileOthersWaitQuitsAtOnce) {
+  // The second domain starts waiting while the only connection is busy; when
+  // that connection runs out of work it must QUIT then, not after idle_timeout.
+  Script script;
+  script.end_of_data.delay = 300ms;
+  FakeMx mx(script);
+  auto config = BaseConfig();
+  config.routes.push_back(PerDomainRoute(mx.port()));
+  config.max_total_connections = 1;
+  config.idle_timeout = 20s;
+  StartEngine(config);
+  auto start = std::chrono::steady_clock::now();
+  Send("first.test");
+  Send("second.test");
+  Send("third.test");
+  ASSERT_TRUE(WaitForOutcomes(3, 15s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  for (const auto& o : outcomes_) EXPECT_EQ(o.disposition, Disposition::kDelivered);
+  EXPECT_EQ(mx.total_connections(), 3);
+  EXPECT_LE(mx.max_concurrent_connections(), 1);
+}
+
 }  // namespace
 }  // namespace postino::testing
