@@ -16,7 +16,8 @@
 //     of one domain (one transaction each); messages/s is then recipients/s
 //     divided by it.
 //   POSTINO_BENCH_MAX_CONNECTIONS=n sets the total connection cap (default
-//     1000, as [node] max_connections).
+//     1000, as [node] max_connections); POSTINO_BENCH_DEST_TTL_MS=n how long
+//     an idle destination is kept (default 60000).
 #include <uv.h>
 
 #include <algorithm>
@@ -80,6 +81,10 @@ int main(int argc, char** argv) {
   // The total connection cap ([node] max_connections), default 1000.
   if (const char* cap = std::getenv("POSTINO_BENCH_MAX_CONNECTIONS")) {
     config.max_total_connections = std::atoi(cap);
+  }
+  // How long an idle destination is kept (EngineConfig::destination_idle_ttl).
+  if (const char* ttl = std::getenv("POSTINO_BENCH_DEST_TTL_MS")) {
+    config.destination_idle_ttl = std::chrono::milliseconds(std::atol(ttl));
   }
   if (shaping) {
     postino::delivery::PathLimits limits;

@@ -69,6 +69,18 @@ Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
   work_ = NewTimer(loop_, this);
   wake_ = NewTimer(loop_, this);
   watch_ = NewTimer(loop_, this);
+  sweep_ = NewTimer(loop_, this);
+  auto sweep_every = std::max<int64_t>(
+      1, std::min<int64_t>(10000, config_.destination_idle_ttl.count()));
+  uv_timer_start(
+      &sweep_->timer,
+      [](uv_timer_t* t) {
+        auto* box = static_cast<TimerBox*>(t->data);
+        if (box->impl != nullptr) box->impl->Sweep();
+      },
+      static_cast<uint64_t>(sweep_every), static_cast<uint64_t>(sweep_every));
+  // Housekeeping only: it must not keep the caller's loop running.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&sweep_->timer));
 }
 
 Engine::Impl::~Impl() {
@@ -80,6 +92,7 @@ Engine::Impl::~Impl() {
   CloseTimer(work_);
   CloseTimer(wake_);
   CloseTimer(watch_);
+  CloseTimer(sweep_);
 }
 
 // ---- Submission and destinations -------------------------------------------
@@ -189,6 +202,9 @@ void Engine::Impl::Pump(Destination* dest) {
     return;
   }
   if (dest->empty()) return;
+  MonoTime now = SystemClock::Instance().Now();
+  dest->last_used = now;
+  if (dest->site != nullptr) dest->site->last_used = now;
   if (dest->pool_generation != pool_generation_) RebuildMembers(dest);
   if (dest->members.empty()) {
     FailAll(dest, Disposition::kDeferred,
@@ -210,7 +226,6 @@ void Engine::Impl::Pump(Destination* dest) {
     case Destination::State::kReady:
       break;
   }
-  MonoTime now = SystemClock::Instance().Now();
   if (dest->connections.empty() && now > dest->hosts_expire) {
     dest->state = Destination::State::kUnresolved;
     Resolve(dest);
@@ -687,6 +702,7 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
 void Engine::Impl::OnConnectionClosed(Connection* conn) {
   auto* dest = static_cast<Destination*>(conn->destination);
   auto* path = static_cast<Path*>(conn->path);
+  dest->last_used = SystemClock::Instance().Now();
   dest->connections.erase(std::remove(dest->connections.begin(), dest->connections.end(), conn),
                           dest->connections.end());
   path->connections.erase(std::remove(path->connections.begin(), path->connections.end(), conn),
@@ -812,6 +828,60 @@ std::vector<uint64_t> Engine::Impl::Withdraw(const std::function<bool(uint64_t)>
   return out;
 }
 
+// ---- Housekeeping --------------------------------------------------------------
+
+void Engine::Impl::Sweep() {
+  MonoTime now = SystemClock::Instance().Now();
+  for (auto it = destinations_.begin(); it != destinations_.end();) {
+    Destination* d = it->second.get();
+    bool idle = d->empty() && d->connections.empty() &&
+                d->state != Destination::State::kResolving && d->wake_entries == 0 &&
+                dirty_.count(d) == 0 && global_waiting_set_.count(d) == 0 &&
+                now - d->last_used >= config_.destination_idle_ttl;
+    if (!idle) {
+      ++it;
+      continue;
+    }
+    if (d->site != nullptr) {
+      d->site->waiting_for_slot.erase(d);
+      --d->site->destinations;
+    }
+    it = destinations_.erase(it);
+  }
+  for (auto it = sites_.begin(); it != sites_.end();) {
+    Site* site = it->second.get();
+    // A rate's history must have run out too, or forgetting it would let a
+    // burst through early (e.g. "10/hour" = one message per 6 minutes).
+    Nanos needed = config_.destination_idle_ttl;
+    for (const auto& rate : {site->limits.max_message_rate, site->limits.max_connection_rate}) {
+      if (rate && rate->PerSecond() > 0) {
+        needed = std::max(needed, std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(
+                                      std::max<uint32_t>(1, config_.rate_burst) / rate->PerSecond())));
+      }
+    }
+    bool unused = site->destinations == 0 && site->open == 0 && now - site->last_used >= needed;
+    for (auto& [source, path] : site->paths) {
+      unused = unused && path->open == 0 && path->waiting == 0 && !path->watched &&
+               path->connections.empty() && path->reported == scheduler::PathState::kOpen &&
+               !path->egress.Suspended(now);
+    }
+    if (unused) {
+      it = sites_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+EngineCounts Engine::Impl::Counts() const {
+  EngineCounts c;
+  c.destinations = destinations_.size();
+  c.sites = sites_.size();
+  c.connections = connections_.size();
+  c.recipients = in_flight_;
+  return c;
+}
+
 // ---- Shutdown -----------------------------------------------------------------
 
 void Engine::Impl::Shutdown(std::function<void()> done) {
@@ -824,6 +894,7 @@ void Engine::Impl::Shutdown(std::function<void()> done) {
     if (connections_.count(c) != 0) c->Quit();
   }
   uv_timer_stop(&watch_->timer);
+  uv_timer_stop(&sweep_->timer);
   uv_timer_stop(&wake_->timer);
   SchedulePump(nullptr);
 }
@@ -855,5 +926,6 @@ void Engine::SeedWarmupCounts(const std::vector<WarmupCount>& counts) {
 }
 std::vector<WarmupCount> Engine::WarmupCounts() const { return impl_->WarmupCounts(); }
 std::vector<SourceSnapshot> Engine::SourceStates() const { return impl_->SourceStates(); }
+EngineCounts Engine::Counts() const { return impl_->Counts(); }
 
 }  // namespace postino::delivery

@@ -96,6 +96,11 @@ struct EngineConfig {
   // ephemeral ports); <= 0 = unlimited. Destinations over it wait in FIFO
   // order, and idle connections with nothing queued are closed early for them.
   int max_total_connections = 1000;
+  // A destination (and a site no destination uses any more, with nothing
+  // open, waiting or shaped on it) idle this long is freed, so a run over
+  // many small domains does not keep them all; checked every
+  // min(10 s, this). Its DNS answer stays cached in the resolver.
+  std::chrono::milliseconds destination_idle_ttl{std::chrono::seconds(60)};
   smtp::Timeouts timeouts;
   std::string ca_file;                   // extra CA bundle for verification (tests); "" = system store
   // A host that failed before any transaction (refused, timeout, 4xx banner,
@@ -173,6 +178,14 @@ struct WarmupCount {
   uint64_t count = 0;
 };
 
+// How much the engine holds now (for tests and monitoring).
+struct EngineCounts {
+  size_t destinations = 0;
+  size_t sites = 0;
+  size_t connections = 0;
+  size_t recipients = 0;  // in_flight()
+};
+
 // Snapshot for `postino sources`.
 struct PathSnapshot {
   std::string site;
@@ -235,6 +248,7 @@ class Engine {
   std::vector<WarmupCount> WarmupCounts() const;
   // Per-source and per-path state for `postino sources`.
   std::vector<SourceSnapshot> SourceStates() const;
+  EngineCounts Counts() const;
 
   class Impl;
 

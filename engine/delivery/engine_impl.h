@@ -83,6 +83,8 @@ struct Site {
   std::vector<std::string> mx_hosts;  // host names (route host for static routes)
   PathLimits limits;
   int open = 0;  // open connections over all sources
+  int destinations = 0;  // destinations attached to this site
+  MonoTime last_used;    // a destination of this site was last pumped with work
   // Recipients per transaction the site took before answering 452 "too
   // many recipients" (0 = none seen); lowers limits.max_recipients_per_message.
   size_t learned_rcpt_limit = 0;
@@ -118,6 +120,8 @@ struct Destination {
   uint64_t pool_generation = 0;
   MonoTime wake_at = MonoTime::max();
   size_t open_rotation = 0;  // fairness between lanes when opening connections
+  size_t wake_entries = 0;   // entries in Impl::wakes_ naming it (stale ones too)
+  MonoTime last_used;        // last pumped with work, or a connection closed
   bool empty() const { return queue.empty() && lane_messages == 0; }
 };
 
@@ -140,6 +144,7 @@ class Engine::Impl final : public ConnectionOwner {
   void SeedWarmupCounts(const std::vector<WarmupCount>& counts);
   std::vector<WarmupCount> WarmupCounts() const;
   std::vector<SourceSnapshot> SourceStates() const;
+  EngineCounts Counts() const;
 
   void OnConnectionReady(Connection* conn) override;
   void OnMessageResult(Connection* conn, std::unique_ptr<Pending> message,
@@ -150,6 +155,8 @@ class Engine::Impl final : public ConnectionOwner {
   void RunWork();
   void OnWake();
   void OnWatch();
+  // Frees idle destinations and unused sites (see destination_idle_ttl).
+  void Sweep();
 
  private:
   // ---- engine.cc
@@ -242,6 +249,7 @@ class Engine::Impl final : public ConnectionOwner {
   TimerBox* work_ = nullptr;
   TimerBox* wake_ = nullptr;
   TimerBox* watch_ = nullptr;
+  TimerBox* sweep_ = nullptr;
   bool work_scheduled_ = false;
   using WakeEntry = std::pair<MonoTime, Destination*>;
   std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>> wakes_;

@@ -123,6 +123,8 @@ void Engine::Impl::AttachSite(Destination* dest) {
     for (auto& [source, lane] : dest->lanes) {
       if (!lane.empty()) ReturnLane(dest, source);
     }
+    dest->site->waiting_for_slot.erase(dest);
+    --dest->site->destinations;
   }
   auto& slot = sites_[key];
   if (!slot) {
@@ -135,6 +137,7 @@ void Engine::Impl::AttachSite(Destination* dest) {
     slot->limits = LimitsFor(slot->domain, slot->mx_hosts);
   }
   dest->site = slot.get();
+  ++dest->site->destinations;
 }
 
 Path* Engine::Impl::PathFor(Site* site, SourceEntry* source) {
@@ -396,6 +399,7 @@ void Engine::Impl::ArmWake(Destination* dest, MonoTime when) {
   if (when >= dest->wake_at || shutting_down_) return;
   dest->wake_at = when;
   wakes_.emplace(when, dest);
+  ++dest->wake_entries;
   if (when >= wake_armed_) return;
   wake_armed_ = when;
   MonoTime now = SystemClock::Instance().Now();
@@ -416,10 +420,12 @@ void Engine::Impl::OnWake() {
     auto [when, dest] = wakes_.top();
     if (when != dest->wake_at) {  // superseded by an earlier wake-up
       wakes_.pop();
+      --dest->wake_entries;
       continue;
     }
     if (when > now) break;
     wakes_.pop();
+    --dest->wake_entries;
     dest->wake_at = MonoTime::max();
     SchedulePump(dest);
   }
@@ -427,6 +433,7 @@ void Engine::Impl::OnWake() {
     auto [when, dest] = wakes_.top();
     dest->wake_at = MonoTime::max();  // ArmWake sets it again
     wakes_.pop();
+    --dest->wake_entries;
     ArmWake(dest, when);
   }
 }

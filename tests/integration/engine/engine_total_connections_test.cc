@@ -90,5 +90,36 @@ TEST_F(TotalConnectionsTest, AConnectionThatFallsIdleWhileOthersWaitQuitsAtOnce)
   EXPECT_LE(mx.max_concurrent_connections(), 1);
 }
 
+TEST_F(TotalConnectionsTest, IdleDestinationsAndSitesAreFreedAndComeBackWhenNeeded) {
+  FakeMx mx(Script{});
+  auto config = BaseConfig();
+  config.routes.push_back(PerDomainRoute(mx.port()));
+  config.idle_timeout = 100ms;
+  config.destination_idle_ttl = 200ms;
+  StartEngine(config);
+  for (int d = 0; d < 5; ++d) Send("d" + std::to_string(d) + ".test");
+  ASSERT_TRUE(WaitForOutcomes(5));
+  EXPECT_EQ(engine_->Counts().destinations, 5u);
+  EXPECT_EQ(engine_->Counts().sites, 5u);
+  // The sweep timer does not keep a loop alive on its own; this one does.
+  uv_timer_t keepalive;
+  uv_timer_init(&loop_, &keepalive);
+  uv_timer_start(&keepalive, [](uv_timer_t*) {}, 20, 20);
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        delivery::EngineCounts c = engine_->Counts();
+        return c.destinations == 0 && c.sites == 0 && c.connections == 0;
+      },
+      5s));
+  // A domain seen again gets a new destination and site.
+  uint64_t again = Send("d3.test");
+  ASSERT_TRUE(WaitForOutcomes(6));
+  EXPECT_EQ(OutcomeFor(again)->disposition, Disposition::kDelivered);
+  EXPECT_EQ(engine_->Counts().destinations, 1u);
+  uv_close(reinterpret_cast<uv_handle_t*>(&keepalive), nullptr);
+  uv_run(&loop_, UV_RUN_NOWAIT);  // finish the close before `keepalive` goes away
+  EXPECT_EQ(mx.accepted_messages(), 6u);
+}
+
 }  // namespace
 }  // namespace postino::testing
