@@ -420,6 +420,7 @@ class Runner {
     a.phase = std::string(smtp::PhaseName(o.phase));
     a.source_ip = o.source_address;
     a.mx_host = SanitizeUtf8(o.mx_host);
+    a.site = SanitizeUtf8(o.site);
     a.tls_version = o.tls_version;
     a.tls_cipher = o.tls_cipher;
     a.message_id = meta.message_id;
@@ -928,13 +929,16 @@ int RunEngine(Context& ctx, const RunOptions& options) {
     Fail(engine_config.status());
     return kExitConfig;
   }
-  // Warm-up counts survive restarts: today's deliveries per source address.
+  // Warm-up counts survive restarts: today's deliveries per source address
+  // and MX site (per-site caps match the site's MX host names).
   std::vector<delivery::WarmupCount> seed;
-  Result<std::vector<std::pair<std::string, int64_t>>> today = (*db)->DeliveredTodayBySource();
+  Result<std::vector<db::Database::SentCount>> today = (*db)->DeliveredTodayBySourceAndSite();
   if (!today.ok()) return Fail(today.status());
-  for (const auto& [address, count] : *today) {
+  for (const db::Database::SentCount& c : *today) {
     for (const auto& s : (*cfg)->sources) {
-      if (s.address == address) seed.push_back({s.name, "", static_cast<uint64_t>(count)});
+      if (s.address == c.source_ip) {
+        seed.push_back({s.name, c.site, static_cast<uint64_t>(c.count)});
+      }
     }
   }
   Runner runner(**cfg, node, options.until_idle, std::move(renderer).value(),

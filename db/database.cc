@@ -508,14 +508,14 @@ class PgDatabase final : public Database {
           " delivery_id bigint, campaign_id bigint, status text, smtp_code integer,"
           " enhanced text, reply text, phase text, source_ip text, mx_host text, tls_version text,"
           " tls_cipher text, message_id text, at float8, next_at float8, suppress boolean,"
-          " email text) ON COMMIT DELETE ROWS");
+          " email text, site text) ON COMMIT DELETE ROWS");
       {
         pqxx::stream_to copy(tx, "results_in");
         for (const AttemptResult& r : results) {
           copy << std::make_tuple(r.delivery_id, r.campaign_id, r.status, r.code, r.enhanced,
                                   r.reply, r.phase, r.source_ip, r.mx_host, r.tls_version,
                                   r.tls_cipher, r.message_id, ToEpoch(r.at),
-                                  ToEpoch(r.next_attempt_at), r.suppress, r.email);
+                                  ToEpoch(r.next_attempt_at), r.suppress, r.email, r.site);
         }
         copy.complete();
       }
@@ -523,11 +523,11 @@ class PgDatabase final : public Database {
       tx.exec_params(
           "INSERT INTO delivery_events (delivery_id, campaign_id, attempt, status, smtp_code, "
           "enhanced_code, reply, phase, source_ip, mx_host, tls_version, tls_cipher, message_id, "
-          "node, at)"
+          "node, at, site)"
           " SELECT r.delivery_id, r.campaign_id, d.attempts + 1, r.status, NULLIF(r.smtp_code, 0),"
           " NULLIF(r.enhanced, ''), NULLIF(r.reply, ''), NULLIF(r.phase, ''), NULLIF(r.source_ip, "
           "''), NULLIF(r.mx_host, ''), NULLIF(r.tls_version, ''), NULLIF(r.tls_cipher, ''),"
-          " NULLIF(r.message_id, ''), $1, to_timestamp(r.at)"
+          " NULLIF(r.message_id, ''), $1, to_timestamp(r.at), NULLIF(r.site, '')"
           " FROM results_in r JOIN deliveries d ON d.id = r.delivery_id",
           node);
       // A result changes a row that is still to be sent; on a row already
@@ -731,6 +731,23 @@ class PgDatabase final : public Database {
                        "source_ip IS NOT NULL AND status = 'delivered' GROUP BY source_ip");
                    std::vector<std::pair<std::string, int64_t>> out;
                    for (const auto& row : r) out.emplace_back(Str(row[0]), row[1].as<int64_t>());
+                   return out;
+                 });
+  }
+
+  Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override {
+    return Guard("counting today's deliveries per source and site",
+                 [&]() -> Result<std::vector<SentCount>> {
+                   pqxx::read_transaction tx(*conn_);
+                   pqxx::result r = tx.exec(
+                       "SELECT source_ip, coalesce(site, ''), count(*) FROM delivery_events "
+                       "WHERE at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE "
+                       "'UTC' AND source_ip IS NOT NULL AND status = 'delivered' "
+                       "GROUP BY 1, 2");
+                   std::vector<SentCount> out;
+                   for (const auto& row : r) {
+                     out.push_back({Str(row[0]), Str(row[1]), row[2].as<int64_t>()});
+                   }
                    return out;
                  });
   }

@@ -129,6 +129,7 @@ struct AttemptResult {
   std::string status;        // delivered, deferred, bounced, expired, failed
   int code = 0;              // 0 = none
   std::string enhanced, reply, phase, source_ip, mx_host, tls_version, tls_cipher, message_id;
+  std::string site;  // MX site key of the connection ("" when none was made)
   TimePoint at;
   TimePoint next_attempt_at;  // for deferred
   bool suppress = false;      // add the address to suppressions (hard bounce)
@@ -217,6 +218,14 @@ class Database {
                                     const std::vector<EgressEvent>& events) = 0;
   // Messages delivered today (UTC) per source address, for warm-up caps.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() = 0;
+  // Today's (UTC) deliveries per source address and MX site ("" for events
+  // written before the site was recorded), for the warm-up counts.
+  struct SentCount {
+    std::string source_ip;
+    std::string site;
+    int64_t count = 0;
+  };
+  virtual Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() = 0;
 
   // Generic query for reports: rows of text cells, with column names.
   struct Table {

@@ -293,6 +293,12 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.source_ip, x.status, x.recipie
     SELECT coalesce(d.source_ip, '') AS source_ip, d.status, count(*) AS recipients
       FROM deliveries d WHERE d.campaign_id = c.id GROUP BY 1, 2) x;
 )SQL"},
+      {5, "site on delivery events", R"SQL(
+-- The MX site (sorted MX host set, or the route's site) an attempt went to:
+-- today's per-site warm-up counts are read back from it after a restart,
+-- and analysts can group by site rather than by single MX host.
+ALTER TABLE delivery_events ADD COLUMN site text;
+)SQL"},
   };
   return kMigrations;
 }

@@ -767,6 +767,7 @@ void Engine::Impl::Emit(uint64_t id, Disposition d, const smtp::Reply& reply, sm
   o.mx_host = mx_host;
   if (conn != nullptr) {
     o.source_address = conn->source_address();
+    if (const auto* path = static_cast<const Path*>(conn->path)) o.site = path->site->key;
     if (const auto& tls = conn->session().tls()) {
       o.tls_version = tls->version;
       o.tls_cipher = tls->cipher;

@@ -144,6 +144,7 @@ struct Outcome {
   smtp::Phase phase = smtp::Phase::kConnect;  // where it was decided
   std::string source_address;  // "" when no connection was made
   std::string mx_host;         // host name or IP connected to
+  std::string site;            // site key of the egress path ("" when no connection was made)
   std::string tls_version;     // "" when plain text
   std::string tls_cipher;
   std::chrono::system_clock::time_point finished_at;

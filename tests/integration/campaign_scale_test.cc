@@ -456,3 +456,41 @@ TEST_F(CampaignScaleTest, BadSchedulingAndLaunchInputChangesNothing) {
 
 }  // namespace
 }  // namespace postino::testing
+
+namespace postino::testing {
+namespace {
+
+// A per-site warm-up cap still holds after a restart: today's deliveries are
+// read back per source and MX site (delivery_events.site).
+TEST_F(CampaignScaleTest, PerSiteWarmupCapsHoldAcrossARestart) {
+  SmtpSink sink;
+  std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+  // Every recipient goes through the static route to 127.0.0.1: one site,
+  // capped at 30 a day; the source itself may send 1,000.
+  WriteConfig(sink.port(), fmt::format(R"(
+[[warmup]]
+source = "lo"
+start = "{}"
+caps = [1000]
+sites = [{{ site = "127.0.0.1", caps = [30] }}]
+)",
+                                       today));
+  Prepare(100);
+  auto run = [&](const std::string& log) {
+    auto engine = StartPostino({"run"}, log);
+    // Give it time to send more than the cap if it would.
+    std::this_thread::sleep_for(seconds(3));
+    engine->Signal(SIGTERM);
+    EXPECT_EQ(engine->Wait(seconds(60)), 0);
+  };
+  run("run1.log");
+  EXPECT_EQ(Count("status = 'delivered'"), 30);
+  EXPECT_EQ(Sql("SELECT DISTINCT site FROM delivery_events"), "127.0.0.1");
+  run("run2.log");
+  EXPECT_EQ(Count("status = 'delivered'"), 30) << "the restarted run forgot today's site count";
+  EXPECT_EQ(sink.Recipients().size(), 30u);
+  EXPECT_EQ(Count("lease_owner IS NOT NULL"), 0);
+}
+
+}  // namespace
+}  // namespace postino::testing
