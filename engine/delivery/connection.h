@@ -36,6 +36,7 @@ struct Pending {
   std::string domain;  // recipient domain of the first recipient (for path events)
   std::shared_ptr<const std::string> data;
   uint64_t tried_hosts = 0;  // bit i: host i of the destination refused it (next MX)
+  bool warmup_counted = false;  // its recipients are in today's warm-up counts already
 };
 
 // The final reply for one recipient of a transaction.

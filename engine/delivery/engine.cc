@@ -174,7 +174,9 @@ void Engine::Impl::RunWork() {
     Destination* d = global_waiting_.front();
     global_waiting_.pop_front();
     global_waiting_set_.erase(d);
+    serving_ = d;
     Pump(d);
+    serving_ = nullptr;
   }
   MaybeDone();
 }
@@ -269,32 +271,39 @@ void Engine::Impl::GiveUpUnreachable(Destination* dest) {
                                 [&](const HostEntry& h) { return HostUsable(h); });
   if (dest->empty()) dest->has_tried_messages = false;
   if (all_usable && !dest->has_tried_messages && !dest->hosts.empty()) return;
+  // Collected first and reported after: the Outcome handler may Submit,
+  // which appends to these very queues.
+  std::vector<std::unique_ptr<Pending>> unreachable;
   auto give_up = [&](MessageQueue& q, Path* path) {
     for (auto it = q.begin(); it != q.end();) {
       if (CanStillTry(dest, **it)) {
         ++it;
         continue;
       }
-      std::unique_ptr<Pending> p = std::move(*it);
+      unreachable.push_back(std::move(*it));
       it = q.erase(it);
       if (path != nullptr) {
         --dest->lane_messages;
         --path->waiting;
       }
-      smtp::Reply reply = dest->last_failure
-                              ? *dest->last_failure
-                              : LocalReply(451, "4.4.1", "no reachable host for " + dest->domain);
-      smtp::Phase phase = dest->last_failure ? dest->last_failure_phase : smtp::Phase::kConnect;
-      policy::Decision d = policy::Classify(phase, reply);
-      EmitAll(std::move(p),
-              d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
-                                                              : Disposition::kDeferred,
-              reply, phase, nullptr, dest->hosts.empty() ? dest->domain : dest->hosts[0].name);
     }
   };
   give_up(dest->queue, nullptr);
   for (auto& [source, lane] : dest->lanes) {
     give_up(lane, dest->site != nullptr ? PathFor(dest->site, source) : nullptr);
+  }
+  if (unreachable.empty()) return;
+  smtp::Reply reply = dest->last_failure
+                          ? *dest->last_failure
+                          : LocalReply(451, "4.4.1", "no reachable host for " + dest->domain);
+  smtp::Phase phase = dest->last_failure ? dest->last_failure_phase : smtp::Phase::kConnect;
+  policy::Decision d = policy::Classify(phase, reply);
+  const std::string mx_host = dest->hosts.empty() ? dest->domain : dest->hosts[0].name;
+  for (auto& p : unreachable) {
+    EmitAll(std::move(p),
+            d.recipient == policy::RecipientAction::kBounce ? Disposition::kBounced
+                                                            : Disposition::kDeferred,
+            reply, phase, nullptr, mx_host);
   }
 }
 
@@ -341,6 +350,7 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
     rest->domain = p->domain;
     rest->data = p->data;
     rest->tried_hosts = p->tried_hosts;
+    rest->warmup_counted = p->warmup_counted;
     rest->rcpts.assign(std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(limit)),
                        std::make_move_iterator(p->rcpts.end()));
     p->rcpts.resize(limit);
@@ -385,7 +395,9 @@ void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
         site->waiting_for_slot.insert(dest);
         break;
       }
-      if (TotalConnectionsFull()) {
+      // While destinations wait for a slot, a freed one goes to the one that
+      // waited longest (served from RunWork), not to whoever pumps first.
+      if (TotalConnectionsFull() || (!global_waiting_.empty() && dest != serving_)) {
         if (global_waiting_set_.insert(dest).second) global_waiting_.push_back(dest);
         reclaim_idle_ = true;
         SchedulePump(nullptr);
@@ -641,6 +653,7 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
       (*into)->domain = message->domain;
       (*into)->data = message->data;
       (*into)->tried_hosts = message->tried_hosts;
+      (*into)->warmup_counted = message->warmup_counted;
     }
     (*into)->rcpts.push_back(std::move(message->rcpts[i]));
   };
@@ -784,11 +797,11 @@ void Engine::Impl::FailAll(Destination* dest, Disposition d, const smtp::Reply& 
   for (auto& [source, lane] : dest->lanes) {
     if (!lane.empty()) ReturnLane(dest, source);
   }
-  while (!dest->queue.empty()) {
-    std::unique_ptr<Pending> p = std::move(dest->queue.front());
-    dest->queue.pop_front();
-    EmitAll(std::move(p), d, reply, phase, nullptr, dest->domain);
-  }
+  // Messages the Outcome handler submits meanwhile wait for the next pump.
+  MessageQueue failed;
+  failed.swap(dest->queue);
+  const std::string domain = dest->domain;
+  for (auto& p : failed) EmitAll(std::move(p), d, reply, phase, nullptr, domain);
 }
 
 // ---- Withdraw -----------------------------------------------------------------

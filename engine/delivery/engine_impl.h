@@ -234,6 +234,7 @@ class Engine::Impl final : public ConnectionOwner {
   std::deque<Destination*> global_waiting_;
   std::unordered_set<Destination*> global_waiting_set_;
   bool reclaim_idle_ = false;  // close idle connections at the next RunWork
+  Destination* serving_ = nullptr;  // the FIFO head being given a free slot
   bool TotalConnectionsFull() const {
     return config_.max_total_connections > 0 && open_total_ >= config_.max_total_connections;
   }

@@ -215,7 +215,10 @@ void Engine::Impl::AssignSources(Destination* dest, MonoTime now) {
     SourceEntry* source = dest->members[*pick];
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
-    CountWarmup(source, dest->site->key, p->rcpts.size());
+    // Counted once, when first given a source: a message sent back to the
+    // queue (next MX, 452 carry-over, suspended path) is not counted again.
+    if (!p->warmup_counted) CountWarmup(source, dest->site->key, p->rcpts.size());
+    p->warmup_counted = true;
     auto lane = dest->lanes.find(source);
     bool full = lane != dest->lanes.end() &&
                 lane->second.size() >= LaneCapacity(PathFor(dest->site, source), now);

@@ -335,5 +335,28 @@ TEST_F(MultiRcptTest, WarmupCountsRecipients) {
   EXPECT_EQ(counted, 6u);
 }
 
+TEST_F(MultiRcptTest, RecipientsCarriedOverAreCountedOnceForWarmup) {
+  auto count = std::make_shared<std::atomic<int>>(0);
+  Script script;
+  script.override = [count](std::string_view verb, std::string_view,
+                            int) -> std::optional<fakemx::Step> {
+    if (verb == "MAIL") *count = 0;
+    if (verb == "RCPT" && ++*count > 3) {
+      return fakemx::Reply("452 4.5.3 Error: too many recipients");
+    }
+    return std::nullopt;
+  };
+  FakeMx mx(script);
+  auto config = BaseConfig();
+  config.routes.push_back(StaticRoute("example.com", mx.port()));
+  StartEngine(config);
+  SendGroup(Addresses("example.com", 8));
+  ASSERT_TRUE(WaitForOutcomes(8));
+  for (const auto& o : outcomes_) EXPECT_EQ(o.disposition, Disposition::kDelivered);
+  uint64_t counted = 0;
+  for (const auto& c : engine_->WarmupCounts()) counted += c.count;
+  EXPECT_EQ(counted, 8u);  // not 8 + the 5 carried over
+}
+
 }  // namespace
 }  // namespace postino::testing

@@ -121,5 +121,29 @@ TEST_F(TotalConnectionsTest, IdleDestinationsAndSitesAreFreedAndComeBackWhenNeed
   EXPECT_EQ(mx.accepted_messages(), 6u);
 }
 
+TEST_F(TotalConnectionsTest, AFreedSlotGoesToTheDestinationThatWaitedLongest) {
+  // big.test reconnects after every message; small.test starts waiting after
+  // big.test's first message and must not wait behind all of big.test.
+  Script script;
+  script.end_of_data.delay = 50ms;
+  FakeMx mx(script);
+  auto config = BaseConfig();
+  config.routes.push_back(PerDomainRoute(mx.port()));
+  config.max_total_connections = 1;
+  config.max_messages_per_connection = 1;
+  config.idle_timeout = 20s;
+  StartEngine(config);
+  for (int i = 0; i < 20; ++i) Send("big.test", "u" + std::to_string(i));
+  ASSERT_TRUE(WaitForOutcomes(1));
+  uint64_t small = Send("small.test");
+  ASSERT_TRUE(WaitForOutcomes(21, 30s));
+  size_t position = 0;
+  for (size_t i = 0; i < outcomes_.size(); ++i) {
+    if (outcomes_[i].id == small) position = i;
+  }
+  EXPECT_LE(position, 3u) << "small.test was outcome #" << position << " of 21";
+  EXPECT_LE(mx.max_concurrent_connections(), 1);
+}
+
 }  // namespace
 }  // namespace postino::testing
