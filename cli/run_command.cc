@@ -193,7 +193,12 @@ class Runner {
                     SIGHUP);
     uv_timer_init(&loop_, &feed_timer_);
     feed_timer_.data = this;
-    uv_timer_start(&feed_timer_, [](uv_timer_t* t) { static_cast<Runner*>(t->data)->FeedEngine(); },
+    uv_timer_start(&feed_timer_,
+                   [](uv_timer_t* t) {
+                     auto* runner = static_cast<Runner*>(t->data);
+                     runner->FeedEngine();
+                     runner->CheckStalled();
+                   },
                    200, 200);
 
     engine_ = std::make_unique<delivery::Engine>(
@@ -395,7 +400,42 @@ class Runner {
     }
   }
 
+  // --until-idle: recipients the engine holds but cannot send now (a
+  // warm-up cap reached, a suspended path, a rate that allows the next
+  // message only later) would keep the run going until the cap resets. After
+  // kStallGrace with no outcome and no connection open, they go back to the
+  // database, not due again for kPostpone (no attempt is counted), and the
+  // run ends once nothing else is due.
+  static constexpr auto kStallGrace = seconds(10);
+  static constexpr auto kPostpone = std::chrono::minutes(15);
+  void CheckStalled() {
+    if (!until_idle_ || stopping_) return;
+    auto now = Clock::now();
+    if (engine_->in_flight() == 0 || engine_->Counts().connections > 0) {
+      last_progress_ = now;
+      return;
+    }
+    if (now - last_progress_ < kStallGrace) return;
+    last_progress_ = now;
+    std::vector<uint64_t> ids = engine_->Withdraw([](uint64_t) { return true; });
+    if (ids.empty()) return;
+    auto until = now + kPostpone;
+    {
+      std::lock_guard<std::mutex> lock(db_mu_);
+      for (uint64_t id : ids) {
+        in_engine_.erase(static_cast<int64_t>(id));
+        postpones_.emplace_back(static_cast<int64_t>(id), until);
+      }
+    }
+    log::Warn("{} recipients cannot be sent now (warm-up caps, suspended or rate-limited paths): "
+              "they go back to the database for {} minutes, and this --until-idle run ends when "
+              "nothing else is due",
+              ids.size(), std::chrono::duration_cast<std::chrono::minutes>(kPostpone).count());
+    WakeDb();
+  }
+
   void OnOutcome(delivery::Outcome o) {
+    last_progress_ = Clock::now();
     auto it = in_engine_.find(static_cast<int64_t>(o.id));
     if (it == in_engine_.end()) {
       log::Error("outcome for unknown delivery {}", o.id);
@@ -589,12 +629,14 @@ class Runner {
     for (;;) {
       std::vector<db::AttemptResult> results;
       std::vector<int64_t> releases;
+      std::vector<std::pair<int64_t, Clock::time_point>> postpones;
       {
         // Results are written within ~20 ms of their reply (the duplicate
         // window after a crash), batched as they come.
         std::unique_lock<std::mutex> lock(db_mu_);
         db_cv_.wait_for(lock, milliseconds(100), [&] {
-          return loop_done_.load() || !results_.empty() || !releases_.empty();
+          return loop_done_.load() || !results_.empty() || !releases_.empty() ||
+                 !postpones_.empty();
         });
         auto since = Clock::now() - last_flush;
         if (!loop_done_ && since < kFlushInterval && results_.size() < 1000) {
@@ -604,6 +646,7 @@ class Runner {
         }
         results.swap(results_);
         releases.swap(releases_);
+        postpones.swap(postpones_);
       }
       last_flush = Clock::now();
       // Jobs that no worker will render any more (shutdown) go back too.
@@ -660,6 +703,22 @@ class Runner {
           releases_.insert(releases_.end(), releases.begin(), releases.end());
         }
       }
+      if (db && !postpones.empty()) {
+        // One stall gives one time; group by it anyway.
+        std::map<Clock::time_point, std::vector<int64_t>> by_time;
+        for (const auto& [id, until] : postpones) by_time[until].push_back(id);
+        for (const auto& [until, ids] : by_time) {
+          Status st = db->PostponeLeases(node_, ids, until);
+          if (st.ok()) {
+            outstanding -= static_cast<int64_t>(ids.size());
+          } else {
+            ok = false;
+            log::Error("{} (will retry)", st.message());
+            std::lock_guard<std::mutex> lock(db_mu_);
+            for (int64_t id : ids) postpones_.emplace_back(id, until);
+          }
+        }
+      }
       if (!ok && db) {
         if (first_failure == Clock::time_point()) first_failure = Clock::now();
         if (Clock::now() - first_failure > seconds(60)) {
@@ -674,7 +733,7 @@ class Runner {
       }
       if (loop_done_) {
         std::lock_guard<std::mutex> lock(db_mu_);
-        if ((results_.empty() && releases_.empty()) || !db) break;
+        if ((results_.empty() && releases_.empty() && postpones_.empty()) || !db) break;
         continue;
       }
       auto now = Clock::now();
@@ -720,10 +779,10 @@ class Runner {
       }
     }
     std::lock_guard<std::mutex> lock(db_mu_);
-    if (!results_.empty() || !releases_.empty()) {
+    if (!results_.empty() || !releases_.empty() || !postpones_.empty()) {
       log::Error("{} results and {} leases could not be written; those recipients will be retried "
                  "when their leases expire",
-                 results_.size(), releases_.size());
+                 results_.size(), releases_.size() + postpones_.size());
       exit_code_ = kExitDatabase;
     }
   }
@@ -869,6 +928,7 @@ class Runner {
   std::unique_ptr<delivery::Engine> engine_;
   std::deque<Pending> pending_;
   std::unordered_map<int64_t, Meta> in_engine_;
+  Clock::time_point last_progress_ = Clock::now();  // last Outcome (CheckStalled)
   std::set<int64_t> blocked_;  // loop's copy of blocked_campaigns_
   std::unordered_map<std::string, RetryPolicy> retry_by_domain_;
   int64_t delivered_ = 0, deferred_ = 0, bounced_ = 0, failed_ = 0;
@@ -882,6 +942,7 @@ class Runner {
   std::condition_variable db_cv_;
   std::vector<db::AttemptResult> results_;
   std::vector<int64_t> releases_;
+  std::vector<std::pair<int64_t, Clock::time_point>> postpones_;  // id, not due before
   std::vector<db::Database::EgressEvent> egress_events_;
 
   std::mutex async_mu_;

@@ -574,6 +574,16 @@ class PgDatabase final : public Database {
   }
 
   Status ReleaseLeases(const std::string& node, const std::vector<int64_t>& ids) override {
+    return GiveBack(node, ids, std::nullopt);
+  }
+
+  Status PostponeLeases(const std::string& node, const std::vector<int64_t>& ids,
+                        TimePoint not_before) override {
+    return GiveBack(node, ids, not_before);
+  }
+
+  Status GiveBack(const std::string& node, const std::vector<int64_t>& ids,
+                  std::optional<TimePoint> not_before) {
     if (ids.empty()) return Status::Ok();
     return Guard("releasing leases", [&]() -> Status {
       pqxx::work tx(*conn_);
@@ -586,13 +596,16 @@ class PgDatabase final : public Database {
       // Rows of a cancelled campaign become `cancelled` as they come back.
       tx.exec_params(
           "UPDATE deliveries d SET lease_owner = NULL, lease_until = NULL,"
+          " next_attempt_at = CASE WHEN $3::float8 IS NULL THEN d.next_attempt_at ELSE "
+          "greatest(d.next_attempt_at, to_timestamp($3::float8)) END,"
           " status = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', 'deferred') "
           "THEN 'cancelled' ELSE d.status END,"
           " finished_at = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', "
           "'deferred') THEN now() ELSE d.finished_at END"
           " FROM campaigns c WHERE c.id = d.campaign_id AND d.id = ANY($2::bigint[]) AND "
           "d.lease_owner = $1",
-          node, array);
+          node, array,
+          not_before ? std::optional<double>(ToEpoch(*not_before)) : std::optional<double>());
       tx.commit();
       return Status::Ok();
     });

@@ -189,6 +189,10 @@ class Database {
   virtual Status RecordResults(const std::string& node, const std::vector<AttemptResult>& r) = 0;
   // Gives claimed deliveries back without an attempt (shutdown, pause).
   virtual Status ReleaseLeases(const std::string& node, const std::vector<int64_t>& ids) = 0;
+  // Like ReleaseLeases, and the rows are not due again before `not_before`
+  // (nothing was attempted: no event, the attempt count stays).
+  virtual Status PostponeLeases(const std::string& node, const std::vector<int64_t>& ids,
+                                TimePoint not_before) = 0;
   // Extends the lease of every row this node holds.
   virtual Status RenewLeases(const std::string& node, std::chrono::seconds lease) = 0;
   // Marks running campaigns with no remaining work as finished; returns names.

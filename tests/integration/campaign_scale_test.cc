@@ -494,3 +494,41 @@ sites = [{{ site = "127.0.0.1", caps = [30] }}]
 
 }  // namespace
 }  // namespace postino::testing
+
+namespace postino::testing {
+namespace {
+
+// A cron `run --until-idle` must not wait for tomorrow's warm-up cap: the
+// recipients it cannot send now go back to the database, postponed, and it
+// exits 0.
+TEST_F(CampaignScaleTest, UntilIdleEndsWhenOnlyCappedRecipientsAreLeft) {
+  SmtpSink sink;
+  std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+  WriteConfig(sink.port(), fmt::format(R"(
+[[warmup]]
+source = "lo"
+start = "{}"
+caps = [25]
+)",
+                                       today));
+  Prepare(60);
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult run = Postino({"run", "--until-idle"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(60));
+  EXPECT_NE(run.err.find("35 recipients cannot be sent now"), std::string::npos) << run.err;
+  EXPECT_EQ(Count("status = 'delivered'"), 25);
+  EXPECT_EQ(sink.Recipients().size(), 25u);
+  // The rest wait, untouched: no attempt, no lease, due in about 15 minutes.
+  EXPECT_EQ(Count("status = 'pending' AND attempts = 0 AND lease_owner IS NULL AND "
+                  "next_attempt_at > now() + interval '10 minutes'"),
+            35);
+  EXPECT_EQ(Sql("SELECT count(*) FROM delivery_events"), "25");
+  // A second cron run finds nothing due and exits at once.
+  ProcessResult again = Postino({"run", "--until-idle"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Count("status = 'delivered'"), 25);
+}
+
+}  // namespace
+}  // namespace postino::testing
