@@ -339,7 +339,13 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
     return;
   }
   std::unique_ptr<Pending> p = LaneTake(dest, path->source, conn->target().host_index);
-  if (!p) return;
+  if (!p) {
+    // Every waiting message already failed on this connection's host (next
+    // MX): it is of no use to them, and a new connection to another host
+    // should not wait for its idle timeout.
+    conn->Quit();
+    return;
+  }
   size_t limit = RcptLimit(path->site);
   if (p->rcpts.size() > limit) {
     // The rest goes first in the lane: the next transaction (on this
@@ -362,7 +368,10 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
 
 size_t Engine::Impl::RcptLimit(const Site* site) const {
   size_t limit = static_cast<size_t>(std::max(1, site->limits.max_recipients_per_message));
-  if (site->learned_rcpt_limit > 0) limit = std::min(limit, site->learned_rcpt_limit);
+  if (site->learned_rcpt_limit > 0 &&
+      SystemClock::Instance().Now() < site->learned_rcpt_limit_until) {
+    limit = std::min(limit, site->learned_rcpt_limit);
+  }
   return limit;
 }
 
@@ -691,6 +700,9 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
     Site* site = path->site;
     if (*first_overflow > 0 && *first_overflow < RcptLimit(site)) {
       site->learned_rcpt_limit = *first_overflow;
+      // A limit per hour or per connection may lift again: try the
+      // configured one after a while.
+      site->learned_rcpt_limit_until = SystemClock::Instance().Now() + std::chrono::hours(1);
       log::Info("delivery: {} [{}] takes {} recipients per transaction; sending at most that many",
                 mx_host, conn->target().ip, *first_overflow);
     }

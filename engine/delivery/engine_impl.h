@@ -88,6 +88,7 @@ struct Site {
   // Recipients per transaction the site took before answering 452 "too
   // many recipients" (0 = none seen); lowers limits.max_recipients_per_message.
   size_t learned_rcpt_limit = 0;
+  MonoTime learned_rcpt_limit_until;  // the learned limit is forgotten then
   std::unordered_map<const SourceEntry*, std::unique_ptr<Path>> paths;
   // Destinations that could not open a connection for a path or site limit;
   // woken when a connection of the site closes.
