@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 #include <pqxx/pqxx>
 
 #include "db/migrations.h"
@@ -735,17 +736,11 @@ class PgDatabase final : public Database {
   }
 
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override {
-    return Guard("counting today's deliveries per source",
-                 [&]() -> Result<std::vector<std::pair<std::string, int64_t>>> {
-                   pqxx::read_transaction tx(*conn_);
-                   pqxx::result r = tx.exec(
-                       "SELECT source_ip, count(*) FROM delivery_events WHERE at >= "
-                       "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AND "
-                       "source_ip IS NOT NULL AND status = 'delivered' GROUP BY source_ip");
-                   std::vector<std::pair<std::string, int64_t>> out;
-                   for (const auto& row : r) out.emplace_back(Str(row[0]), row[1].as<int64_t>());
-                   return out;
-                 });
+    Result<std::vector<SentCount>> by_site = DeliveredTodayBySourceAndSite();
+    if (!by_site.ok()) return by_site.status();
+    std::map<std::string, int64_t> totals;
+    for (const SentCount& c : *by_site) totals[c.source_ip] += c.count;
+    return std::vector<std::pair<std::string, int64_t>>(totals.begin(), totals.end());
   }
 
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override {

@@ -48,6 +48,13 @@ class CampaignScaleTest : public PostinoTest {
     }
     return true;
   }
+  // The test config plus a warm-up plan for source "lo" starting today (UTC)
+  // with `plan` ("caps = [...]", optionally "sites = [...]").
+  void WriteWarmupConfig(int sink_port, const std::string& plan) {
+    std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+    WriteConfig(sink_port,
+                fmt::format("\n[[warmup]]\nsource = \"lo\"\nstart = \"{}\"\n{}\n", today, plan));
+  }
   static std::map<std::string, int> Multiplicity(const std::vector<std::string>& rcpts) {
     std::map<std::string, int> m;
     for (const auto& r : rcpts) ++m[r];
@@ -464,17 +471,9 @@ namespace {
 // read back per source and MX site (delivery_events.site).
 TEST_F(CampaignScaleTest, PerSiteWarmupCapsHoldAcrossARestart) {
   SmtpSink sink;
-  std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
   // Every recipient goes through the static route to 127.0.0.1: one site,
   // capped at 30 a day; the source itself may send 1,000.
-  WriteConfig(sink.port(), fmt::format(R"(
-[[warmup]]
-source = "lo"
-start = "{}"
-caps = [1000]
-sites = [{{ site = "127.0.0.1", caps = [30] }}]
-)",
-                                       today));
+  WriteWarmupConfig(sink.port(), "caps = [1000]\nsites = [{ site = \"127.0.0.1\", caps = [30] }]");
   Prepare(100);
   auto run = [&](const std::string& log) {
     auto engine = StartPostino({"run"}, log);
@@ -503,14 +502,7 @@ namespace {
 // exits 0.
 TEST_F(CampaignScaleTest, UntilIdleEndsWhenOnlyCappedRecipientsAreLeft) {
   SmtpSink sink;
-  std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
-  WriteConfig(sink.port(), fmt::format(R"(
-[[warmup]]
-source = "lo"
-start = "{}"
-caps = [25]
-)",
-                                       today));
+  WriteWarmupConfig(sink.port(), "caps = [25]");
   Prepare(60);
   auto start = std::chrono::steady_clock::now();
   ProcessResult run = Postino({"run", "--until-idle"});

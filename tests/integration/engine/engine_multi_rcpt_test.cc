@@ -40,6 +40,28 @@ class MultiRcptTest : public EngineTest {
       return l;
     };
   }
+  // Starts the engine with a static route for example.com to `mx`.
+  void StartRoutedTo(const FakeMx& mx, delivery::LimitsFunction limits = nullptr) {
+    auto config = BaseConfig();
+    config.routes.push_back(StaticRoute("example.com", mx.port()));
+    config.limits_for = std::move(limits);
+    StartEngine(config);
+  }
+  // A server that takes `n` RCPTs per transaction (per connection), then
+  // answers `reply` to the others.
+  static Script TooManyAfter(int n, std::string reply) {
+    auto taken = std::make_shared<std::map<int, int>>();
+    auto mu = std::make_shared<std::mutex>();
+    Script script;
+    script.override = [taken, mu, n, reply](std::string_view verb, std::string_view,
+                                            int conn) -> std::optional<fakemx::Step> {
+      std::lock_guard<std::mutex> lock(*mu);
+      if (verb == "MAIL") (*taken)[conn] = 0;
+      if (verb == "RCPT" && ++(*taken)[conn] > n) return fakemx::Reply(reply);
+      return std::nullopt;
+    };
+    return script;
+  }
   // RCPT lines of each MAIL transaction, per connection, from the server's record.
   static std::vector<std::vector<std::string>> Transactions(const FakeMx& mx) {
     std::vector<std::vector<std::string>> out;
@@ -55,9 +77,7 @@ class MultiRcptTest : public EngineTest {
 
 TEST_F(MultiRcptTest, RecipientsOfOneDomainShareOnePipelinedTransaction) {
   FakeMx mx(Script{});
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 5));
   EXPECT_EQ(engine_->in_flight(), 5u);
   ASSERT_TRUE(WaitForOutcomes(5));
@@ -108,10 +128,7 @@ TEST_F(MultiRcptTest, EachDestinationGetsItsOwnTransaction) {
 
 TEST_F(MultiRcptTest, TransactionsHoldAtMostMaxRecipientsPerMessage) {
   FakeMx mx(Script{});
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  config.limits_for = RcptLimit(4);
-  StartEngine(config);
+  StartRoutedTo(mx, RcptLimit(4));
   SendGroup(Addresses("example.com", 10));
   ASSERT_TRUE(WaitForOutcomes(10));
   for (const auto& o : outcomes_) EXPECT_EQ(o.disposition, Disposition::kDelivered);
@@ -139,9 +156,7 @@ TEST_F(MultiRcptTest, ARejectedRecipientFailsAloneAndTheOthersAreDelivered) {
     return std::nullopt;
   };
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   std::vector<uint64_t> ids =
       SendGroup({"a@example.com", "gone@example.com", "b@example.com", "full@example.com"});
   ASSERT_TRUE(WaitForOutcomes(4));
@@ -162,23 +177,8 @@ TEST_F(MultiRcptTest, ARejectedRecipientFailsAloneAndTheOthersAreDelivered) {
 
 TEST_F(MultiRcptTest, TooManyRecipientsGoInTheNextTransactionAndTheLimitIsLearned) {
   // The server takes 3 RCPTs per transaction, then answers 452 4.5.3.
-  auto rcpts_in_txn = std::make_shared<std::map<int, int>>();
-  auto mu = std::make_shared<std::mutex>();
-  Script script;
-  script.override = [rcpts_in_txn, mu](std::string_view verb, std::string_view,
-                                       int conn) -> std::optional<fakemx::Step> {
-    std::lock_guard<std::mutex> lock(*mu);
-    if (verb == "MAIL") (*rcpts_in_txn)[conn] = 0;
-    if (verb == "RCPT" && ++(*rcpts_in_txn)[conn] > 3) {
-      return fakemx::Reply("452 4.5.3 Error: too many recipients");
-    }
-    return std::nullopt;
-  };
-  FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  config.limits_for = RcptLimit(50);
-  StartEngine(config);
+  FakeMx mx(TooManyAfter(3, "452 4.5.3 Error: too many recipients"));
+  StartRoutedTo(mx, RcptLimit(50));
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 8));
   ASSERT_TRUE(WaitForOutcomes(8));
   for (uint64_t id : ids) {
@@ -207,20 +207,10 @@ TEST_F(MultiRcptTest, TooManyRecipientsGoInTheNextTransactionAndTheLimitIsLearne
 
 TEST_F(MultiRcptTest, APlainRfc5321TooManyRecipientsReplyIsUnderstoodToo) {
   // RFC 5321 §4.5.3.1.10 wording, no enhanced status code.
-  auto count = std::make_shared<std::atomic<int>>(0);
-  Script script;
+  Script script = TooManyAfter(2, "452 Too many recipients");
   script.ehlo_keywords = {"PIPELINING", "8BITMIME"};
-  script.override = [count](std::string_view verb, std::string_view,
-                            int) -> std::optional<fakemx::Step> {
-    if (verb == "MAIL") *count = 0;
-    if (verb == "RCPT" && ++*count > 2) return fakemx::Reply("452 Too many recipients");
-    return std::nullopt;
-  };
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  config.limits_for = RcptLimit(50);
-  StartEngine(config);
+  StartRoutedTo(mx, RcptLimit(50));
   SendGroup(Addresses("example.com", 5));
   ASSERT_TRUE(WaitForOutcomes(5));
   for (const auto& o : outcomes_) {
@@ -236,9 +226,7 @@ TEST_F(MultiRcptTest, A452ForEveryRecipientDefersThemAllWithoutLooping) {
   Script script;
   script.rcpt = fakemx::Reply("452 4.5.3 Error: too many recipients");
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   SendGroup(Addresses("example.com", 3));
   ASSERT_TRUE(WaitForOutcomes(3));
   for (const auto& o : outcomes_) {
@@ -253,9 +241,7 @@ TEST_F(MultiRcptTest, ARejectedMessageBouncesEveryRecipientOnce) {
   Script script;
   script.end_of_data = fakemx::Reply("554 5.7.1 Message rejected as spam");
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 4));
   ASSERT_TRUE(WaitForOutcomes(4));
   EXPECT_EQ(outcomes_.size(), 4u);
@@ -269,9 +255,7 @@ TEST_F(MultiRcptTest, ConnectionLostMidDataDefersEveryRecipient) {
   Script script;
   script.close_mid_data_after = 10;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 3));
   ASSERT_TRUE(WaitForOutcomes(3));
   for (uint64_t id : ids) EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDeferred);
@@ -283,10 +267,7 @@ TEST_F(MultiRcptTest, WithdrawTakesBackSomeRecipientsOfAQueuedMessage) {
   Script script;
   script.banner.delay = 1500ms;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  config.limits_for = RcptLimit(50, 1);
-  StartEngine(config);
+  StartRoutedTo(mx, RcptLimit(50, 1));
   SendGroup({"first@example.com"});  // occupies the only connection
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 4));
   ASSERT_TRUE(RunUntil([&] { return mx.total_connections() == 1; }, 5s));
@@ -310,10 +291,7 @@ TEST_F(MultiRcptTest, ShutdownDefersQueuedRecipientsOnce) {
   Script script;
   script.banner.delay = 1s;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  config.limits_for = RcptLimit(2, 1);
-  StartEngine(config);
+  StartRoutedTo(mx, RcptLimit(2, 1));
   std::vector<uint64_t> ids = SendGroup(Addresses("example.com", 7));
   ASSERT_TRUE(RunUntil([&] { return mx.total_connections() == 1; }, 5s));
   ASSERT_TRUE(ShutdownEngine());
@@ -325,9 +303,7 @@ TEST_F(MultiRcptTest, ShutdownDefersQueuedRecipientsOnce) {
 
 TEST_F(MultiRcptTest, WarmupCountsRecipients) {
   FakeMx mx(Script{});
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   SendGroup(Addresses("example.com", 6));
   ASSERT_TRUE(WaitForOutcomes(6));
   uint64_t counted = 0;
@@ -336,20 +312,8 @@ TEST_F(MultiRcptTest, WarmupCountsRecipients) {
 }
 
 TEST_F(MultiRcptTest, RecipientsCarriedOverAreCountedOnceForWarmup) {
-  auto count = std::make_shared<std::atomic<int>>(0);
-  Script script;
-  script.override = [count](std::string_view verb, std::string_view,
-                            int) -> std::optional<fakemx::Step> {
-    if (verb == "MAIL") *count = 0;
-    if (verb == "RCPT" && ++*count > 3) {
-      return fakemx::Reply("452 4.5.3 Error: too many recipients");
-    }
-    return std::nullopt;
-  };
-  FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  FakeMx mx(TooManyAfter(3, "452 4.5.3 Error: too many recipients"));
+  StartRoutedTo(mx);
   SendGroup(Addresses("example.com", 8));
   ASSERT_TRUE(WaitForOutcomes(8));
   for (const auto& o : outcomes_) EXPECT_EQ(o.disposition, Disposition::kDelivered);
