@@ -229,6 +229,7 @@ void Engine::Impl::Pump(Destination* dest) {
       break;
   }
   if (dest->connections.empty() && now > dest->hosts_expire) {
+    if (dest == serving_) dest->keeps_slot_turn = true;
     dest->state = Destination::State::kUnresolved;
     Resolve(dest);
     return;
@@ -407,7 +408,14 @@ void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
       // While destinations wait for a slot, a freed one goes to the one that
       // waited longest (served from RunWork), not to whoever pumps first.
       if (TotalConnectionsFull() || (!global_waiting_.empty() && dest != serving_)) {
-        if (global_waiting_set_.insert(dest).second) global_waiting_.push_back(dest);
+        if (global_waiting_set_.insert(dest).second) {
+          if (dest->keeps_slot_turn) {
+            global_waiting_.push_front(dest);
+          } else {
+            global_waiting_.push_back(dest);
+          }
+        }
+        dest->keeps_slot_turn = false;
         reclaim_idle_ = true;
         SchedulePump(nullptr);
         return;
@@ -477,6 +485,7 @@ void Engine::Impl::OpenConnection(Destination* dest, Path* path, size_t host_ind
   cp.session.timeouts = config_.timeouts;
   cp.idle_timeout = config_.idle_timeout;
   cp.tls_context = tls_context_;
+  dest->keeps_slot_turn = false;
   auto conn = std::make_unique<Connection>(loop_, std::move(cp), this);
   Connection* raw = conn.get();
   raw->destination = dest;

@@ -123,6 +123,9 @@ struct Destination {
   size_t open_rotation = 0;  // fairness between lanes when opening connections
   size_t wake_entries = 0;   // entries in Impl::wakes_ naming it (stale ones too)
   MonoTime last_used;        // last pumped with work, or a connection closed
+  // Its turn for a connection slot came while its DNS answer had expired:
+  // it re-joins the slot queue at the front once resolved.
+  bool keeps_slot_turn = false;
   bool empty() const { return queue.empty() && lane_messages == 0; }
 };
 
