@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <tuple>
 #include <mutex>
 #include <random>
 #include <set>
@@ -392,6 +393,7 @@ class Runner {
     while (!pending_.empty() && engine_->in_flight() < limit) {
       Pending p = std::move(pending_.front());
       pending_.pop_front();
+      last_progress_ = Clock::now();  // a new message gets its own grace period
       for (Meta& meta : p.metas) {
         int64_t id = meta.delivery_id;
         in_engine_.emplace(id, std::move(meta));
@@ -400,18 +402,22 @@ class Runner {
     }
   }
 
-  // --until-idle: recipients the engine holds but cannot send now (a
-  // warm-up cap reached, a suspended path, a rate that allows the next
-  // message only later) would keep the run going until the cap resets. After
-  // kStallGrace with no outcome and no connection open, they go back to the
-  // database, not due again for kPostpone (no attempt is counted), and the
-  // run ends once nothing else is due.
+  // --until-idle: recipients the engine holds back for a long time (a
+  // warm-up cap reached until the next UTC day, a suspended path, a rate
+  // whose next message is more than kNearWake away) would keep the run going
+  // that long. Once the engine has held them for kStallGrace with no outcome,
+  // no connection open or opening and no DNS lookup pending, they go back to
+  // the database, not due again for kPostpone (no attempt is counted); the
+  // run then claims nothing more and ends when what it holds is recorded.
   static constexpr auto kStallGrace = seconds(10);
+  static constexpr auto kNearWake = seconds(60);
   static constexpr auto kPostpone = std::chrono::minutes(15);
   void CheckStalled() {
     if (!until_idle_ || stopping_) return;
     auto now = Clock::now();
-    if (engine_->in_flight() == 0 || engine_->Counts().connections > 0) {
+    delivery::EngineCounts c = engine_->Counts();
+    bool waits_briefly = c.next_wake_in && *c.next_wake_in <= kNearWake;
+    if (c.recipients == 0 || c.connections > 0 || c.resolving > 0 || waits_briefly) {
       last_progress_ = now;
       return;
     }
@@ -428,9 +434,10 @@ class Runner {
       }
     }
     log::Warn("{} recipients cannot be sent now (warm-up caps, suspended or rate-limited paths): "
-              "they go back to the database for {} minutes, and this --until-idle run ends when "
-              "nothing else is due",
+              "they go back to the database for {} minutes, and this --until-idle run ends; the "
+              "next run picks up what is left",
               ids.size(), std::chrono::duration_cast<std::chrono::minutes>(kPostpone).count());
+    held_back_ = true;
     WakeDb();
   }
 
@@ -751,6 +758,15 @@ class Runner {
         Housekeeping(*db);
       }
       int claimed = 0;
+      if (held_back_) {
+        // --until-idle after a stall: more claims would only meet the same
+        // caps (and re-claim what was postponed once it is due again).
+        if (outstanding == 0) {
+          log::Info("postino run: ending; recipients held back by shaping wait for the next run");
+          RequestStop(kExitOk);
+        }
+        continue;
+      }
       if (outstanding < window_) {
         int want = static_cast<int>(std::min<int64_t>(cfg_.node.batch_size, window_ - outstanding));
         Result<std::vector<db::ClaimedDelivery>> batch = db->Claim(node_, want, lease);
@@ -838,7 +854,9 @@ class Runner {
     std::vector<int64_t> released;
     std::vector<Job> jobs;
     // (campaign, domain) -> index in `jobs` of the group still filling up.
-    std::map<std::pair<int64_t, std::string>, size_t> open_groups;
+    // A retry joins only recipients of its own earlier group (same stored
+    // Message-ID), so a receiver can still tell a resent message by its ID.
+    std::map<std::tuple<int64_t, std::string, std::string>, size_t> open_groups;
     for (auto& d : batch) {
       auto it = campaigns_.find(d.campaign_id);
       if (it == campaigns_.end()) {
@@ -854,7 +872,7 @@ class Runner {
       const CampaignEntry& c = it->second;
       const size_t per_message = static_cast<size_t>(c.prepared->recipients_per_message());
       if (per_message > 1) {
-        auto key = std::make_pair(d.campaign_id, d.domain);
+        auto key = std::make_tuple(d.campaign_id, d.domain, d.message_id);
         auto open = open_groups.find(key);
         if (open != open_groups.end()) {
           Job& job = jobs[open->second];
@@ -953,6 +971,7 @@ class Runner {
   std::set<int64_t> ended_campaigns_;                     // DB thread only
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> held_back_{false};  // --until-idle postponed what shaping held back
   std::atomic<bool> loop_done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<int> stop_code_{kExitOk};

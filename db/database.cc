@@ -750,7 +750,7 @@ class PgDatabase final : public Database {
                    pqxx::result r = tx.exec(
                        "SELECT source_ip, coalesce(site, ''), count(*) FROM delivery_events "
                        "WHERE at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE "
-                       "'UTC' AND source_ip IS NOT NULL AND status = 'delivered' "
+                       "'UTC' AND source_ip IS NOT NULL AND status <> 'failed' "
                        "GROUP BY 1, 2");
                    std::vector<SentCount> out;
                    for (const auto& row : r) {

@@ -220,10 +220,12 @@ class Database {
   };
   virtual Status RecordEgressEvents(const std::string& node,
                                     const std::vector<EgressEvent>& events) = 0;
-  // Messages delivered today (UTC) per source address, for warm-up caps.
+  // Today's (UTC) attempts that reached a site per source address (the sum
+  // of DeliveredTodayBySourceAndSite over sites), for warm-up caps.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() = 0;
-  // Today's (UTC) deliveries per source address and MX site ("" for events
-  // written before the site was recorded), for the warm-up counts.
+  // Today's (UTC) attempts that reached a site, per source address and MX
+  // site ("" for events written before the site was recorded): the engine's
+  // warm-up counts (every recipient handed to a site, retries included).
   struct SentCount {
     std::string source_ip;
     std::string site;

@@ -1,6 +1,8 @@
 // warmup.cc: daily caps per source and per site during IP warm-up.
 #include "scheduler/warmup.h"
 
+#include <algorithm>
+
 #include "scheduler/site.h"
 
 namespace postino::scheduler {
@@ -60,6 +62,26 @@ std::optional<uint64_t> WarmupTracker::CapFor(const std::vector<uint64_t>& caps,
   if (day < 0) return 0;
   if (static_cast<uint64_t>(day) >= caps.size()) return std::nullopt;
   return caps[static_cast<size_t>(day)];
+}
+
+std::optional<uint64_t> WarmupTracker::Remaining(std::string_view source,
+                                                 std::string_view site_key) {
+  Tracked* t = Find(source);
+  if (t == nullptr) return std::nullopt;
+  Roll(*t);
+  std::optional<uint64_t> left;
+  auto limit = [&](std::optional<uint64_t> cap, uint64_t sent) {
+    if (!cap) return;
+    uint64_t l = sent >= *cap ? 0 : *cap - sent;
+    left = left ? std::min(*left, l) : l;
+  };
+  limit(CapFor(t->plan.caps, t->counted_day), t->sent);
+  for (size_t i = 0; i < t->plan.sites.size(); ++i) {
+    if (SiteMatches(t->plan.sites[i].site, site_key)) {
+      limit(CapFor(t->plan.sites[i].caps, t->counted_day), t->site_sent[i]);
+    }
+  }
+  return left;
 }
 
 bool WarmupTracker::MaySend(std::string_view source, std::string_view site_key) {

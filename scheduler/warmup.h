@@ -48,6 +48,9 @@ class WarmupTracker {
 
   // True iff `source` may send one more message to `site_key` today.
   bool MaySend(std::string_view source, std::string_view site_key);
+  // How many more messages `source` may send to `site_key` today (nullopt =
+  // no cap applies).
+  std::optional<uint64_t> Remaining(std::string_view source, std::string_view site_key);
   // Counts a message sent (call once per message handed to the site).
   void RecordSent(std::string_view source, std::string_view site_key);
   SourceState State(std::string_view source);

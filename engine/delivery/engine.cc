@@ -914,6 +914,12 @@ EngineCounts Engine::Impl::Counts() const {
   c.sites = sites_.size();
   c.connections = connections_.size();
   c.recipients = in_flight_;
+  for (const auto& [key, dest] : destinations_) {
+    if (dest->state == Destination::State::kResolving) ++c.resolving;
+  }
+  if (wake_armed_ != MonoTime::max()) {
+    c.next_wake_in = std::max(Nanos(0), Nanos(wake_armed_ - SystemClock::Instance().Now()));
+  }
   return c;
 }
 

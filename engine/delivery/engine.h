@@ -183,8 +183,13 @@ struct WarmupCount {
 struct EngineCounts {
   size_t destinations = 0;
   size_t sites = 0;
-  size_t connections = 0;
-  size_t recipients = 0;  // in_flight()
+  size_t connections = 0;  // open or opening
+  size_t resolving = 0;    // destinations waiting for a DNS answer
+  size_t recipients = 0;   // in_flight()
+  // When the engine next looks again at messages it holds back (a throttle,
+  // a suspended path, a warm-up cap until the next UTC day); nullopt = no
+  // such wait is armed.
+  std::optional<std::chrono::nanoseconds> next_wake_in;
 };
 
 // Snapshot for `postino sources`.

@@ -215,6 +215,24 @@ void Engine::Impl::AssignSources(Destination* dest, MonoTime now) {
     SourceEntry* source = dest->members[*pick];
     std::unique_ptr<Pending> p = std::move(dest->queue.front());
     dest->queue.pop_front();
+    if (!p->warmup_counted && warmup_ && p->rcpts.size() > 1) {
+      // A message to several recipients takes only what is left of the
+      // source's warm-up cap; the rest waits at the front of the queue.
+      std::optional<uint64_t> left = warmup_->Remaining(source->config.name, dest->site->key);
+      if (left && *left > 0 && *left < p->rcpts.size()) {
+        auto rest = std::make_unique<Pending>();
+        rest->seq = next_seq_++;
+        rest->mail_from = p->mail_from;
+        rest->domain = p->domain;
+        rest->data = p->data;
+        rest->tried_hosts = p->tried_hosts;
+        rest->rcpts.assign(
+            std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(*left)),
+            std::make_move_iterator(p->rcpts.end()));
+        p->rcpts.resize(*left);
+        dest->queue.push_front(std::move(rest));
+      }
+    }
     // Counted once, when first given a source: a message sent back to the
     // queue (next MX, 452 carry-over, suspended path) is not counted again.
     if (!p->warmup_counted) CountWarmup(source, dest->site->key, p->rcpts.size());

@@ -197,6 +197,27 @@ TEST_F(CampaignGroupingTest, TheEngineSplitsAGroupAtMaxRecipientsPerMessage) {
             "3");
 }
 
+TEST_F(CampaignGroupingTest, AGroupTakesOnlyWhatIsLeftOfAWarmupCap) {
+  FakeMx mx(Script{});
+  std::string today = Sql("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
+  WriteConfig(mx.port(), "\n[[warmup]]\nsource = \"lo\"\nstart = \"" + today +
+                             "\"\ncaps = [25]\n");
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ImportList(60);  // 20 per domain
+  AddSharedTemplate();
+  CreateAndLaunch("capped", "news", 10);
+  ProcessResult run = Postino({"run", "--until-idle"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // Exactly the cap, though groups are 10 each: the last group was cut.
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE status = 'delivered'"), "25");
+  size_t received = 0;
+  for (const Message& m : mx.messages()) received += m.rcpts.size();
+  EXPECT_EQ(received, 25u);
+  EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempts = 0 AND "
+                "lease_owner IS NULL"),
+            "35");
+}
+
 TEST_F(CampaignGroupingTest, ARecipientRejectedAtRcptFailsAloneAndTheGroupIsDelivered) {
   Script script;
   script.override = [](std::string_view verb, std::string_view arg,

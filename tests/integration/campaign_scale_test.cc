@@ -522,5 +522,21 @@ TEST_F(CampaignScaleTest, UntilIdleEndsWhenOnlyCappedRecipientsAreLeft) {
   EXPECT_EQ(Count("status = 'delivered'"), 25);
 }
 
+// A path whose rate allows the next message within a minute is waited for,
+// not postponed: --until-idle sends all of it.
+TEST_F(CampaignScaleTest, UntilIdleWaitsForARateThatAllowsTheNextMessageSoon) {
+  SmtpSink sink;
+  // One site (the static route's host) at one message per 20 s: longer than
+  // the idle timeout plus the stall grace, shorter than a minute.
+  WriteConfig(sink.port(), "[limits]\nmax_message_rate = \"3/min\"\n");
+  Prepare(3);
+  auto start = std::chrono::steady_clock::now();
+  ProcessResult run = Postino({"run", "--until-idle"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Count("status = 'delivered'"), 3) << run.err;
+  EXPECT_EQ(run.err.find("cannot be sent now"), std::string::npos) << run.err;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, seconds(35));  // the rate did apply
+}
+
 }  // namespace
 }  // namespace postino::testing
