@@ -59,5 +59,22 @@ TEST(WarmupTest, PerSiteCaps) {
   ASSERT_EQ(w.States().size(), 1u);
 }
 
+TEST(WarmupTest, RemainingIsTheSmallestCapLeft) {
+  FakeClock clock(Start());
+  WarmupTracker w(clock,
+                  {{"ip1", sys_days(year(2026) / November / 1), {10}, {{"*.google.com", {4}}}}});
+  std::string gmail = "gmail-smtp-in.l.google.com";
+  EXPECT_EQ(w.Remaining("ip1", gmail), std::optional<uint64_t>(4));
+  EXPECT_EQ(w.Remaining("ip1", "mx.yahoodns.net"), std::optional<uint64_t>(10));
+  for (int i = 0; i < 3; ++i) w.RecordSent("ip1", "mx.yahoodns.net");
+  EXPECT_EQ(w.Remaining("ip1", gmail), std::optional<uint64_t>(4));  // site cap still smaller
+  for (int i = 0; i < 4; ++i) w.RecordSent("ip1", gmail);
+  EXPECT_EQ(w.Remaining("ip1", gmail), std::optional<uint64_t>(0));
+  EXPECT_EQ(w.Remaining("ip1", "mx.yahoodns.net"), std::optional<uint64_t>(3));
+  EXPECT_FALSE(w.Remaining("ip9", gmail).has_value());  // no plan: no cap
+  clock.Advance(hours(24 * 2));                         // past the schedule
+  EXPECT_FALSE(w.Remaining("ip1", gmail).has_value());
+}
+
 }  // namespace
 }  // namespace postino::scheduler
