@@ -351,20 +351,24 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
   if (p->rcpts.size() > limit) {
     // The rest goes first in the lane: the next transaction (on this
     // connection or another) carries it.
-    auto rest = std::make_unique<Pending>();
-    rest->seq = next_seq_++;
-    rest->mail_from = p->mail_from;
-    rest->domain = p->domain;
-    rest->data = p->data;
-    rest->tried_hosts = p->tried_hosts;
-    rest->warmup_counted = p->warmup_counted;
-    rest->rcpts.assign(std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(limit)),
-                       std::make_move_iterator(p->rcpts.end()));
-    p->rcpts.resize(limit);
-    LanePush(dest, path->source, std::move(rest), /*front=*/true);
+    LanePush(dest, path->source, SplitOff(p.get(), limit), /*front=*/true);
   }
   path->egress.TryAcquire(now);
   conn->Send(std::move(p));
+}
+
+std::unique_ptr<Pending> Engine::Impl::SplitOff(Pending* p, size_t keep) {
+  auto rest = std::make_unique<Pending>();
+  rest->seq = next_seq_++;
+  rest->mail_from = p->mail_from;
+  rest->domain = p->domain;
+  rest->data = p->data;
+  rest->tried_hosts = p->tried_hosts;
+  rest->warmup_counted = p->warmup_counted;
+  rest->rcpts.assign(std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(keep)),
+                     std::make_move_iterator(p->rcpts.end()));
+  p->rcpts.resize(keep);
+  return rest;
 }
 
 size_t Engine::Impl::RcptLimit(const Site* site) const {

@@ -181,6 +181,9 @@ class Engine::Impl final : public ConnectionOwner {
   // The same Outcome for every recipient of `p`.
   void EmitAll(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
                smtp::Phase phase, const Connection* conn, const std::string& mx_host);
+  // A new transaction for the recipients of `p` from index `keep` on (same
+  // message, sender, hosts tried and warm-up state); `p` keeps the first `keep`.
+  std::unique_ptr<Pending> SplitOff(Pending* p, size_t keep);
   // Recipients one transaction to `site` may carry.
   size_t RcptLimit(const Site* site) const;
   void FailAll(Destination* dest, Disposition d, const smtp::Reply& reply, smtp::Phase phase);

@@ -220,17 +220,7 @@ void Engine::Impl::AssignSources(Destination* dest, MonoTime now) {
       // source's warm-up cap; the rest waits at the front of the queue.
       std::optional<uint64_t> left = warmup_->Remaining(source->config.name, dest->site->key);
       if (left && *left > 0 && *left < p->rcpts.size()) {
-        auto rest = std::make_unique<Pending>();
-        rest->seq = next_seq_++;
-        rest->mail_from = p->mail_from;
-        rest->domain = p->domain;
-        rest->data = p->data;
-        rest->tried_hosts = p->tried_hosts;
-        rest->rcpts.assign(
-            std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(*left)),
-            std::make_move_iterator(p->rcpts.end()));
-        p->rcpts.resize(*left);
-        dest->queue.push_front(std::move(rest));
+        dest->queue.push_front(SplitOff(p.get(), *left));
       }
     }
     // Counted once, when first given a source: a message sent back to the
