@@ -426,12 +426,10 @@ class Runner {
     std::vector<uint64_t> ids = engine_->Withdraw([](uint64_t) { return true; });
     if (ids.empty()) return;
     auto until = now + kPostpone;
+    for (uint64_t id : ids) in_engine_.erase(static_cast<int64_t>(id));  // loop thread only
     {
       std::lock_guard<std::mutex> lock(db_mu_);
-      for (uint64_t id : ids) {
-        in_engine_.erase(static_cast<int64_t>(id));
-        postpones_.emplace_back(static_cast<int64_t>(id), until);
-      }
+      for (uint64_t id : ids) postpones_.emplace_back(static_cast<int64_t>(id), until);
     }
     log::Warn("{} recipients cannot be sent now (warm-up caps, suspended or rate-limited paths): "
               "they go back to the database for {} minutes, and this --until-idle run ends; the "

@@ -187,10 +187,7 @@ void Engine::Impl::ReclaimIdleConnections() {
   std::vector<Connection*> idle;
   for (auto& [raw, conn] : connections_) {
     if (!raw->ready() || raw->closed()) continue;
-    auto* dest = static_cast<Destination*>(raw->destination);
-    auto* path = static_cast<Path*>(raw->path);
-    auto lane = dest->lanes.find(path->source);
-    if (lane == dest->lanes.end() || lane->second.empty()) idle.push_back(raw);
+    if (LaneEmpty(static_cast<Destination*>(raw->destination), raw)) idle.push_back(raw);
   }
   for (Connection* c : idle) c->Quit();
 }
@@ -257,9 +254,7 @@ void Engine::Impl::Pump(Destination* dest) {
   // gives its slot to a destination that waits for one.
   if (!global_waiting_.empty()) {
     for (Connection* c : std::vector<Connection*>(dest->connections)) {
-      if (!c->ready() || c->closed()) continue;
-      auto lane = dest->lanes.find(static_cast<Path*>(c->path)->source);
-      if (lane == dest->lanes.end() || lane->second.empty()) c->Quit();
+      if (c->ready() && !c->closed() && LaneEmpty(dest, c)) c->Quit();
     }
   }
   OpenConnections(dest, now);
@@ -332,8 +327,7 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
     conn->Quit();
     return;
   }
-  auto lane = dest->lanes.find(path->source);
-  if (lane == dest->lanes.end() || lane->second.empty()) return;  // idle
+  if (LaneEmpty(dest, conn)) return;  // idle
   scheduler::ThrottleDecision d = path->egress.Check(now);
   if (!d.allowed) {
     ArmWake(dest, now + d.retry_after);
@@ -357,18 +351,28 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
   conn->Send(std::move(p));
 }
 
+std::unique_ptr<Pending> Engine::Impl::SameMessage(const Pending& p) {
+  auto out = std::make_unique<Pending>();
+  out->seq = next_seq_++;
+  out->mail_from = p.mail_from;
+  out->domain = p.domain;
+  out->data = p.data;
+  out->tried_hosts = p.tried_hosts;
+  out->warmup_counted = p.warmup_counted;
+  return out;
+}
+
 std::unique_ptr<Pending> Engine::Impl::SplitOff(Pending* p, size_t keep) {
-  auto rest = std::make_unique<Pending>();
-  rest->seq = next_seq_++;
-  rest->mail_from = p->mail_from;
-  rest->domain = p->domain;
-  rest->data = p->data;
-  rest->tried_hosts = p->tried_hosts;
-  rest->warmup_counted = p->warmup_counted;
+  std::unique_ptr<Pending> rest = SameMessage(*p);
   rest->rcpts.assign(std::make_move_iterator(p->rcpts.begin() + static_cast<std::ptrdiff_t>(keep)),
                      std::make_move_iterator(p->rcpts.end()));
   p->rcpts.resize(keep);
   return rest;
+}
+
+bool Engine::Impl::LaneEmpty(const Destination* dest, const Connection* conn) {
+  auto lane = dest->lanes.find(static_cast<const Path*>(conn->path)->source);
+  return lane == dest->lanes.end() || lane->second.empty();
 }
 
 size_t Engine::Impl::RcptLimit(const Site* site) const {
@@ -592,14 +596,11 @@ void Engine::Impl::OnConnectionReady(Connection* conn) {
     return;
   }
   FeedConnection(dest, conn, SystemClock::Instance().Now());
-  if (conn->ready() && dest->queue.empty() && !global_waiting_.empty()) {
+  if (conn->ready() && dest->queue.empty() && !global_waiting_.empty() && LaneEmpty(dest, conn)) {
     // Nothing left for it while other destinations wait for a connection
     // slot: give the slot up now rather than after the idle timeout.
-    auto lane = dest->lanes.find(static_cast<Path*>(conn->path)->source);
-    if (lane == dest->lanes.end() || lane->second.empty()) {
-      conn->Quit();
-      return;
-    }
+    conn->Quit();
+    return;
   }
   // Refill the lanes (and wake this connection if it stayed idle).
   SchedulePump(dest);
@@ -668,15 +669,7 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
     return verdicts.back();
   };
   auto carry = [&](std::unique_ptr<Pending>* into, size_t i) {
-    if (!*into) {
-      *into = std::make_unique<Pending>();
-      (*into)->seq = next_seq_++;
-      (*into)->mail_from = message->mail_from;
-      (*into)->domain = message->domain;
-      (*into)->data = message->data;
-      (*into)->tried_hosts = message->tried_hosts;
-      (*into)->warmup_counted = message->warmup_counted;
-    }
+    if (!*into) *into = SameMessage(*message);
     (*into)->rcpts.push_back(std::move(message->rcpts[i]));
   };
   verdicts.reserve(results.size());

@@ -181,9 +181,14 @@ class Engine::Impl final : public ConnectionOwner {
   // The same Outcome for every recipient of `p`.
   void EmitAll(std::unique_ptr<Pending> p, Disposition d, const smtp::Reply& reply,
                smtp::Phase phase, const Connection* conn, const std::string& mx_host);
-  // A new transaction for the recipients of `p` from index `keep` on (same
-  // message, sender, hosts tried and warm-up state); `p` keeps the first `keep`.
+  // A new transaction, without recipients, for the same message as `p`
+  // (sender, bytes, hosts tried and warm-up state).
+  std::unique_ptr<Pending> SameMessage(const Pending& p);
+  // SameMessage with the recipients of `p` from index `keep` on; `p` keeps
+  // the first `keep`.
   std::unique_ptr<Pending> SplitOff(Pending* p, size_t keep);
+  // Nothing waits in `conn`'s lane of `dest` (its source's share).
+  static bool LaneEmpty(const Destination* dest, const Connection* conn);
   // Recipients one transaction to `site` may carry.
   size_t RcptLimit(const Site* site) const;
   void FailAll(Destination* dest, Disposition d, const smtp::Reply& reply, smtp::Phase phase);
