@@ -8,8 +8,8 @@
 #include <map>
 
 #include "common/clock.h"
-#include "config/scheduler_mapping.h"
-#include "scheduler/warmup.h"
+#include "config/shaping_mapping.h"
+#include "engine/shaping/warmup.h"
 
 namespace postino::cli {
 
@@ -48,18 +48,18 @@ int RunSources(Context& ctx, int events) {
         row[5].value_or("").substr(0, 60)));
   }
 
-  scheduler::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
+  shaping::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
   fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
              "CAP", "WARM-UP");
   for (const auto& s : (*cfg)->sources) {
     int64_t sent = by_address.count(s.address) ? by_address[s.address] : 0;
     for (int64_t i = 0; i < sent; ++i) warmup.RecordSent(s.name, "");
-    scheduler::SourceState w = warmup.State(s.name);
+    shaping::SourceState w = warmup.State(s.name);
     bool capped = w.cap && static_cast<uint64_t>(sent) >= *w.cap;
     std::string state = capped ? "capped" : limited.count(s.name) ? "limited" : "ok";
-    std::string plan = w.status == scheduler::WarmupStatus::kNotWarming
+    std::string plan = w.status == shaping::WarmupStatus::kNotWarming
                            ? "-"
-                           : fmt::format("{} (day {})", scheduler::WarmupStatusName(w.status),
+                           : fmt::format("{} (day {})", shaping::WarmupStatusName(w.status),
                                          w.day + 1);
     fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", s.name, s.address, state, sent,
                w.cap ? std::to_string(*w.cap) : "-", plan);

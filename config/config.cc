@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "config/toml_reader.h"
-#include "scheduler/site.h"
+#include "engine/shaping/site.h"
 
 namespace postino::config {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "config/config.h"
-#include "scheduler/site.h"
+#include "engine/shaping/site.h"
 
 namespace postino::config {
 
@@ -25,8 +25,8 @@ const RouteConfig* Config::FindRoute(std::string_view domain) const {
   const RouteConfig* best = nullptr;
   int best_score = -1;
   for (const RouteConfig& r : routes) {
-    if (!scheduler::HostMatches(r.domain, domain)) continue;
-    int score = scheduler::PatternSpecificity(r.domain);
+    if (!shaping::HostMatches(r.domain, domain)) continue;
+    int score = shaping::PatternSpecificity(r.domain);
     if (score > best_score) {  // first of equals wins
       best = &r;
       best_score = score;
@@ -66,13 +66,13 @@ EffectiveLimits Config::LimitsFor(std::string_view domain,
   for (size_t i = 0; i < limits.rules.size(); ++i) {
     const LimitRule& r = limits.rules[i];
     if (!r.match.empty()) {
-      if (scheduler::HostMatches(r.match, domain)) {
-        matching.emplace_back(1'000'000 + scheduler::PatternSpecificity(r.match), i);
+      if (shaping::HostMatches(r.match, domain)) {
+        matching.emplace_back(1'000'000 + shaping::PatternSpecificity(r.match), i);
       }
     } else if (!r.mx.empty()) {
       bool any = std::any_of(mx_hosts.begin(), mx_hosts.end(),
-                             [&](const std::string& h) { return scheduler::HostMatches(r.mx, h); });
-      if (any) matching.emplace_back(scheduler::PatternSpecificity(r.mx), i);
+                             [&](const std::string& h) { return shaping::HostMatches(r.mx, h); });
+      if (any) matching.emplace_back(shaping::PatternSpecificity(r.mx), i);
     }
   }
   // Least specific first, so the most specific rule is applied last; among

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "engine/delivery/engine.h"
-#include "scheduler/backoff.h"
-#include "scheduler/rate.h"
+#include "engine/shaping/backoff.h"
+#include "engine/shaping/rate.h"
 
 int main(int argc, char** argv) {
   if (argc < 5 || argc > 8) {
@@ -91,14 +91,14 @@ int main(int argc, char** argv) {
     limits.max_connections = connections;
     limits.max_site_connections = connections * 4;
     limits.max_messages_per_connection = 1000000;
-    limits.max_message_rate = *postino::scheduler::ParseRate("10000000/min");
-    limits.max_connection_rate = *postino::scheduler::ParseRate("100000/min");
+    limits.max_message_rate = *postino::shaping::ParseRate("10000000/min");
+    limits.max_connection_rate = *postino::shaping::ParseRate("100000/min");
     config.limits_for = [limits](const std::string&, const std::vector<std::string>&) {
       return limits;
     };
     config.rate_burst = 100;
-    auto policy = postino::scheduler::BackoffPolicy::Create({}, /*use_defaults=*/true);
-    config.backoff = std::make_shared<const postino::scheduler::BackoffPolicy>(std::move(*policy));
+    auto policy = postino::shaping::BackoffPolicy::Create({}, /*use_defaults=*/true);
+    config.backoff = std::make_shared<const postino::shaping::BackoffPolicy>(std::move(*policy));
     auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
     config.warmup.push_back({"bench", today, {1000000000}, {{"*", {1000000000}}}});
   }

@@ -1,7 +1,7 @@
 // config_mapping.cc: postino.toml shaping settings -> EngineConfig.
 #include "engine/delivery/config_mapping.h"
 
-#include "config/scheduler_mapping.h"
+#include "config/shaping_mapping.h"
 
 namespace postino::delivery {
 
@@ -39,7 +39,7 @@ Status ApplyShapingConfig(const config::Config& config, EngineConfig* engine) {
                                 const std::vector<std::string>& mx_hosts) {
     return ToPathLimits(shared->LimitsFor(domain, mx_hosts));
   };
-  engine->backoff = std::make_shared<const scheduler::BackoffPolicy>(std::move(*policy));
+  engine->backoff = std::make_shared<const shaping::BackoffPolicy>(std::move(*policy));
   engine->warmup = config::MakeWarmupPlans(config);
   config::EffectiveLimits defaults = config.LimitsFor("", {});
   engine->max_connections_per_destination = defaults.max_connections;

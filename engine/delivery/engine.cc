@@ -328,7 +328,7 @@ void Engine::Impl::FeedConnection(Destination* dest, Connection* conn, MonoTime 
     return;
   }
   if (LaneEmpty(dest, conn)) return;  // idle
-  scheduler::ThrottleDecision d = path->egress.Check(now);
+  shaping::ThrottleDecision d = path->egress.Check(now);
   if (!d.allowed) {
     ArmWake(dest, now + d.retry_after);
     return;
@@ -428,7 +428,7 @@ void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
         SchedulePump(nullptr);
         return;
       }
-      scheduler::ThrottleDecision d = path->egress.Check(now);
+      shaping::ThrottleDecision d = path->egress.Check(now);
       if (d.allowed && path->connect_rate) d = path->connect_rate->Check(now);
       if (!d.allowed) {
         ArmWake(dest, now + d.retry_after);
@@ -894,7 +894,7 @@ void Engine::Impl::Sweep() {
     bool unused = site->destinations == 0 && site->open == 0 && now - site->last_used >= needed;
     for (auto& [source, path] : site->paths) {
       unused = unused && path->open == 0 && path->waiting == 0 && !path->watched &&
-               path->connections.empty() && path->reported == scheduler::PathState::kOpen &&
+               path->connections.empty() && path->reported == shaping::PathState::kOpen &&
                !path->egress.Suspended(now);
     }
     if (unused) {

@@ -20,10 +20,10 @@
 
 #include "common/status.h"
 #include "engine/smtp/client_session.h"
-#include "scheduler/backoff.h"
-#include "scheduler/egress_path.h"
-#include "scheduler/rate.h"
-#include "scheduler/warmup.h"
+#include "engine/shaping/backoff.h"
+#include "engine/shaping/egress_path.h"
+#include "engine/shaping/rate.h"
+#include "engine/shaping/warmup.h"
 
 namespace postino::delivery {
 
@@ -63,8 +63,8 @@ struct PathLimits {
   // Recipients in one transaction (RFC 5321 §4.5.3.1.8: servers take at
   // least 100). A 452 at RCPT also lowers it for the site for a while.
   int max_recipients_per_message = 50;
-  std::optional<scheduler::Rate> max_message_rate;     // per path; nullopt = unlimited
-  std::optional<scheduler::Rate> max_connection_rate;  // new connections per path
+  std::optional<shaping::Rate> max_message_rate;     // per path; nullopt = unlimited
+  std::optional<shaping::Rate> max_connection_rate;  // new connections per path
   std::optional<smtp::TlsMode> tls;                    // overrides the route's TLS mode
 };
 
@@ -86,8 +86,8 @@ struct EngineConfig {
   uint32_t rate_burst = 1;    // GCRA burst of the per-path message and connection rates
   // Adaptive backoff: every non-2xx reply (and every failure before a
   // transaction) is matched; null = no backoff rules.
-  std::shared_ptr<const scheduler::BackoffPolicy> backoff;
-  std::vector<scheduler::WarmupPlan> warmup;  // per-source daily caps
+  std::shared_ptr<const shaping::BackoffPolicy> backoff;
+  std::vector<shaping::WarmupPlan> warmup;  // per-source daily caps
   // While some path is suspended, slowed or recovering, its state is checked
   // this often to report the change (PathEvent) and wake waiting messages.
   std::chrono::milliseconds path_watch_interval{std::chrono::seconds(1)};
@@ -166,7 +166,7 @@ struct PathEvent {
   std::string rule;    // backoff rule name ("" for time-driven changes)
   std::string reply;   // the reply that caused it ("421 4.7.28 ...")
   std::chrono::system_clock::time_point until{};  // kSuspended / kSlowed
-  std::optional<scheduler::Rate> rate;           // the rate now in force (nullopt = unlimited)
+  std::optional<shaping::Rate> rate;           // the rate now in force (nullopt = unlimited)
   std::chrono::system_clock::time_point at{};
 };
 const char* PathEventActionName(PathEvent::Action a);
@@ -195,9 +195,9 @@ struct EngineCounts {
 // Snapshot for `postino sources`.
 struct PathSnapshot {
   std::string site;
-  scheduler::PathState state = scheduler::PathState::kOpen;
+  shaping::PathState state = shaping::PathState::kOpen;
   std::chrono::system_clock::time_point until{};  // end of a suspension (kSuspended)
-  std::optional<scheduler::Rate> rate;           // rate in force; nullopt = unlimited
+  std::optional<shaping::Rate> rate;           // rate in force; nullopt = unlimited
   int open_connections = 0;
   size_t waiting = 0;  // messages assigned to this path, not yet sent
 };
@@ -207,7 +207,7 @@ struct SourceSnapshot {
   bool active = true;                // false: removed by Reconfigure, connections closing
   enum class State { kOk, kSuspended, kCapped } state = State::kOk;
   int suspended_sites = 0;           // paths suspended now
-  scheduler::WarmupStatus warmup = scheduler::WarmupStatus::kNotWarming;
+  shaping::WarmupStatus warmup = shaping::WarmupStatus::kNotWarming;
   uint64_t sent_today = 0;           // messages handed to a site today (UTC)
   std::optional<uint64_t> cap_today; // nullopt = no cap
   std::vector<PathSnapshot> paths;   // paths that exist (a site was used from this source)

@@ -28,11 +28,11 @@
 #include "engine/delivery/connection.h"
 #include "engine/delivery/engine.h"
 #include "engine/net/mx_resolver.h"
-#include "scheduler/backoff.h"
-#include "scheduler/egress_path.h"
-#include "scheduler/source_pool.h"
-#include "scheduler/throttle.h"
-#include "scheduler/warmup.h"
+#include "engine/shaping/backoff.h"
+#include "engine/shaping/egress_path.h"
+#include "engine/shaping/source_pool.h"
+#include "engine/shaping/throttle.h"
+#include "engine/shaping/warmup.h"
 
 namespace postino::delivery {
 
@@ -68,11 +68,11 @@ struct Destination;
 struct Path {
   SourceEntry* source = nullptr;
   Site* site = nullptr;
-  scheduler::EgressPath egress;
-  std::optional<scheduler::Throttle> connect_rate;
+  shaping::EgressPath egress;
+  std::optional<shaping::Throttle> connect_rate;
   int open = 0;        // open connections (all destinations of the site)
   size_t waiting = 0;  // messages in lanes for this path
-  scheduler::PathState reported = scheduler::PathState::kOpen;
+  shaping::PathState reported = shaping::PathState::kOpen;
   bool watched = false;
   std::vector<Connection*> connections;
 };
@@ -117,7 +117,7 @@ struct Destination {
   Site* site = nullptr;             // set once resolved
   // The pool's sources (parallel to wrr's entries), rebuilt after Reconfigure.
   std::vector<SourceEntry*> members;
-  std::optional<scheduler::SourcePool> wrr;
+  std::optional<shaping::SourcePool> wrr;
   uint64_t pool_generation = 0;
   MonoTime wake_at = MonoTime::max();
   size_t open_rotation = 0;  // fairness between lanes when opening connections
@@ -221,7 +221,7 @@ class Engine::Impl final : public ConnectionOwner {
   void ArmWake(Destination* dest, MonoTime when);
   void CountWarmup(const SourceEntry* source, const std::string& site, uint64_t recipients);
   int64_t TodayUtc() const;
-  void RebuildWarmup(std::vector<scheduler::WarmupPlan> plans);
+  void RebuildWarmup(std::vector<shaping::WarmupPlan> plans);
   WallTime ToWall(MonoTime t) const;
 
   uv_loop_t* loop_;
@@ -253,8 +253,8 @@ class Engine::Impl final : public ConnectionOwner {
   void ReclaimIdleConnections();
   std::unordered_map<std::string, HostFailure> host_failures_;
   std::unordered_map<std::string, MonoTime> plain_only_;
-  std::shared_ptr<const scheduler::BackoffPolicy> backoff_;
-  std::unique_ptr<scheduler::WarmupTracker> warmup_;
+  std::shared_ptr<const shaping::BackoffPolicy> backoff_;
+  std::unique_ptr<shaping::WarmupTracker> warmup_;
   // Today's (UTC) messages per source name and site key.
   std::map<std::pair<std::string, std::string>, uint64_t> warmup_counts_;
   int64_t warmup_counts_day_ = 0;

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "engine/delivery/engine_impl.h"
 #include "engine/net/address.h"
-#include "scheduler/site.h"
+#include "engine/shaping/site.h"
 
 namespace postino::delivery {
 
@@ -73,13 +73,13 @@ void Engine::Impl::RebuildMembers(Destination* dest) {
   }
   dest->members.clear();
   dest->wrr.reset();
-  std::vector<scheduler::PoolEntry> entries;
+  std::vector<shaping::PoolEntry> entries;
   for (const auto& [source, weight] : members) {
     dest->members.push_back(source);
     entries.push_back({source->config.name, weight});
   }
   if (!entries.empty()) {
-    auto pool = scheduler::SourcePool::Create(dest->pool, std::move(entries));
+    auto pool = shaping::SourcePool::Create(dest->pool, std::move(entries));
     if (pool.ok()) {
       dest->wrr = std::move(*pool);
     } else {
@@ -117,7 +117,7 @@ void Engine::Impl::AttachSite(Destination* dest) {
     for (const HostEntry& h : dest->hosts) names.push_back(h.name);
     if (names.empty()) names.push_back(dest->domain);
   }
-  std::string key = scheduler::MakeSiteKey(names);
+  std::string key = shaping::MakeSiteKey(names);
   if (dest->site != nullptr && dest->site->key == key) return;
   if (dest->site != nullptr) {
     for (auto& [source, lane] : dest->lanes) {
@@ -146,7 +146,7 @@ Path* Engine::Impl::PathFor(Site* site, SourceEntry* source) {
     slot = std::make_unique<Path>();
     slot->source = source;
     slot->site = site;
-    slot->egress = scheduler::EgressPath(site->limits.max_message_rate, config_.rate_burst);
+    slot->egress = shaping::EgressPath(site->limits.max_message_rate, config_.rate_burst);
     ConfigurePath(slot.get());
   }
   return slot.get();
@@ -168,7 +168,7 @@ size_t Engine::Impl::LaneCapacity(const Path* path, MonoTime now) const {
   const PathLimits& l = path->site->limits;
   size_t cap = l.max_connections > 0 ? static_cast<size_t>(l.max_connections) : 64;
   // A slow path keeps few messages waiting, so the others are not held up.
-  if (std::optional<scheduler::Rate> rate = path->egress.CurrentRate(now)) {
+  if (std::optional<shaping::Rate> rate = path->egress.CurrentRate(now)) {
     cap = std::min(cap, static_cast<size_t>(rate->PerSecond() / 2));
   }
   return std::max<size_t>(cap, 1);
@@ -184,13 +184,13 @@ bool Engine::Impl::SourceUsable(Destination* dest, SourceEntry* source, MonoTime
     *wake = std::min(*wake, path->egress.suspended_until());
     return false;
   }
-  scheduler::ThrottleDecision d = path->egress.Check(now);
+  shaping::ThrottleDecision d = path->egress.Check(now);
   if (!d.allowed) {
     *wake = std::min(*wake, now + d.retry_after);
     return false;
   }
   if (warmup_ && !warmup_->MaySend(source->config.name, dest->site->key)) {
-    scheduler::SourceState st = warmup_->State(source->config.name);
+    shaping::SourceState st = warmup_->State(source->config.name);
     WallTime wall = SystemClock::Instance().WallNow();
     Nanos until_next_day = st.next_day > wall ? Nanos(st.next_day - wall) : Nanos(0);
     *wake = std::min(*wake, now + until_next_day + std::chrono::seconds(1));
@@ -285,18 +285,18 @@ void Engine::Impl::ReturnLane(Destination* dest, SourceEntry* source) {
 bool Engine::Impl::ApplyBackoff(Path* path, const std::string& domain, const smtp::Reply& reply,
                                 bool* bounce) {
   if (!backoff_) return false;
-  scheduler::PathKey key{path->source->config.name, path->site->key};
-  std::optional<scheduler::BackoffEvent> ev =
+  shaping::PathKey key{path->source->config.name, path->site->key};
+  std::optional<shaping::BackoffEvent> ev =
       backoff_->Apply(key, reply.ToString(), &path->egress, SystemClock::Instance());
   if (!ev) return false;
-  if (ev->action == scheduler::BackoffAction::kBounce) {
+  if (ev->action == shaping::BackoffAction::kBounce) {
     *bounce = true;
     return true;
   }
   MonoTime now = SystemClock::Instance().Now();
   PathEvent e;
   e.domain = domain;
-  e.action = ev->action == scheduler::BackoffAction::kSuspend ? PathEvent::Action::kSuspended
+  e.action = ev->action == shaping::BackoffAction::kSuspend ? PathEvent::Action::kSuspended
                                                               : PathEvent::Action::kSlowed;
   e.rule = ev->rule;
   e.reply = ev->reply;
@@ -308,7 +308,7 @@ bool Engine::Impl::ApplyBackoff(Path* path, const std::string& domain, const smt
             ev->rule, ev->reply);
   path->reported = path->egress.State(now);
   EmitPathEvent(path, std::move(e));
-  if (ev->action == scheduler::BackoffAction::kSuspend) SuspendPath(path);
+  if (ev->action == shaping::BackoffAction::kSuspend) SuspendPath(path);
   WatchPath(path);
   return true;
 }
@@ -348,10 +348,10 @@ void Engine::Impl::OnWatch() {
   std::vector<Path*> still;
   std::unordered_set<Site*> changed;
   for (Path* path : watched_) {
-    scheduler::PathState before = path->reported;
+    shaping::PathState before = path->reported;
     ReportPathState(path, now);
     if (path->reported != before) changed.insert(path->site);
-    if (path->reported == scheduler::PathState::kOpen) {
+    if (path->reported == shaping::PathState::kOpen) {
       path->watched = false;
     } else {
       still.push_back(path);
@@ -366,21 +366,21 @@ void Engine::Impl::OnWatch() {
 }
 
 void Engine::Impl::ReportPathState(Path* path, MonoTime now) {
-  scheduler::PathState st = path->egress.State(now);
+  shaping::PathState st = path->egress.State(now);
   if (st == path->reported) return;
   path->reported = st;
   PathEvent e;
   switch (st) {
-    case scheduler::PathState::kOpen:
+    case shaping::PathState::kOpen:
       e.action = PathEvent::Action::kResumed;
       break;
-    case scheduler::PathState::kRecovering:
+    case shaping::PathState::kRecovering:
       e.action = PathEvent::Action::kRecovering;
       break;
-    case scheduler::PathState::kSlowed:
+    case shaping::PathState::kSlowed:
       e.action = PathEvent::Action::kSlowed;
       break;
-    case scheduler::PathState::kSuspended:
+    case shaping::PathState::kSuspended:
       e.action = PathEvent::Action::kSuspended;
       e.until = ToWall(path->egress.suspended_until());
       break;
@@ -470,10 +470,10 @@ void Engine::Impl::CountWarmup(const SourceEntry* source, const std::string& sit
   }
 }
 
-void Engine::Impl::RebuildWarmup(std::vector<scheduler::WarmupPlan> plans) {
+void Engine::Impl::RebuildWarmup(std::vector<shaping::WarmupPlan> plans) {
   std::set<std::string> planned;
   for (const auto& p : plans) planned.insert(p.source);
-  warmup_ = std::make_unique<scheduler::WarmupTracker>(SystemClock::Instance(), std::move(plans));
+  warmup_ = std::make_unique<shaping::WarmupTracker>(SystemClock::Instance(), std::move(plans));
   if (TodayUtc() != warmup_counts_day_) {
     warmup_counts_.clear();
     warmup_counts_day_ = TodayUtc();
@@ -493,7 +493,7 @@ void Engine::Impl::SeedWarmupCounts(const std::vector<WarmupCount>& counts) {
   }
   for (const WarmupCount& c : counts) {
     warmup_counts_[{c.source, c.site}] += c.count;
-    if (warmup_->State(c.source).status == scheduler::WarmupStatus::kNotWarming) continue;
+    if (warmup_->State(c.source).status == shaping::WarmupStatus::kNotWarming) continue;
     for (uint64_t i = 0; i < c.count; ++i) warmup_->RecordSent(c.source, c.site);
   }
 }
@@ -557,7 +557,7 @@ std::vector<SourceSnapshot> Engine::Impl::SourceStates() const {
       PathSnapshot ps;
       ps.site = site->key;
       ps.state = p.egress.State(now);
-      if (ps.state == scheduler::PathState::kSuspended) {
+      if (ps.state == shaping::PathState::kSuspended) {
         ps.until = ToWall(p.egress.suspended_until());
         ++s.suspended_sites;
       }
@@ -567,11 +567,11 @@ std::vector<SourceSnapshot> Engine::Impl::SourceStates() const {
       s.paths.push_back(std::move(ps));
     }
     if (!entry->active && s.paths.empty()) continue;
-    scheduler::SourceState ws = warmup_->State(s.name);
+    shaping::SourceState ws = warmup_->State(s.name);
     s.warmup = ws.status;
-    if (ws.status != scheduler::WarmupStatus::kNotWarming) s.cap_today = ws.cap;
-    if (ws.status == scheduler::WarmupStatus::kCapped ||
-        ws.status == scheduler::WarmupStatus::kPending) {
+    if (ws.status != shaping::WarmupStatus::kNotWarming) s.cap_today = ws.cap;
+    if (ws.status == shaping::WarmupStatus::kCapped ||
+        ws.status == shaping::WarmupStatus::kPending) {
       s.state = SourceSnapshot::State::kCapped;
     } else if (s.suspended_sites > 0) {
       s.state = SourceSnapshot::State::kSuspended;

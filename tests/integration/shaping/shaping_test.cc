@@ -14,8 +14,8 @@
 #include <set>
 
 #include "engine/delivery/engine.h"
-#include "scheduler/backoff.h"
-#include "scheduler/rate.h"
+#include "engine/shaping/backoff.h"
+#include "engine/shaping/rate.h"
 #include "tests/fakemx/fake_mx.h"
 #include "tests/integration/engine/engine_fixture.h"
 
@@ -36,8 +36,8 @@ const std::vector<std::string> kSourceIps = {"127.0.0.10", "127.0.0.11", "127.0.
                                              "127.0.0.13"};
 const std::vector<int> kWeights = {1, 1, 2, 4};
 
-scheduler::Rate RateOf(const char* text) {
-  auto r = scheduler::ParseRate(text);
+shaping::Rate RateOf(const char* text) {
+  auto r = shaping::ParseRate(text);
   EXPECT_TRUE(r.ok()) << text;
   return *r;
 }
@@ -123,11 +123,11 @@ class ShapingTest : public EngineTest {
     });
   }
 
-  static std::shared_ptr<const scheduler::BackoffPolicy> Policy(
-      std::vector<scheduler::BackoffRuleSpec> rules) {
-    auto p = scheduler::BackoffPolicy::Create(std::move(rules), /*use_defaults=*/false);
+  static std::shared_ptr<const shaping::BackoffPolicy> Policy(
+      std::vector<shaping::BackoffRuleSpec> rules) {
+    auto p = shaping::BackoffPolicy::Create(std::move(rules), /*use_defaults=*/false);
     EXPECT_TRUE(p.ok()) << p.status().message();
-    return std::make_shared<const scheduler::BackoffPolicy>(std::move(*p));
+    return std::make_shared<const shaping::BackoffPolicy>(std::move(*p));
   }
 
   void ExpectOneOutcomeEach(size_t n) {
@@ -249,10 +249,10 @@ TEST_F(ShapingTest, SiteAnswering421IsSuspendedWhileTheOtherKeepsSending) {
   limits.max_connections = 2;
   limits.max_message_rate = RateOf("20/s");
   auto config = Config(limits, a.port(), b.port());
-  scheduler::BackoffRuleSpec rule;
+  shaping::BackoffRuleSpec rule;
   rule.name = "gmail-4.7.28-test";
   rule.pattern = "^421 4\\.7\\.28";
-  rule.action = scheduler::BackoffAction::kSuspend;
+  rule.action = shaping::BackoffAction::kSuspend;
   rule.duration = 2s;
   config.backoff = Policy({rule});
   StartWithEvents(config);
@@ -328,10 +328,10 @@ TEST_F(ShapingTest, SlowedPathRecoversGradually) {
   limits.max_message_rate = RateOf("40/s");
   auto config = Config(limits, a.port(), a.port());
   config.sources.resize(1);
-  scheduler::BackoffRuleSpec rule;
+  shaping::BackoffRuleSpec rule;
   rule.name = "microsoft-4.7.650-test";
   rule.pattern = "^451 4\\.7\\.65[01]";
-  rule.action = scheduler::BackoffAction::kSlow;
+  rule.action = shaping::BackoffAction::kSlow;
   rule.rate = RateOf("4/s");
   rule.duration = 1s;
   rule.recovery_interval = 500ms;
@@ -387,8 +387,8 @@ TEST_F(ShapingTest, WarmupCappedSourcesAreSkippedAndOthersSend) {
   limits.max_connections = 2;
   auto config = Config(limits, a.port(), a.port());
   auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
-  config.warmup = {scheduler::WarmupPlan{"s13", today, {25}, {}},
-                   scheduler::WarmupPlan{"s12", today, {30}, {}}};
+  config.warmup = {shaping::WarmupPlan{"s13", today, {25}, {}},
+                   shaping::WarmupPlan{"s12", today, {30}, {}}};
   StartWithEvents(config);
   // s12 already sent 20 today (before a restart).
   engine_->SeedWarmupCounts({delivery::WarmupCount{"s12", "", 20}});

@@ -1,0 +1,77 @@
+// site.cc: site keys and host pattern matching.
+#include "engine/shaping/site.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace postino::shaping {
+namespace {
+
+std::string Normalize(std::string_view s) {
+  while (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string MakeSiteKey(std::vector<std::string> mx_hosts) {
+  for (std::string& h : mx_hosts) h = Normalize(h);
+  std::sort(mx_hosts.begin(), mx_hosts.end());
+  mx_hosts.erase(std::unique(mx_hosts.begin(), mx_hosts.end()), mx_hosts.end());
+  std::string key;
+  for (const std::string& h : mx_hosts) {
+    if (h.empty()) continue;
+    if (!key.empty()) key += ',';
+    key += h;
+  }
+  return key;
+}
+
+bool HostMatches(std::string_view pattern, std::string_view host) {
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  while (!pattern.empty() && pattern.back() == '.') pattern.remove_suffix(1);
+  if (pattern == "*") return true;
+  if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+    std::string_view suffix = pattern.substr(2);
+    if (IEquals(host, suffix)) return true;
+    return host.size() > suffix.size() && host[host.size() - suffix.size() - 1] == '.' &&
+           IEquals(host.substr(host.size() - suffix.size()), suffix);
+  }
+  return IEquals(pattern, host);
+}
+
+bool SiteMatches(std::string_view pattern, std::string_view site_key) {
+  if (IEquals(pattern, site_key)) return true;
+  size_t start = 0;
+  while (start <= site_key.size()) {
+    size_t comma = site_key.find(',', start);
+    if (comma == std::string_view::npos) comma = site_key.size();
+    if (comma > start && HostMatches(pattern, site_key.substr(start, comma - start))) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+int PatternSpecificity(std::string_view pattern) {
+  if (pattern == "*") return 0;
+  if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+    return 1 + static_cast<int>(pattern.size());
+  }
+  return 100000 + static_cast<int>(pattern.size());
+}
+
+}  // namespace postino::shaping

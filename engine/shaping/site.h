@@ -1,0 +1,30 @@
+// site.h: identifying an MX site (the set of MX hosts a domain resolves to)
+// and matching domain / MX-host patterns ("gmail.com", "*.google.com", "*").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace postino::shaping {
+
+// The key of a site: MX host names lowercased, trailing dots removed,
+// sorted, de-duplicated and joined with ','. Domains whose MX sets are equal
+// share a site and therefore its limits ("MX rollup").
+std::string MakeSiteKey(std::vector<std::string> mx_hosts);
+
+// Matches one host name against a pattern, case-insensitively:
+//   "*"              any host
+//   "*.google.com"   google.com itself and any name below it
+//   "gmail.com"      exactly that name
+bool HostMatches(std::string_view pattern, std::string_view host);
+
+// True iff `pattern` matches at least one host of `site_key` (see
+// MakeSiteKey), or matches the key as a whole.
+bool SiteMatches(std::string_view pattern, std::string_view site_key);
+
+// Specificity of a pattern, for "most specific first": exact names beat
+// wildcards, longer suffixes beat shorter ones, "*" is least specific.
+int PatternSpecificity(std::string_view pattern);
+
+}  // namespace postino::shaping
