@@ -15,7 +15,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 namespace postino::config {
 
@@ -79,8 +79,8 @@ struct LimitValues {
   std::optional<int> max_site_connections;  // per site, all sources
   std::optional<int> max_messages_per_connection;
   std::optional<int> max_recipients_per_message;       // RCPTs in one transaction
-  std::optional<shaping::Rate> max_message_rate;     // per egress path
-  std::optional<shaping::Rate> max_connection_rate;  // per egress path
+  std::optional<Rate> max_message_rate;     // per egress path
+  std::optional<Rate> max_connection_rate;  // per egress path
   std::optional<TlsMode> tls;
   std::optional<std::vector<Nanos>> retry_schedule;
   std::optional<Nanos> max_age;
@@ -103,8 +103,8 @@ struct EffectiveLimits {
   int max_site_connections = 0;
   int max_messages_per_connection = 0;
   int max_recipients_per_message = 0;
-  std::optional<shaping::Rate> max_message_rate;  // nullopt = unlimited
-  std::optional<shaping::Rate> max_connection_rate;
+  std::optional<Rate> max_message_rate;  // nullopt = unlimited
+  std::optional<Rate> max_connection_rate;
   std::optional<TlsMode> tls;  // nullopt = the route's TLS mode
   std::vector<Nanos> retry_schedule;
   Nanos max_age{0};
@@ -140,7 +140,7 @@ struct BackoffRuleConfig {
   std::string site;   // optional domain / MX pattern
   enum class Action { kSuspend, kSlow, kBounce } action = Action::kSuspend;
   Nanos duration{0};                                 // suspend/slow: how long
-  std::optional<shaping::Rate> rate;               // slow: the reduced rate
+  std::optional<Rate> rate;               // slow: the reduced rate
   Nanos recovery_interval{std::chrono::minutes(5)};  // slow: rate doubles every interval
 };
 

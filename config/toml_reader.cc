@@ -205,11 +205,11 @@ bool TableReader::Enum(std::string_view key, std::initializer_list<std::string_v
   return false;
 }
 
-bool TableReader::Rate(std::string_view key, std::optional<shaping::Rate>* out) {
+bool TableReader::Rate(std::string_view key, std::optional<postino::Rate>* out) {
   std::string value;
   const toml::node* n = Get(key);
   if (n == nullptr || !String(key, &value)) return false;
-  Result<shaping::Rate> r = shaping::ParseRate(value);
+  auto r = ParseRate(value);
   if (!r.ok()) {
     Error(*n, key, r.status().message());
     return false;
@@ -241,7 +241,7 @@ bool TableReader::Duration(std::string_view key, Nanos* out, bool seconds_ok, bo
         *n, key,
         seconds_ok ? "seconds or a duration such as \"30s\"" : "a duration such as \"30m\"");
   }
-  Result<Nanos> d = shaping::ParseDuration(s->get());
+  Result<Nanos> d = ParseDuration(s->get());
   if (!d.ok()) {
     Error(*n, key, d.status().message());
     return false;
@@ -269,7 +269,7 @@ bool TableReader::DurationArray(std::string_view key, std::vector<Nanos>* out) {
       ok = TypeError(e, item_key, "a duration such as \"5m\"");
       continue;
     }
-    Result<Nanos> d = shaping::ParseDuration(s->get());
+    Result<Nanos> d = ParseDuration(s->get());
     if (!d.ok()) {
       Error(e, item_key, d.status().message());
       ok = false;

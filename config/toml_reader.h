@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 namespace postino::config::internal {
 
@@ -65,7 +65,7 @@ class TableReader {
   bool Float(std::string_view key, double min, double max, double* out);
   bool StringArray(std::string_view key, std::vector<std::string>* out);
   bool Enum(std::string_view key, std::initializer_list<std::string_view> names, int* out);
-  bool Rate(std::string_view key, std::optional<shaping::Rate>* out);
+  bool Rate(std::string_view key, std::optional<postino::Rate>* out);
   // A duration string ("30m"); when `seconds_ok`, a plain integer means seconds.
   bool Duration(std::string_view key, Nanos* out, bool seconds_ok = false, bool required = false);
   bool DurationArray(std::string_view key, std::vector<Nanos>* out);

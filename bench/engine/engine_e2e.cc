@@ -31,7 +31,7 @@
 
 #include "engine/delivery/engine.h"
 #include "engine/shaping/backoff.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 int main(int argc, char** argv) {
   if (argc < 5 || argc > 8) {
@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
     limits.max_connections = connections;
     limits.max_site_connections = connections * 4;
     limits.max_messages_per_connection = 1000000;
-    limits.max_message_rate = *postino::shaping::ParseRate("10000000/min");
-    limits.max_connection_rate = *postino::shaping::ParseRate("100000/min");
+    limits.max_message_rate = *postino::ParseRate("10000000/min");
+    limits.max_connection_rate = *postino::ParseRate("100000/min");
     config.limits_for = [limits](const std::string&, const std::vector<std::string>&) {
       return limits;
     };

@@ -22,7 +22,7 @@
 #include "engine/smtp/client_session.h"
 #include "engine/shaping/backoff.h"
 #include "engine/shaping/egress_path.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 #include "engine/shaping/warmup.h"
 
 namespace postino::delivery {
@@ -63,8 +63,8 @@ struct PathLimits {
   // Recipients in one transaction (RFC 5321 §4.5.3.1.8: servers take at
   // least 100). A 452 at RCPT also lowers it for the site for a while.
   int max_recipients_per_message = 50;
-  std::optional<shaping::Rate> max_message_rate;     // per path; nullopt = unlimited
-  std::optional<shaping::Rate> max_connection_rate;  // new connections per path
+  std::optional<Rate> max_message_rate;     // per path; nullopt = unlimited
+  std::optional<Rate> max_connection_rate;  // new connections per path
   std::optional<smtp::TlsMode> tls;                    // overrides the route's TLS mode
 };
 
@@ -166,7 +166,7 @@ struct PathEvent {
   std::string rule;    // backoff rule name ("" for time-driven changes)
   std::string reply;   // the reply that caused it ("421 4.7.28 ...")
   std::chrono::system_clock::time_point until{};  // kSuspended / kSlowed
-  std::optional<shaping::Rate> rate;           // the rate now in force (nullopt = unlimited)
+  std::optional<Rate> rate;           // the rate now in force (nullopt = unlimited)
   std::chrono::system_clock::time_point at{};
 };
 const char* PathEventActionName(PathEvent::Action a);
@@ -197,7 +197,7 @@ struct PathSnapshot {
   std::string site;
   shaping::PathState state = shaping::PathState::kOpen;
   std::chrono::system_clock::time_point until{};  // end of a suspension (kSuspended)
-  std::optional<shaping::Rate> rate;           // rate in force; nullopt = unlimited
+  std::optional<Rate> rate;           // rate in force; nullopt = unlimited
   int open_connections = 0;
   size_t waiting = 0;  // messages assigned to this path, not yet sent
 };

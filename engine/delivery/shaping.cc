@@ -168,7 +168,7 @@ size_t Engine::Impl::LaneCapacity(const Path* path, MonoTime now) const {
   const PathLimits& l = path->site->limits;
   size_t cap = l.max_connections > 0 ? static_cast<size_t>(l.max_connections) : 64;
   // A slow path keeps few messages waiting, so the others are not held up.
-  if (std::optional<shaping::Rate> rate = path->egress.CurrentRate(now)) {
+  if (std::optional<Rate> rate = path->egress.CurrentRate(now)) {
     cap = std::min(cap, static_cast<size_t>(rate->PerSecond() / 2));
   }
   return std::max<size_t>(cap, 1);

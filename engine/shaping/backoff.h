@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "engine/shaping/connection_limits.h"
 #include "engine/shaping/egress_path.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 namespace postino::shaping {
 

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "common/clock.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 #include "engine/shaping/throttle.h"
 
 namespace postino::shaping {

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "common/clock.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 namespace postino::shaping {
 

@@ -15,7 +15,7 @@
 
 #include "engine/delivery/engine.h"
 #include "engine/shaping/backoff.h"
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 #include "tests/fakemx/fake_mx.h"
 #include "tests/integration/engine/engine_fixture.h"
 
@@ -36,8 +36,8 @@ const std::vector<std::string> kSourceIps = {"127.0.0.10", "127.0.0.11", "127.0.
                                              "127.0.0.13"};
 const std::vector<int> kWeights = {1, 1, 2, 4};
 
-shaping::Rate RateOf(const char* text) {
-  auto r = shaping::ParseRate(text);
+Rate RateOf(const char* text) {
+  auto r = ParseRate(text);
   EXPECT_TRUE(r.ok()) << text;
   return *r;
 }

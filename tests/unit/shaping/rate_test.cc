@@ -1,5 +1,5 @@
 // rate_test.cc: parsing rates, durations and site patterns.
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 #include <gtest/gtest.h>
 

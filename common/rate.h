@@ -9,7 +9,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 
-namespace postino::shaping {
+namespace postino {
 
 // `count` events per `period`. A default-constructed Rate is invalid
 // (count 0); parsed rates always have count > 0 and period > 0.
@@ -43,4 +43,4 @@ Result<Nanos> ParseDuration(std::string_view text, bool allow_zero = false);
 // "1h30m", "5m", "3d", "250ms"; "0s" for zero.
 std::string FormatDuration(Nanos d);
 
-}  // namespace postino::shaping
+}  // namespace postino

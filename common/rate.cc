@@ -1,5 +1,5 @@
 // rate.cc: parsing and formatting of rates and durations.
-#include "engine/shaping/rate.h"
+#include "common/rate.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cctype>
 #include <limits>
 
-namespace postino::shaping {
+namespace postino {
 namespace {
 
 using std::chrono::duration_cast;
@@ -182,4 +182,4 @@ std::string FormatDuration(Nanos d) {
   return out;
 }
 
-}  // namespace postino::shaping
+}  // namespace postino
