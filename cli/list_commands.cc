@@ -99,9 +99,12 @@ std::string DelimiterHint(const std::vector<std::string>& cells, char used) {
   return "";
 }
 
-// What to do about a record the reader found not to be UTF-8.
-std::string WithEncodingAdvice(const CsvRecord& rec) {
+// What to do about a record the reader found not to be UTF-8 (in full the
+// first time; a Latin-1 file has that problem on many rows).
+std::string WithEncodingAdvice(const CsvRecord& rec, bool* advised) {
   if (rec.problem != CsvProblem::kEncoding) return rec.error.message();
+  if (*advised) return rec.error.message() + " (see --encoding above)";
+  *advised = true;
   return rec.error.message() +
          "; if the file is Latin-1 or Windows-1252, import it with --encoding latin1 (or "
          "--encoding windows-1252)";
@@ -132,7 +135,14 @@ Status ReadHeader(const std::string& file, const CsvRecord& header, char delimit
           "{}:{}: header column \"{}\" appears twice (columns {} and {}); rename or drop one",
           file, header.line, Shown(col.name), it->second + 1, i + 1));
     }
-    if (Lower(col.name) == "email") *email_col = static_cast<int>(i);
+    if (Lower(col.name) == "email") {
+      if (*email_col >= 0) {
+        return Status::InvalidArgument(fmt::format(
+            "{}:{}: two `email` columns (\"{}\" and \"{}\"); keep one", file, header.line,
+            (*columns)[*email_col].name, col.name));
+      }
+      *email_col = static_cast<int>(i);
+    }
     size_t start = 0;
     for (;;) {
       size_t dot = col.name.find('.', start);
@@ -250,6 +260,7 @@ int RunListImport(Context& ctx, const ListImportOptions& options) {
     return Status::Ok();
   };
 
+  bool advised = false;  // the --encoding advice was given
   CsvRecord header;
   if (!reader.Next(&header)) {
     return Fail(Status::InvalidArgument(fmt::format("{}: the file is empty; expected a header row "
@@ -257,8 +268,8 @@ int RunListImport(Context& ctx, const ListImportOptions& options) {
                                                     options.file)));
   }
   if (!header.error.ok()) {
-    return Fail(Status::InvalidArgument(fmt::format("{}:{}: header row: {}", options.file,
-                                                    header.line, WithEncodingAdvice(header))));
+    return Fail(Status::InvalidArgument(fmt::format(
+        "{}:{}: header row: {}", options.file, header.line, WithEncodingAdvice(header, &advised))));
   }
   if (Status s = transcode(&header, nullptr); !s.ok()) {
     return Fail(Status::InvalidArgument(
@@ -285,7 +296,7 @@ int RunListImport(Context& ctx, const ListImportOptions& options) {
       fmt::print(stderr, "{}:{}: {}\n", options.file, rec.line, why);
     };
     if (!rec.error.ok()) {
-      reject(WithEncodingAdvice(rec));
+      reject(WithEncodingAdvice(rec, &advised));
       continue;
     }
     if (rec.fields.size() != columns.size()) {
