@@ -350,8 +350,8 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
   if (p->started_at) {
     fmt::print("  {:<12} {:>10}\n", "elapsed", FormatDuration(p->elapsed_seconds));
   }
-  fmt::print("\n{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", "DOMAIN", "TOTAL", "DELIVERED",
-             "DEFERRED", "BOUNCED", "EXPIRED", "SUPPRESSED");
+  fmt::print("\n{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", "DOMAIN", "TOTAL",
+             "DELIVERED", "DEFERRED", "BOUNCED", "EXPIRED", "SUPPRESSED", "FAILED");
   size_t shown = 0;
   for (const auto& dom : order) {
     if (++shown > 50) {
@@ -361,11 +361,11 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
     auto& c = by_domain[dom];
     int64_t total = 0;
     for (const char* s : kStatuses) total += c[s];
-    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", dom, total, c["delivered"],
-               c["deferred"], c["bounced"], c["expired"], c["suppressed"]);
+    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", dom, total, c["delivered"],
+               c["deferred"], c["bounced"], c["expired"], c["suppressed"], c["failed"]);
   }
   if (!reasons->rows.empty()) {
-    fmt::print("\nTop bounce and expiry reasons\n");
+    fmt::print("\nTop bounce, expiry and failure reasons\n");
     size_t n = 0;
     for (const auto& row : reasons->rows) {
       if (++n > 10) break;

@@ -11,6 +11,8 @@ struct ListImportOptions {
   std::string list;
   std::string file;
   bool dry_run = false;
+  std::string delimiter = ",";     // ",", ";", "|" or tab ("tab", "\t")
+  std::string encoding = "utf-8";  // utf-8, latin1 or windows-1252
 };
 
 int RunListImport(Context& ctx, const ListImportOptions& options);

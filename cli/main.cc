@@ -46,6 +46,10 @@ int Main(int argc, char** argv) {
   import->add_option("name", import_opts.list, "list name (created if new)")->required();
   import->add_option("file", import_opts.file, "CSV file")->required();
   import->add_flag("--dry-run", import_opts.dry_run, "validate and count, write nothing");
+  import->add_option("--delimiter", import_opts.delimiter,
+                     "field separator: ',' (default), ';', '|' or tab");
+  import->add_option("--encoding", import_opts.encoding,
+                     "file encoding: utf-8 (default), latin1 or windows-1252");
   import->callback([&] { action = [&](Context& ctx) { return RunListImport(ctx, import_opts); }; });
   list->add_subcommand("ls", "show lists and their sizes")->callback([&] {
     action = [](Context& ctx) { return RunListLs(ctx); };

@@ -419,9 +419,8 @@ class PgDatabase final : public Database {
       pqxx::result r = tx.exec_params(
           "SELECT domain, s.status, s.n FROM domain_summary v, LATERAL (VALUES "
           "('delivered', delivered), ('deferred', deferred), ('bounced', bounced), ('expired', "
-          "expired), ('suppressed', suppressed), ('cancelled', cancelled), ('pending', pending), "
-          "('failed', total - delivered - deferred - bounced - expired - suppressed - cancelled - "
-          "pending)) AS s(status, n) WHERE v.campaign = $1 AND s.n > 0 ORDER BY v.total DESC, "
+          "expired), ('suppressed', suppressed), ('cancelled', cancelled), ('failed', failed), "
+          "('pending', pending)) AS s(status, n) WHERE v.campaign = $1 AND s.n > 0 ORDER BY v.total DESC, "
           "v.domain, s.status",
           name);
       std::vector<DomainCount> out;

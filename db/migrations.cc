@@ -299,6 +299,46 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.source_ip, x.status, x.recipie
 -- and analysts can group by site rather than by single MX host.
 ALTER TABLE delivery_events ADD COLUMN site text;
 )SQL"},
+      {6, "failed recipients in the per-domain and reason views", R"SQL(
+-- `failed` (postino could not render or send the message: nothing reached
+-- a server) gets its own column per domain, as in campaign_summary.
+DROP VIEW domain_summary;
+CREATE VIEW domain_summary AS
+SELECT c.id AS campaign_id, c.name AS campaign, x.domain, x.total, x.delivered, x.deferred,
+       x.bounced, x.expired, x.suppressed, x.cancelled, x.failed, x.pending
+  FROM campaigns c CROSS JOIN LATERAL (
+    SELECT d.domain, count(*) AS total,
+           count(*) FILTER (WHERE d.status = 'delivered') AS delivered,
+           count(*) FILTER (WHERE d.status = 'deferred') AS deferred,
+           count(*) FILTER (WHERE d.status = 'bounced') AS bounced,
+           count(*) FILTER (WHERE d.status = 'expired') AS expired,
+           count(*) FILTER (WHERE d.status = 'suppressed') AS suppressed,
+           count(*) FILTER (WHERE d.status = 'cancelled') AS cancelled,
+           count(*) FILTER (WHERE d.status = 'failed') AS failed,
+           count(*) FILTER (WHERE d.status = 'pending') AS pending
+      FROM deliveries d WHERE d.campaign_id = c.id GROUP BY d.domain) x;
+
+-- bounce_reasons also lists why recipients failed. Failed rows are few:
+-- their reason key is computed when read, through the (campaign_id, status)
+-- index, and the bounced/expired part keeps its index-only scan.
+UPDATE deliveries SET last_reply_key = postino_reply_key(last_reply) WHERE status = 'failed';
+DROP VIEW bounce_reasons;
+CREATE VIEW bounce_reasons AS
+SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhanced_code,
+       x.reason, x.recipients
+  FROM campaigns c CROSS JOIN LATERAL (
+    SELECT d.status, d.last_code AS smtp_code, coalesce(d.last_enhanced, '') AS enhanced_code,
+           coalesce(d.last_reply_key, '') AS reason, count(*) AS recipients
+      FROM deliveries d
+     WHERE d.campaign_id = c.id AND d.status IN ('bounced', 'expired')
+     GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT d.status, d.last_code, coalesce(d.last_enhanced, ''),
+           coalesce(d.last_reply_key, postino_reply_key(d.last_reply)), count(*)
+      FROM deliveries d
+     WHERE d.campaign_id = c.id AND d.status = 'failed'
+     GROUP BY 1, 2, 3, 4) x;
+)SQL"},
   };
   return kMigrations;
 }
