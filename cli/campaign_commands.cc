@@ -13,6 +13,7 @@
 #include "address/address.h"
 #include "cli/message_renderer.h"
 #include "cli/time_parse.h"
+#include "common/strings.h"
 
 namespace postino::cli {
 namespace {
@@ -318,7 +319,9 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
                                 {"status", row[1].value_or("")},
                                 {"recipients", std::stoll(row[2].value_or("0"))}});
     }
-    fmt::print("{}\n", out.dump(2));
+    // JSON escapes control characters itself; bytes that are not UTF-8 (a
+    // peer's reply text) become U+FFFD instead of an exception.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitOk;
   }
   if (format == "csv") {
@@ -333,7 +336,7 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
       fmt::print("\n");
     };
     row("*", totals);
-    for (const auto& dom : order) row(dom, by_domain[dom]);
+    for (const auto& dom : order) row(EscapeControl(dom), by_domain[dom]);
     return kExitOk;
   }
   if (format != "table") {
@@ -361,22 +364,24 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
     auto& c = by_domain[dom];
     int64_t total = 0;
     for (const char* s : kStatuses) total += c[s];
-    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", dom, total, c["delivered"],
-               c["deferred"], c["bounced"], c["expired"], c["suppressed"]);
+    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11}\n", EscapeControl(dom), total,
+               c["delivered"], c["deferred"], c["bounced"], c["expired"], c["suppressed"]);
   }
   if (!reasons->rows.empty()) {
     fmt::print("\nTop bounce and expiry reasons\n");
     size_t n = 0;
     for (const auto& row : reasons->rows) {
       if (++n > 10) break;
+      // Reply texts come from remote servers: printed escaped (stored as received).
       fmt::print("{:>8}  {:<8} {} {} {}\n", row[4].value_or(""), row[0].value_or(""),
-                 row[1].value_or(""), row[2].value_or(""), row[3].value_or("").substr(0, 100));
+                 row[1].value_or(""), EscapeControl(row[2].value_or("")),
+                 EscapeControl(row[3].value_or("").substr(0, 100)));
     }
   }
   if (!sources->rows.empty()) {
     fmt::print("\n{:<40} {:<10} {:>10}\n", "SOURCE", "STATUS", "RECIPIENTS");
     for (const auto& row : sources->rows) {
-      fmt::print("{:<40} {:<10} {:>10}\n", row[0].value_or(""), row[1].value_or(""),
+      fmt::print("{:<40} {:<10} {:>10}\n", EscapeControl(row[0].value_or("")), row[1].value_or(""),
                  row[2].value_or(""));
     }
   }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cctype>
 
+#include "common/strings.h"
 #include "templates/mime_encoding.h"
 
 namespace postino::templates {
@@ -22,13 +23,6 @@ bool HasControl(std::string_view s) {
     if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
   }
   return false;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Headers postino writes itself; extra headers may not repeat them.

@@ -3,12 +3,13 @@
 #include "templates/mime_encoding.h"
 
 #include <fmt/format.h>
-#include <idn2.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
+
+#include "address/address.h"
 
 namespace postino::templates {
 namespace {
@@ -286,16 +287,13 @@ Result<std::string> NormalizeDomain(std::string_view domain) {
   if (is_ascii) {
     ascii = std::string(domain);
   } else {
-    std::string input(domain);
-    char* converted = nullptr;
-    int rc = idn2_to_ascii_8z(input.c_str(), &converted, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-    if (rc != IDN2_OK) {
+    Result<std::string> converted = address::DomainToAscii(domain);  // the one IDNA home
+    if (!converted.ok()) {
       return Status::InvalidArgument(
           fmt::format("domain \"{}\" is not a valid internationalized domain name: {}", domain,
-                      idn2_strerror(rc)));
+                      converted.status().message()));
     }
-    ascii = converted;
-    idn2_free(converted);
+    ascii = std::move(converted).value();
   }
   if (ascii.size() > 253) {
     return Status::InvalidArgument(fmt::format("domain \"{}\" is longer than 253 octets", domain));

@@ -44,8 +44,8 @@ void AppendMailboxHeader(std::string_view name, std::string_view display, std::s
                          std::string* out);
 
 // Validates a mailbox address "local@domain" and returns its ASCII form: an
-// internationalized domain becomes A-labels (libidn2, IDNA2008
-// non-transitional), an ASCII domain is kept as written. Refuses control
+// internationalized domain becomes A-labels (address::DomainToAscii, the one
+// IDNA home: IDNA2008 non-transitional), an ASCII domain is kept as written. Refuses control
 // characters, spaces, quoted or non-ASCII local parts (those need SMTPUTF8),
 // bad labels. The error message names the address.
 Result<std::string> NormalizeAddress(std::string_view address);
