@@ -94,8 +94,7 @@ Result<std::string> DomainToAscii(std::string_view domain) {
   }
   std::string out;
   if (ascii) {
-    out = input;
-    out = AsciiLower(out);
+    out = AsciiLower(input);
   } else {
     if (!ValidUtf8(input)) return Status::InvalidArgument("domain is not valid UTF-8");
     char* converted = nullptr;

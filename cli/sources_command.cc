@@ -43,10 +43,10 @@ int RunSources(Context& ctx, int events) {
     std::string action = row[2].value_or("");
     bool in_force = until_ok->rows[i][2].value_or("false") == "true";
     if ((action != "suspended" && action != "slowed") || !in_force) continue;
-    limited[row[0].value_or("")].push_back(
-        fmt::format("{} {}{} until {} UTC ({})", row[1].value_or(""), action,
-                    action == "slowed" ? " to " + row[3].value_or("") : "", row[4].value_or(""),
-                    EscapeControl(row[5].value_or("").substr(0, 60))));
+    limited[row[0].value_or("")].push_back(fmt::format(
+        "{} {}{} until {} UTC ({})", row[1].value_or(""), action,
+        action == "slowed" ? " to " + row[3].value_or("") : "", row[4].value_or(""),
+        EscapeControl(row[5].value_or("").substr(0, 60))));
   }
 
   shaping::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
