@@ -87,6 +87,19 @@ void AppendBase32(const unsigned char* bytes, size_t n, std::string* out) {
   if (bits > 0) out->push_back(kAlphabet[(acc << (5 - bits)) & 31]);
 }
 
+// The length of the longest line of `text` (lines end with CRLF).
+size_t LongestLine(std::string_view text) {
+  size_t longest = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find("\r\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    longest = std::max(longest, end - start);
+    start = end + 2;
+  }
+  return longest;
+}
+
 void AppendBase36(uint64_t v, std::string* out) {
   char buf[16];
   int n = 0;
@@ -393,6 +406,14 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now, RenderedMe
       b.append(r.unsubscribe_token).push_back('>');
     }
     b.append("\r\n");
+  }
+  // The folding above keeps every line short; this guards the RFC 5322
+  // limit for any input: a message that would break it is not built (the
+  // recipient is recorded as failed, with this reason, not sent).
+  if (size_t longest = LongestLine(b); longest > kMaxLineOctets) {
+    return Status::InvalidArgument(fmt::format(
+        "recipient {}: a header line would be {} octets, over the {}-octet limit of RFC 5322",
+        r.email, longest, kMaxLineOctets));
   }
   if (text_ && html_) {
     std::string bnd = "=_pst_";  // "=_" never occurs in quoted-printable text

@@ -123,6 +123,62 @@ TEST(HeaderEncodingTest, AsciiSubjectFoldsAtSpaces) {
   EXPECT_EQ(unfolded, "Subject: " + value + "\r\n");
 }
 
+// The text of a header line written by AppendUnstructuredHeader: encoded
+// words decoded (whitespace between adjacent encoded words dropped, as RFC
+// 2047 says), plain text unfolded.
+std::string DecodeUnstructured(const std::string& header) {
+  std::string body = header.substr(header.find(": ") + 2);
+  body.resize(body.size() - 2);  // final CRLF
+  if (body.rfind("=?UTF-8?B?", 0) != 0) {
+    for (size_t p; (p = body.find("\r\n")) != std::string::npos;) body.erase(p, 2);
+    return body;
+  }
+  static const std::string kAlpha =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t pos = 0;
+  while ((pos = body.find("=?UTF-8?B?", pos)) != std::string::npos) {
+    size_t end = body.find("?=", pos + 10);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : body.substr(pos + 10, end - pos - 10)) {
+      if (c == '=') break;
+      acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
+      bits += 6;
+      if (bits >= 8) {
+        out.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
+        bits -= 8;
+      }
+    }
+    pos = end + 2;
+  }
+  return out;
+}
+
+// Issue 11 item 12: a run of spaces was never folded, so a Subject with
+// ~1,000 spaces made a line over 998 octets (the recipient was bounced).
+TEST(HeaderEncodingTest, LongWhitespaceRunsAndWordsNeverMakeOverlongLines) {
+  const std::vector<std::string> values = {
+      "Hello" + std::string(1000, ' ') + "world", std::string(1000, ' '),
+      "Sale" + std::string(100000, ' ') + "now",  std::string(5000, 'x'),
+      "a " + std::string(5000, 'x') + " b",       "trailing blanks" + std::string(70, ' '),
+      std::string(70, ' ') + "leading blanks",    "tabs\t\t\t" + std::string(200, '\t') + "end",
+  };
+  for (const std::string& value : values) {
+    std::string out;
+    AppendUnstructuredHeader("Subject", value, &out);
+    EXPECT_EQ(WireFormatProblems(out), "") << value.size() << " octets";
+    EXPECT_EQ(DecodeUnstructured(out), value) << value.size() << " octets";
+    // No continuation line of white space only (RFC 5322 §3.2.2).
+    for (size_t p = 0; (p = out.find("\r\n", p)) != std::string::npos; p += 2) {
+      size_t next = out.find("\r\n", p + 2);
+      if (next == std::string::npos) break;
+      std::string line = out.substr(p + 2, next - p - 2);
+      EXPECT_NE(line.find_first_not_of(" \t"), std::string::npos) << value.size() << " octets";
+    }
+  }
+}
+
 TEST(HeaderEncodingTest, NonAsciiBecomesEncodedWordsWithoutSplittingCharacters) {
   std::string value;
   for (int i = 0; i < 40; ++i) value += "è€😀";
@@ -347,6 +403,28 @@ TEST(MessageBuilderTest, HostileAttributesCannotInjectHeadersOrParts) {
       EXPECT_NE(subject.find("Bcc: victim@evil"), std::string::npos);  // kept as inert text
     }
     EXPECT_EQ(Header(parsed, "To").find('\n'), std::string::npos);
+  }
+}
+
+// Issue 11 item 12 through the builder: a Subject rendered from recipient
+// data with huge runs of spaces or one huge word still gives a message
+// whose every line is within the limits.
+TEST(MessageBuilderTest, SubjectWithHugeWhitespaceRunsIsFoldedOrEncoded) {
+  CampaignSpec spec = BasicSpec();
+  spec.subject_template = "{{s}}";
+  auto prepared = PreparedCampaign::Prepare(spec);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  for (const std::string& subject :
+       {"Hi" + std::string(1000, ' ') + "there", "Hi" + std::string(100000, ' ') + "there",
+        std::string(5000, 'w')}) {
+    json attrs = {{"s", subject}};
+    RecipientData r;
+    r.email = "ann@example.com";
+    r.attributes = &attrs;
+    r.unsubscribe_token = "tok-1";
+    auto m = (*prepared)->Render(r, Noon());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(WireFormatProblems(m->bytes), "") << subject.size();
   }
 }
 
