@@ -10,6 +10,7 @@
 #include <cctype>
 
 #include "common/strings.h"
+#include "templates/header_rules.h"
 #include "templates/mime_encoding.h"
 
 namespace postino::templates {
@@ -21,34 +22,6 @@ bool HasControl(std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
-  }
-  return false;
-}
-
-// Headers postino writes itself; extra headers may not repeat them.
-bool IsReservedHeader(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {"from",
-                                                   "to",
-                                                   "cc",
-                                                   "bcc",
-                                                   "subject",
-                                                   "date",
-                                                   "message-id",
-                                                   "mime-version",
-                                                   "content-type",
-                                                   "content-transfer-encoding",
-                                                   "list-id",
-                                                   "list-unsubscribe",
-                                                   "list-unsubscribe-post",
-                                                   "precedence",
-                                                   "feedback-id",
-                                                   "return-path",
-                                                   "dkim-signature",
-                                                   "reply-to",
-                                                   "sender",
-                                                   "received"};
-  for (auto r : kReserved) {
-    if (EqualsIgnoreCase(name, r)) return true;
   }
   return false;
 }
@@ -217,15 +190,10 @@ Result<std::shared_ptr<const PreparedCampaign>> PreparedCampaign::Prepare(
     AppendUnstructuredHeader("Feedback-ID", spec.feedback_id, &h);
   }
   for (const auto& [name, value] : spec.extra_headers) {
-    if (!IsValidHeaderName(name)) {
-      return Status::InvalidArgument(fmt::format(
-          "extra header name \"{}\" is invalid (printable ASCII without ':' or spaces)", name));
+    // The same check as `campaign create --header` and `campaign launch`.
+    if (Status s = ValidateExtraHeader(name, value); !s.ok()) {
+      return Status::InvalidArgument("extra " + s.message());
     }
-    if (IsReservedHeader(name)) {
-      return Status::InvalidArgument(
-          fmt::format("extra header \"{}\" is written by postino itself", name));
-    }
-    if (Status s = campaign_text("extra header " + name, value); !s.ok()) return s;
     AppendUnstructuredHeader(name, value, &h);
   }
 

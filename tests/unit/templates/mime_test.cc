@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "templates/header_rules.h"
 #include "templates/message_builder.h"
 #include "templates/mime_encoding.h"
 #include "tests/unit/templates/test_util.h"
@@ -458,6 +459,38 @@ TEST(MessageBuilderTest, SinglePartAndPlainEnvelope) {
   EXPECT_EQ(m->bytes.find("List-Unsubscribe"), std::string::npos);
 }
 
+// Issue 11 item 13: the one check behind `campaign create --header`,
+// `campaign launch` and the renderer.
+TEST(ExtraHeaderTest, RefusesRoutingAndPostinoHeadersAndControlCharacters) {
+  EXPECT_TRUE(ValidateExtraHeader("X-Campaign", "spring 2027").ok());
+  EXPECT_TRUE(ValidateExtraHeader("X-Note", "Grüße\tund mehr").ok());
+  for (std::string_view name :
+       {"Bcc", "cc", "TO", "From", "Sender", "Return-Path", "Received", "Message-ID", "Date",
+        "DKIM-Signature", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version",
+        "Content-Type", "content-transfer-encoding", "Reply-To", "Subject"}) {
+    Status s = ValidateExtraHeader(name, "x@example.com");
+    EXPECT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find("cannot be set"), std::string::npos) << s.message();
+  }
+  const std::string long_name = "X-" + std::string(80, 'a');
+  for (std::string_view name :
+       {std::string_view(""), std::string_view("Bad Name"), std::string_view("X:Y"),
+        std::string_view("X-\x01"), std::string_view("X-\xc3\xa9"), std::string_view(long_name)}) {
+    Status s = ValidateExtraHeader(name, "1");
+    EXPECT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find("header name"), std::string::npos) << s.message();
+  }
+  for (std::string_view value :
+       {std::string_view("1\r\nBcc: x@y"), std::string_view("a\nb"), std::string_view("a\0b", 3),
+        std::string_view("\x1b[31m"), std::string_view("\x7f")}) {
+    Status s = ValidateExtraHeader("X-A", value);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("control character"), std::string::npos) << s.message();
+  }
+  EXPECT_FALSE(ValidateExtraHeader("X-A", "\xff").ok());
+  EXPECT_FALSE(ValidateExtraHeader("X-A", std::string(901, 'a')).ok());
+}
+
 TEST(MessageBuilderTest, PrepareRejectsBadCampaignData) {
   auto expect_error = [](CampaignSpec spec, std::string_view fragment) {
     auto p = PreparedCampaign::Prepare(spec);
@@ -468,7 +501,11 @@ TEST(MessageBuilderTest, PrepareRejectsBadCampaignData) {
   s.extra_headers = {{"Bad Name", "x"}};
   expect_error(s, "extra header name");
   s.extra_headers = {{"bcc", "x@y"}};
-  expect_error(s, "written by postino");
+  expect_error(s, "cannot be set");
+  s.extra_headers = {{"Content-Type", "text/plain"}};
+  expect_error(s, "cannot be set");
+  s.extra_headers = {{"List-Unsubscribe-Post", "x"}};
+  expect_error(s, "cannot be set");
   s.extra_headers = {{"X-A", "1\r\nBcc: x@y"}};
   expect_error(s, "control character");
   s = BasicSpec();
