@@ -114,17 +114,23 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
     }
     spec.reply_to = o.reply_to;
   }
+  std::string scheduled;  // what --at was understood as
   if (!o.at.empty()) {
-    Result<std::chrono::system_clock::time_point> at = ParseLocalTime(o.at);
+    Result<ScheduleTime> at = ParseScheduleTime(o.at, std::chrono::system_clock::now());
     if (!at.ok()) return Fail(Status::InvalidArgument(fmt::format("--at: {}", at.status().message())));
-    spec.scheduled_at = *at;
+    for (const std::string& w : at->warnings) fmt::print(stderr, "postino: warning: --at: {}\n", w);
+    spec.scheduled_at = at->utc;
+    scheduled = at->understood;
   }
   if (!o.max_age.empty()) {
-    Result<std::chrono::seconds> age = ParseDuration(o.max_age);
-    if (!age.ok()) {
-      return Fail(Status::InvalidArgument(fmt::format("--max-age: {}", age.status().message())));
+    Result<Nanos> age = ParseCliDuration("--max-age", o.max_age, kMaxMaxAge);
+    if (!age.ok()) return Fail(age.status());
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(*age);
+    if (secs.count() < 1) {
+      return Fail(Status::InvalidArgument(
+          fmt::format("--max-age \"{}\" is shorter than one second", o.max_age)));
     }
-    spec.max_age = fmt::format("{} seconds", age->count());
+    spec.max_age = fmt::format("{} seconds", secs.count());
   }
   nlohmann::json settings = nlohmann::json::object();
   if (!o.headers.empty()) {
@@ -180,7 +186,7 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   Status st = (*db)->CreateCampaign(spec);
   if (!st.ok()) return Fail(st);
   fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}{}\n", o.name, o.list,
-             o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "",
+             o.template_name, spec.scheduled_at ? ", scheduled for " + scheduled : "",
              o.recipients_per_message > 1
                  ? fmt::format(", {} recipients per message", o.recipients_per_message)
                  : "");
