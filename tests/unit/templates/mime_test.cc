@@ -124,6 +124,25 @@ TEST(HeaderEncodingTest, AsciiSubjectFoldsAtSpaces) {
   EXPECT_EQ(unfolded, "Subject: " + value + "\r\n");
 }
 
+// Standard base64 decoding (stops at the first '=').
+std::string DecodeBase64(std::string_view b64) {
+  static const std::string kAlpha =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      raw.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return raw;
+}
+
 // The text of a header line written by AppendUnstructuredHeader: encoded
 // words decoded (whitespace between adjacent encoded words dropped, as RFC
 // 2047 says), plain text unfolded.
@@ -134,23 +153,11 @@ std::string DecodeUnstructured(const std::string& header) {
     for (size_t p; (p = body.find("\r\n")) != std::string::npos;) body.erase(p, 2);
     return body;
   }
-  static const std::string kAlpha =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   size_t pos = 0;
   while ((pos = body.find("=?UTF-8?B?", pos)) != std::string::npos) {
     size_t end = body.find("?=", pos + 10);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : body.substr(pos + 10, end - pos - 10)) {
-      if (c == '=') break;
-      acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
-      bits += 6;
-      if (bits >= 8) {
-        out.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
-        bits -= 8;
-      }
-    }
+    out += DecodeBase64(std::string_view(body).substr(pos + 10, end - pos - 10));
     pos = end + 2;
   }
   return out;
@@ -193,21 +200,7 @@ TEST(HeaderEncodingTest, NonAsciiBecomesEncodedWordsWithoutSplittingCharacters) 
   while ((pos = out.find("=?UTF-8?B?", pos)) != std::string::npos) {
     size_t end = out.find("?=", pos + 10);
     ASSERT_LE(end - pos + 2, 75u);
-    std::string b64 = out.substr(pos + 10, end - pos - 10);
-    std::string raw;
-    static const std::string kAlpha =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : b64) {
-      if (c == '=') break;
-      acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
-      bits += 6;
-      if (bits >= 8) {
-        raw.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
-        bits -= 8;
-      }
-    }
+    std::string raw = DecodeBase64(std::string_view(out).substr(pos + 10, end - pos - 10));
     EXPECT_NE(static_cast<unsigned char>(raw[0]) & 0xC0, 0x80u) << "word starts mid-character";
     rebuilt += raw;
     pos = end + 2;
