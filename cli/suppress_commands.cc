@@ -105,8 +105,9 @@ int RunSuppressLs(Context& ctx, int limit) {
   if (!t.ok()) return Fail(t.status());
   fmt::print("{:<40} {:<12} {:<17} {}\n", "ADDRESS", "REASON", "SINCE (UTC)", "DETAIL");
   for (const auto& row : t->rows) {
-    fmt::print("{:<40} {:<12} {:<17} {}\n", row[0].value_or(""), row[1].value_or(""),
-               row[3].value_or(""), row[2].value_or(""));
+    // The detail is often a remote server's reply: printed escaped.
+    fmt::print("{:<40} {:<12} {:<17} {}\n", EscapeControl(row[0].value_or("")), row[1].value_or(""),
+               row[3].value_or(""), EscapeControl(row[2].value_or("")));
   }
   return kExitOk;
 }
