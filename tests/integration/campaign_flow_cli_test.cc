@@ -60,6 +60,20 @@ TEST_F(CampaignCliTest, ReplyWithTerminalEscapesIsStoredAsReceivedAndPrintedEsca
       EXPECT_NE(report.out.find("\\u001b[31mno such user"), std::string::npos) << report.out;
     }
   }
+  // The suppression list's detail and a path event's reply, too.
+  ProcessResult sup = Postino({"suppress", "ls"});
+  ASSERT_EQ(sup.exit_code, 0) << sup.err;
+  EXPECT_EQ(sup.out.find('\x1b'), std::string::npos) << sup.out;
+  if (Sql("SELECT count(*) FROM suppressions WHERE position(chr(27) in detail) > 0") != "0") {
+    EXPECT_NE(sup.out.find("\\x1b[31m"), std::string::npos) << sup.out;
+  }
+  Sql("INSERT INTO egress_events (node, source_name, source_ip, site, action, reply, until) "
+      "VALUES ('test', 'lo', '127.0.0.1', 'mx.example', 'suspended', "
+      "'421 ' || chr(27) || '[2Jblocked', now() + interval '1 hour')");
+  ProcessResult sources = Postino({"sources", "--events", "5"});
+  ASSERT_EQ(sources.exit_code, 0) << sources.err;
+  EXPECT_EQ(sources.out.find('\x1b'), std::string::npos) << sources.out;
+  EXPECT_NE(sources.out.find("421 \\x1b[2Jblocked"), std::string::npos) << sources.out;
 }
 
 TEST_F(CampaignCliTest, CreateRefusesBadHeadersDurationsAndTimes) {
