@@ -1,12 +1,13 @@
 // address.cc: RFC 5321 address syntax checks and IDNA conversion.
 #include "address/address.h"
 
-#include "common/utf8.h"
-
 #include <idn2.h>
 
 #include <cctype>
 #include <cstdlib>
+
+#include "common/strings.h"
+#include "common/utf8.h"
 
 namespace postino::address {
 namespace {
@@ -28,12 +29,6 @@ bool IsAtext(unsigned char c) {
 }
 
 bool ValidUtf8(std::string_view s) { return IsValidUtf8(s); }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 Status CheckLocal(std::string_view local, bool* utf8) {
   if (local.empty()) return Status::InvalidArgument("empty local part before '@'");
@@ -99,8 +94,7 @@ Result<std::string> DomainToAscii(std::string_view domain) {
   }
   std::string out;
   if (ascii) {
-    out = input;
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out = AsciiLower(input);
   } else {
     if (!ValidUtf8(input)) return Status::InvalidArgument("domain is not valid UTF-8");
     char* converted = nullptr;
@@ -113,7 +107,7 @@ Result<std::string> DomainToAscii(std::string_view domain) {
     }
     out = converted;
     idn2_free(converted);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out = AsciiLower(out);
   }
   if (out.size() > kMaxDomain) return Status::InvalidArgument("domain longer than 253 octets");
   size_t start = 0;
@@ -141,7 +135,7 @@ Result<std::string> DomainToAscii(std::string_view domain) {
 }
 
 Result<MailAddress> ParseAddress(std::string_view input) {
-  std::string_view s = Trim(input);
+  std::string_view s = TrimBlanks(input);
   if (s.empty()) return Status::InvalidArgument("empty address");
   if (s.size() > 320) return Status::InvalidArgument("address longer than 320 octets");
   size_t at = s.rfind('@');
@@ -163,7 +157,7 @@ Result<MailAddress> ParseAddress(std::string_view input) {
 }
 
 Result<NameAddr> ParseNameAddr(std::string_view input) {
-  std::string_view s = Trim(input);
+  std::string_view s = TrimBlanks(input);
   NameAddr out;
   size_t lt = s.rfind('<');
   if (lt == std::string_view::npos) {
@@ -176,7 +170,7 @@ Result<NameAddr> ParseNameAddr(std::string_view input) {
   Result<MailAddress> a = ParseAddress(s.substr(lt + 1, s.size() - lt - 2));
   if (!a.ok()) return a.status();
   out.address = std::move(a).value();
-  std::string_view name = Trim(s.substr(0, lt));
+  std::string_view name = TrimBlanks(s.substr(0, lt));
   if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
     name = name.substr(1, name.size() - 2);
     std::string unquoted;

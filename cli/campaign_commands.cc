@@ -13,6 +13,8 @@
 #include "address/address.h"
 #include "cli/message_renderer.h"
 #include "cli/time_parse.h"
+#include "common/strings.h"
+#include "templates/header_rules.h"
 
 namespace postino::cli {
 namespace {
@@ -60,6 +62,24 @@ std::string ProgressLine(const std::string& name, const db::CampaignProgress& p,
                      p.status == "running" ? FormatDuration(eta) : "--", p.status, counts);
 }
 
+// Every header in a campaign's settings.headers passes ValidateExtraHeader.
+Status CheckStoredHeaders(const std::string& settings_json) {
+  nlohmann::json settings = nlohmann::json::parse(settings_json, nullptr, false);
+  if (!settings.is_object() || !settings.contains("headers")) return Status::Ok();
+  if (!settings["headers"].is_array())
+    return Status::InvalidArgument("settings.headers is not a list");
+  for (const auto& h : settings["headers"]) {
+    if (!h.is_object() || !h.contains("name") || !h.contains("value") || !h["name"].is_string() ||
+        !h["value"].is_string()) {
+      return Status::InvalidArgument("settings.headers holds an entry without a name and value");
+    }
+    Status st =
+        templates::ValidateExtraHeader(h["name"].get<std::string>(), h["value"].get<std::string>());
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
@@ -94,39 +114,40 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
     }
     spec.reply_to = o.reply_to;
   }
+  std::string scheduled;  // what --at was understood as
   if (!o.at.empty()) {
-    Result<std::chrono::system_clock::time_point> at = ParseLocalTime(o.at);
+    Result<ScheduleTime> at = ParseScheduleTime(o.at, std::chrono::system_clock::now());
     if (!at.ok()) return Fail(Status::InvalidArgument(fmt::format("--at: {}", at.status().message())));
-    spec.scheduled_at = *at;
+    for (const std::string& w : at->warnings) fmt::print(stderr, "postino: warning: --at: {}\n", w);
+    spec.scheduled_at = at->utc;
+    scheduled = at->understood;
   }
   if (!o.max_age.empty()) {
-    Result<std::chrono::seconds> age = ParseDuration(o.max_age);
-    if (!age.ok()) {
-      return Fail(Status::InvalidArgument(fmt::format("--max-age: {}", age.status().message())));
+    Result<Nanos> age = ParseCliDuration("--max-age", o.max_age, kMaxMaxAge);
+    if (!age.ok()) return Fail(age.status());
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(*age);
+    if (secs.count() < 1) {
+      return Fail(Status::InvalidArgument(
+          fmt::format("--max-age \"{}\" is shorter than one second", o.max_age)));
     }
-    spec.max_age = fmt::format("{} seconds", age->count());
+    spec.max_age = fmt::format("{} seconds", secs.count());
   }
   nlohmann::json settings = nlohmann::json::object();
   if (!o.headers.empty()) {
     nlohmann::json headers = nlohmann::json::array();
     for (const std::string& h : o.headers) {
       size_t colon = h.find(':');
-      bool bad = colon == std::string::npos || colon == 0;
-      for (size_t i = 0; !bad && i < colon; ++i) {
-        unsigned char c = static_cast<unsigned char>(h[i]);
-        bad = c <= 32 || c >= 127;
+      if (colon == std::string::npos) {
+        return Fail(Status::InvalidArgument(
+            fmt::format("--header \"{}\": expected \"Name: value\"", EscapeControl(h))));
       }
-      bad = bad || h.find_first_of("\r\n") != std::string::npos;
-      if (bad) {
-        return Fail(Status::InvalidArgument(fmt::format(
-            "--header \"{}\": expected \"Name: value\" with a printable ASCII name and no line "
-            "breaks",
-            h)));
+      std::string name = h.substr(0, colon);
+      std::string value(TrimBlanks(std::string_view(h).substr(colon + 1)));
+      // The renderer's own check: what passes here renders at run time.
+      if (Status st = templates::ValidateExtraHeader(name, value); !st.ok()) {
+        return Fail(Status::InvalidArgument(fmt::format("--header: {}", st.message())));
       }
-      std::string value = h.substr(colon + 1);
-      size_t b = value.find_first_not_of(' ');
-      headers.push_back({{"name", h.substr(0, colon)},
-                         {"value", b == std::string::npos ? "" : value.substr(b)}});
+      headers.push_back({{"name", name}, {"value", value}});
     }
     settings["headers"] = headers;
   }
@@ -165,7 +186,7 @@ int RunCampaignCreate(Context& ctx, const CampaignCreateOptions& o) {
   Status st = (*db)->CreateCampaign(spec);
   if (!st.ok()) return Fail(st);
   fmt::print("campaign \"{}\" created (draft): list \"{}\", template \"{}\"{}{}\n", o.name, o.list,
-             o.template_name, spec.scheduled_at ? ", scheduled for " + o.at : "",
+             o.template_name, spec.scheduled_at ? ", scheduled for " + scheduled : "",
              o.recipients_per_message > 1
                  ? fmt::format(", {} recipients per message", o.recipients_per_message)
                  : "");
@@ -180,6 +201,13 @@ int RunCampaignLaunch(Context& ctx, const std::string& name) {
   // campaign was created: check again that a shared message is possible.
   Result<db::CampaignRow> campaign = (*db)->GetCampaign(name);
   if (campaign.ok()) {
+    // Headers stored by an older version were not checked at create.
+    if (Status st = CheckStoredHeaders(campaign->settings_json); !st.ok()) {
+      return Fail(Status::InvalidArgument(
+          fmt::format("campaign \"{}\" cannot be launched: {}; create it again with valid "
+                      "--header options",
+                      name, st.message())));
+    }
     int per_message = RecipientsPerMessageSetting(campaign->settings_json);
     if (per_message > 1) {
       Result<db::TemplateRow> tpl = (*db)->GetTemplateById(campaign->template_id);
@@ -318,7 +346,9 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
                                 {"status", row[1].value_or("")},
                                 {"recipients", std::stoll(row[2].value_or("0"))}});
     }
-    fmt::print("{}\n", out.dump(2));
+    // JSON escapes control characters itself; bytes that are not UTF-8 (a
+    // peer's reply text) become U+FFFD instead of an exception.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return kExitOk;
   }
   if (format == "csv") {
@@ -333,7 +363,7 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
       fmt::print("\n");
     };
     row("*", totals);
-    for (const auto& dom : order) row(dom, by_domain[dom]);
+    for (const auto& dom : order) row(EscapeControl(dom), by_domain[dom]);
     return kExitOk;
   }
   if (format != "table") {
@@ -361,22 +391,25 @@ int RunCampaignReport(Context& ctx, const std::string& name, const std::string& 
     auto& c = by_domain[dom];
     int64_t total = 0;
     for (const char* s : kStatuses) total += c[s];
-    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", dom, total, c["delivered"],
-               c["deferred"], c["bounced"], c["expired"], c["suppressed"], c["failed"]);
+    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", EscapeControl(dom), total,
+               c["delivered"], c["deferred"], c["bounced"], c["expired"], c["suppressed"],
+               c["failed"]);
   }
   if (!reasons->rows.empty()) {
     fmt::print("\nTop bounce, expiry and failure reasons\n");
     size_t n = 0;
     for (const auto& row : reasons->rows) {
       if (++n > 10) break;
+      // Reply texts come from remote servers: printed escaped (stored as received).
       fmt::print("{:>8}  {:<8} {} {} {}\n", row[4].value_or(""), row[0].value_or(""),
-                 row[1].value_or(""), row[2].value_or(""), row[3].value_or("").substr(0, 100));
+                 row[1].value_or(""), EscapeControl(row[2].value_or("")),
+                 EscapeControl(row[3].value_or("").substr(0, 100)));
     }
   }
   if (!sources->rows.empty()) {
     fmt::print("\n{:<40} {:<10} {:>10}\n", "SOURCE", "STATUS", "RECIPIENTS");
     for (const auto& row : sources->rows) {
-      fmt::print("{:<40} {:<10} {:>10}\n", row[0].value_or(""), row[1].value_or(""),
+      fmt::print("{:<40} {:<10} {:>10}\n", EscapeControl(row[0].value_or("")), row[1].value_or(""),
                  row[2].value_or(""));
     }
   }

@@ -89,9 +89,12 @@ int Main(int argc, char** argv) {
   create->add_option("--from", create_opts.from, "From: \"Name <address>\"")->required();
   create->add_option("--reply-to", create_opts.reply_to, "Reply-To address");
   create->add_option("--at", create_opts.at,
-                     "start time, e.g. \"2026-12-01 09:00 Europe/Rome\" (default: at launch)");
+                     "start time, e.g. \"2027-01-05 09:00 Europe/Rome\" or "
+                     "\"2027-01-05T09:00+01:00\" (default: at launch)");
   create->add_option("--pool", create_opts.pool, "source pool (default: the config's default)");
-  create->add_option("--max-age", create_opts.max_age, "give up on a recipient after (default 3d)");
+  create->add_option(
+      "--max-age", create_opts.max_age,
+      "give up on a recipient after, e.g. 3d or 1h30m, at most 365d (default [retry] max_age)");
   create->add_option("--header", create_opts.headers, "extra header \"Name: value\" (repeatable)");
   create->add_flag("--verp", create_opts.verp, "per-recipient Return-Path (bounces+TOKEN@domain)");
   create->add_option("--recipients-per-message", create_opts.recipients_per_message,

@@ -89,9 +89,10 @@ Status CheckSharedTemplates(const std::string& campaign_name, int recipients_per
 class MessageRenderer::Impl {
  public:
   explicit Impl(const config::Config& cfg) : cfg_(cfg) {
-    // The key of unsubscribe tokens: from the config, else random per
+    // The key of unsubscribe tokens: [unsubscribe] secret_file/secret_env
+    // (required by config when List-Unsubscribe is on), else random per
     // process (tokens then stay unique but cannot be verified later).
-    if (const char* env = std::getenv("POSTINO_UNSUBSCRIBE_SECRET")) secret_ = env;
+    secret_ = cfg.unsubscribe.secret;
     if (secret_.empty()) {
       unsigned char buf[32];
       RAND_bytes(buf, sizeof buf);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/clock.h"
+#include "common/strings.h"
 #include "config/shaping_mapping.h"
 #include "engine/shaping/warmup.h"
 
@@ -45,7 +46,7 @@ int RunSources(Context& ctx, int events) {
     limited[row[0].value_or("")].push_back(fmt::format(
         "{} {}{} until {} UTC ({})", row[1].value_or(""), action,
         action == "slowed" ? " to " + row[3].value_or("") : "", row[4].value_or(""),
-        row[5].value_or("").substr(0, 60)));
+        EscapeControl(row[5].value_or("").substr(0, 60))));
   }
 
   shaping::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
@@ -76,7 +77,7 @@ int RunSources(Context& ctx, int events) {
     for (const auto& row : recent->rows) {
       fmt::print("{}  {:<12} {:<10} {:<28} {} {}\n", row[0].value_or(""), row[1].value_or(""),
                  row[3].value_or(""), row[2].value_or("").substr(0, 28), row[4].value_or(""),
-                 row[5].value_or("").substr(0, 80));
+                 EscapeControl(row[5].value_or("").substr(0, 80)));
     }
   }
   return kExitOk;

@@ -9,6 +9,7 @@
 
 #include "address/address.h"
 #include "common/csv.h"
+#include "common/strings.h"
 
 namespace postino::cli {
 namespace {
@@ -49,8 +50,7 @@ int RunSuppressImport(Context& ctx, const std::string& file, const std::string& 
   }
   int email_col = -1, reason_col = -1;
   for (size_t i = 0; i < rec.fields.size(); ++i) {
-    std::string h = rec.fields[i];
-    for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string h = AsciiLower(rec.fields[i]);
     if (h == "email") email_col = static_cast<int>(i);
     if (h == "reason") reason_col = static_cast<int>(i);
   }
@@ -105,8 +105,9 @@ int RunSuppressLs(Context& ctx, int limit) {
   if (!t.ok()) return Fail(t.status());
   fmt::print("{:<40} {:<12} {:<17} {}\n", "ADDRESS", "REASON", "SINCE (UTC)", "DETAIL");
   for (const auto& row : t->rows) {
-    fmt::print("{:<40} {:<12} {:<17} {}\n", row[0].value_or(""), row[1].value_or(""),
-               row[3].value_or(""), row[2].value_or(""));
+    // The detail is often a remote server's reply: printed escaped.
+    fmt::print("{:<40} {:<12} {:<17} {}\n", EscapeControl(row[0].value_or("")), row[1].value_or(""),
+               row[3].value_or(""), EscapeControl(row[2].value_or("")));
   }
   return kExitOk;
 }

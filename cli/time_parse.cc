@@ -1,127 +1,159 @@
-// time_parse.cc: wall-clock times in named zones, via the system tz database
-// (/usr/share/zoneinfo) and timegm/localtime_r under a private TZ setting.
+// time_parse.cc: `--at` times with date/tz.h (IANA zones from the system
+// tzdata, USE_OS_TZDB) and command-line durations (see time_parse.h).
 #include "cli/time_parse.h"
 
+#include <date/date.h>
+#include <date/tz.h>
 #include <fmt/format.h>
 
-#include <cctype>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <filesystem>
-#include <mutex>
-#include <string>
+#include <exception>
+
+#include "common/rate.h"
+#include "common/strings.h"
 
 namespace postino::cli {
 namespace {
 
-bool ValidZoneName(const std::string& zone) {
-  if (zone.empty() || zone.find("..") != std::string::npos || zone.front() == '/') return false;
-  for (char c : zone) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' &&
-        c != '+') {
-      return false;
-    }
-  }
-  return std::filesystem::is_regular_file("/usr/share/zoneinfo/" + zone);
+using std::chrono::seconds;
+
+std::string FormatUtc(date::sys_seconds t) { return date::format("%F %T UTC", t); }
+
+std::string FormatLocal(date::local_seconds t) { return date::format("%F %T", t); }
+
+std::string FormatOffset(seconds offset) {
+  long long s = offset.count();
+  char sign = s < 0 ? '-' : '+';
+  if (s < 0) s = -s;
+  return fmt::format("{}{:02}:{:02}", sign, s / 3600, (s % 3600) / 60);
 }
 
-// The UTC offset (seconds east) that `zone` has at local time `tm`, found by
-// mktime under TZ=zone. Serialised: TZ is process-global.
-Result<std::time_t> LocalToUtc(std::tm tm, const std::string& zone) {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  const char* old = std::getenv("TZ");
-  std::string saved = old ? old : "";
-  setenv("TZ", zone.c_str(), 1);
-  tzset();
-  tm.tm_isdst = -1;
-  std::tm copy = tm;
-  std::time_t t = std::mktime(&copy);
-  if (old) setenv("TZ", saved.c_str(), 1);
-  else unsetenv("TZ");
-  tzset();
-  if (t == static_cast<std::time_t>(-1)) {
-    return Status::InvalidArgument("the time does not exist in that zone");
+// Reads "+HH:MM", "+HHMM" or "+HH" (or '-'); false when malformed.
+bool ParseOffset(std::string_view s, seconds* out) {
+  if (s.size() < 3 || (s[0] != '+' && s[0] != '-')) return false;
+  std::string digits;
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (s[i] == ':' && i == 3) continue;
+    if (s[i] < '0' || s[i] > '9') return false;
+    digits.push_back(s[i]);
   }
-  return t;
+  if (digits.size() != 2 && digits.size() != 4) return false;
+  int h = std::stoi(digits.substr(0, 2));
+  int m = digits.size() == 4 ? std::stoi(digits.substr(2, 2)) : 0;
+  if (h > 14 || m > 59) return false;
+  *out = seconds((h * 3600 + m * 60) * (s[0] == '-' ? -1 : 1));
+  return true;
+}
+
+Status SyntaxError(std::string_view text) {
+  return Status::InvalidArgument(fmt::format(
+      "cannot read the time \"{}\": expected \"YYYY-MM-DD HH:MM[:SS]\" followed by a zone name "
+      "(\"2027-01-05 09:00 Europe/Rome\"), an offset (\"2027-01-05T09:00+01:00\"), \"Z\" or "
+      "\"UTC\"",
+      EscapeControl(text)));
 }
 
 }  // namespace
 
-Result<std::chrono::system_clock::time_point> ParseLocalTime(std::string_view text) {
-  std::string s(text);
-  int y, mo, d, h, mi, sec = 0, consumed = 0;
-  int n = std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[ T]%2d:%2d%n", &y, &mo, &d, &h, &mi, &consumed);
-  if (n != 5) {
-    return Status::InvalidArgument(fmt::format(
-        "cannot read time \"{}\": expected \"YYYY-MM-DD HH:MM [Zone/Name]\", e.g. \"2026-12-01 "
-        "09:00 Europe/Rome\"",
-        s));
+Result<ScheduleTime> ParseScheduleTime(std::string_view text_in, WallTime now) {
+  std::string text(Trim(text_in));
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%*1[ T]%2d:%2d%n", &y, &mo, &d, &h, &mi, &consumed) !=
+      5) {
+    return SyntaxError(text);
   }
-  std::string rest = s.substr(static_cast<size_t>(consumed));
+  std::string rest = text.substr(static_cast<size_t>(consumed));
   if (!rest.empty() && rest[0] == ':') {
-    int c2 = 0;
-    if (std::sscanf(rest.c_str(), ":%2d%n", &sec, &c2) != 1) {
-      return Status::InvalidArgument(fmt::format("cannot read the seconds in \"{}\"", s));
+    int used = 0;
+    if (std::sscanf(rest.c_str(), ":%2d%n", &sec, &used) != 1 || used != 3) {
+      return SyntaxError(text);
     }
-    rest = rest.substr(static_cast<size_t>(c2));
+    rest = rest.substr(3);
   }
-  size_t b = rest.find_first_not_of(' ');
-  std::string zone = b == std::string::npos ? "" : rest.substr(b);
-  while (!zone.empty() && zone.back() == ' ') zone.pop_back();
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
-    return Status::InvalidArgument(fmt::format("\"{}\" is not a valid date and time", s));
+  date::year_month_day ymd{date::year(y), date::month(static_cast<unsigned>(mo)),
+                           date::day(static_cast<unsigned>(d))};
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 59) {
+    return Status::InvalidArgument(
+        fmt::format("\"{}\" is not a valid date and time", EscapeControl(text)));
   }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  std::time_t t;
-  if (zone.empty() || zone == "UTC" || zone == "Z") {
-    std::tm check = tm;
-    t = timegm(&check);
-    if (check.tm_mday != d || check.tm_mon != mo - 1) {
-      return Status::InvalidArgument(fmt::format("\"{}\" is not a valid date", s));
-    }
+  date::local_seconds local =
+      date::local_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) + seconds(sec);
+
+  ScheduleTime out;
+  date::sys_seconds utc;
+  std::string zone_text(Trim(rest));
+  seconds offset{0};
+  if (zone_text.empty() || zone_text == "Z" || zone_text == "UTC") {
+    utc = date::sys_seconds(local.time_since_epoch());
+    out.understood = FormatUtc(utc);
+  } else if (!rest.empty() && rest[0] != ' ' && ParseOffset(zone_text, &offset)) {
+    utc = date::sys_seconds(local.time_since_epoch() - offset);
+    out.understood = fmt::format("{} ({} at offset {})", FormatUtc(utc), FormatLocal(local),
+                                 FormatOffset(offset));
   } else {
-    if (!ValidZoneName(zone)) {
+    if (rest.empty() || rest[0] != ' ') return SyntaxError(text);
+    const date::time_zone* zone = nullptr;
+    try {
+      zone = date::locate_zone(zone_text);
+    } catch (const std::exception&) {
       return Status::InvalidArgument(fmt::format(
-          "unknown time zone \"{}\"; use an IANA name such as Europe/Rome or UTC", zone));
+          "unknown time zone \"{}\"; use an IANA name such as Europe/Rome, America/New_York or "
+          "UTC (see /usr/share/zoneinfo)",
+          EscapeControl(zone_text)));
     }
-    Result<std::time_t> r = LocalToUtc(tm, zone);
-    if (!r.ok()) return Status::InvalidArgument(fmt::format("\"{}\": {}", s, r.status().message()));
-    t = *r;
+    date::local_info info = zone->get_info(local);
+    if (info.result == date::local_info::nonexistent) {
+      date::local_seconds gap_start{info.second.begin.time_since_epoch() + info.first.offset};
+      date::local_seconds gap_end{info.second.begin.time_since_epoch() + info.second.offset};
+      return Status::InvalidArgument(fmt::format(
+          "{} does not exist in {}: the clocks jump from {} {} to {} {}; pick a time outside that "
+          "hour (e.g. {})",
+          FormatLocal(local), zone->name(), date::format("%H:%M", gap_start), info.first.abbrev,
+          date::format("%H:%M", gap_end), info.second.abbrev,
+          date::format("%F %H:%M", gap_end + (local - gap_start))));
+    }
+    const date::sys_info& chosen = info.first;
+    utc = date::sys_seconds(local.time_since_epoch() - chosen.offset);
+    if (info.result == date::local_info::ambiguous) {
+      date::sys_seconds other(local.time_since_epoch() - info.second.offset);
+      out.warnings.push_back(fmt::format(
+          "{} happens twice in {} (the clocks go back): using the first, {} {} = {}; for the "
+          "second ({} {} = {}) write {}T{}{}",
+          FormatLocal(local), zone->name(), date::format("%T", local), info.first.abbrev,
+          FormatUtc(utc), date::format("%T", local), info.second.abbrev, FormatUtc(other),
+          date::format("%F", local), date::format("%H:%M", local),
+          FormatOffset(info.second.offset)));
+    }
+    out.understood = fmt::format("{} ({} {} in {})", FormatUtc(utc), FormatLocal(local),
+                                 chosen.abbrev, zone->name());
   }
-  return std::chrono::system_clock::from_time_t(t);
+  out.utc = std::chrono::system_clock::time_point(utc.time_since_epoch());
+  if (out.utc < now) {
+    return Status::InvalidArgument(fmt::format(
+        "{} is in the past (now is {}); a campaign scheduled in the past would start at once: "
+        "leave --at out for that",
+        out.understood,
+        FormatUtc(
+            date::floor<seconds>(date::sys_time<WallTime::duration>(now.time_since_epoch())))));
+  }
+  return out;
 }
 
-Result<std::chrono::seconds> ParseDuration(std::string_view text) {
-  std::string s(text);
-  if (s.empty()) return Status::InvalidArgument("empty duration");
-  size_t pos = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(s, &pos);
-  } catch (...) {
-    return Status::InvalidArgument(
-        fmt::format("cannot read duration \"{}\": expected e.g. 90s, 30m, 3h, 3d", s));
+Result<Nanos> ParseCliDuration(std::string_view flag, std::string_view text, Nanos max) {
+  std::string_view t = Trim(text);
+  if (!t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format(
+        "{} \"{}\": a number without a unit is ambiguous (seconds? minutes? days?); write it with "
+        "a unit, e.g. \"{}s\", \"{}m\", \"{}h\" or \"{}d\"",
+        flag, t, t, t, t, t));
   }
-  std::string unit = s.substr(pos);
-  long long mult = 0;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m" || unit == "min") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else if (unit == "w") mult = 7 * 86400;
-  if (mult == 0 || value < 0) {
-    return Status::InvalidArgument(
-        fmt::format("cannot read duration \"{}\": expected e.g. 90s, 30m, 3h, 3d", s));
+  Result<Nanos> d = ParseDuration(t);
+  if (!d.ok()) return Status::InvalidArgument(fmt::format("{}: {}", flag, d.status().message()));
+  if (*d > max) {
+    return Status::InvalidArgument(fmt::format("{} \"{}\" is longer than the maximum of {}", flag,
+                                               EscapeControl(t), FormatDuration(max)));
   }
-  return std::chrono::seconds(value * mult);
+  return d;
 }
 
 }  // namespace postino::cli

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <string>
+
+#include "common/strings.h"
 
 namespace postino::log {
 namespace {
@@ -24,6 +27,32 @@ std::atomic<int>& LevelVar() {
 }
 
 constexpr std::string_view kNames[] = {"debug", "info", "warn", "error", "off"};
+
+bool NeedsEscape(std::string_view message) {
+  for (char ch : message) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7F || c == '\\') return true;
+  }
+  return false;
+}
+
+// The message as it is written: every control character, backslash and
+// non-UTF-8 byte escaped (EscapeControl), except that a newline the caller
+// wrote starts a continuation line indented by two spaces, so no text inside
+// a message (a remote server's reply, say) can start a line of its own that
+// looks like a log entry.
+std::string Sanitize(std::string_view message) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    size_t nl = message.find('\n', start);
+    out += EscapeControl(message.substr(start, nl == std::string_view::npos ? nl : nl - start));
+    if (nl == std::string_view::npos) break;
+    out += "\n  ";
+    start = nl + 1;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -50,6 +79,11 @@ void Write(Level level, std::string_view message) {
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string sanitized;
+  if (NeedsEscape(message)) {
+    sanitized = Sanitize(message);
+    message = sanitized;
+  }
   std::string line =
       fmt::format("{}.{:03d}Z {} {}\n", stamp, millis, kNames[static_cast<int>(level)], message);
   std::lock_guard<std::mutex> lock(mu);

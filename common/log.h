@@ -1,5 +1,9 @@
-// log.h: leveled logging to stderr with fmt formatting. One line per call,
-// prefixed with the UTC time and the level; safe from any thread.
+// log.h: leveled logging to stderr with fmt formatting. One entry per call,
+// prefixed with the UTC time and the level; safe from any thread. Messages
+// are written escaped (common/strings.h EscapeControl: control characters,
+// backslashes and non-UTF-8 bytes), so text from a peer cannot move the
+// terminal or forge entries; a newline in the message starts a continuation
+// line indented by two spaces.
 #pragma once
 
 #include <fmt/format.h>

@@ -3,9 +3,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
 #include <limits>
+
+#include "common/strings.h"
 
 namespace postino {
 namespace {
@@ -15,19 +15,6 @@ using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Parses a non-empty run of digits; false on overflow or non-digit.
 bool ParseUint(std::string_view s, uint64_t* out) {
@@ -92,7 +79,7 @@ Result<Rate> ParseRate(std::string_view text) {
   std::string_view count_text = Trim(t.substr(0, slash));
   if (!ParseUint(count_text, &count)) return bad("the count is not a whole number");
   if (count == 0) return bad("the count must be positive");
-  std::string unit = Lower(Trim(t.substr(slash + 1)));
+  std::string unit = AsciiLower(Trim(t.substr(slash + 1)));
   Rate r;
   r.count = count;
   if (unit == "s" || unit == "sec" || unit == "second")
@@ -115,7 +102,7 @@ Result<Nanos> ParseDuration(std::string_view text, bool allow_zero) {
         "d, w (e.g. \"30m\", \"1h30m\", \"3d\")",
         text, why));
   };
-  std::string s = Lower(Trim(text));
+  std::string s = AsciiLower(Trim(text));
   if (s.empty()) return bad("it is empty");
   Nanos total{0};
   size_t i = 0;

@@ -11,6 +11,8 @@
 #include <regex>
 #include <sstream>
 
+#include "common/strings.h"
+#include "config/config_checks.h"
 #include "config/toml_reader.h"
 #include "engine/shaping/site.h"
 
@@ -165,8 +167,8 @@ class Parser {
     if (!t) return;
     std::string id;
     if (t->String("id", &id)) {
-      if (id.empty())
-        t->Error(*t->Get("id"), "id", "is empty; expected a node name");
+      if (Status st = internal::CheckNodeId(id); !st.ok())
+        t->Error(*t->Get("id"), "id", st.message());
       else
         c.node.id = id;
     }
@@ -186,7 +188,20 @@ class Parser {
         t.Error(*t.Get("address"), "address",
                 fmt::format("\"{}\" is not an IPv4 or IPv6 address", s.address));
       }
-      if (!t.String("ehlo", &s.ehlo)) s.ehlo = c.node.id;
+      if (t.String("ehlo", &s.ehlo)) {
+        if (!internal::IsValidEhloName(s.ehlo)) {
+          t.Error(*t.Get("ehlo"), "ehlo",
+                  fmt::format("\"{}\" is not a domain or an address literal (RFC 5321 "
+                              "§4.1.1.1); expected e.g. \"mail.example.com\" or \"[192.0.2.1]\"",
+                              EscapeControl(s.ehlo)));
+        }
+      } else if (internal::IsValidEhloName(c.node.id)) {
+        s.ehlo = c.node.id;
+      } else {
+        t.Missing("ehlo", fmt::format("a domain (node.id \"{}\" is not one, so it cannot be the "
+                                      "EHLO name)",
+                                      EscapeControl(c.node.id)));
+      }
       c.sources.push_back(std::move(s));
     });
   }
@@ -533,11 +548,7 @@ class Parser {
   }
 
   void Small(Config& c) {
-    if (auto t = root_.Table("unsubscribe")) {
-      t->String("url_base", &c.unsubscribe.url_base);
-      t->String("mailto", &c.unsubscribe.mailto);
-      t->Finish();
-    }
+    if (auto t = root_.Table("unsubscribe")) Unsubscribe(*t, c.unsubscribe);
     if (auto t = root_.Table("campaign_defaults")) {
       t->String("list_id", &c.campaign_defaults.list_id);
       t->String("feedback_id", &c.campaign_defaults.feedback_id);
@@ -549,6 +560,11 @@ class Parser {
       t->Finish();
     }
     if (auto t = root_.Table("submission")) {
+      // Parsed (so its other errors show too) but refused until postino
+      // has a submission listener: a config must not promise an open port.
+      sink_->Add(t->table().source(), "submission",
+                 "is not available yet: this postino has no SMTP submission listener, so nothing "
+                 "would listen on these ports; remove the [submission] table");
       SubmissionConfig& s = c.submission;
       s.enabled = true;
       t->Bool("enabled", &s.enabled);
@@ -577,6 +593,46 @@ class Parser {
       }
       t->Finish();
     }
+  }
+
+  // [unsubscribe]: the token key comes from secret_file or secret_env; a
+  // one-click URL needs it, or its tokens could not be checked later.
+  void Unsubscribe(TableReader& t, UnsubscribeConfig& u) {
+    t.String("url_base", &u.url_base);
+    t.String("mailto", &u.mailto);
+    bool has_file = t.String("secret_file", &u.secret_file);
+    bool has_env = t.String("secret_env", &u.secret_env);
+    if (has_file && has_env) {
+      t.Error(*t.Get("secret_env"), "secret_env", "set either secret_file or secret_env, not both");
+    } else if (has_file) {
+      Result<std::string> secret = internal::ReadSecretFile(u.secret_file);
+      if (secret.ok()) {
+        u.secret = std::move(secret).value();
+      } else {
+        t.Error(*t.Get("secret_file"), "secret_file", secret.status().message());
+      }
+    } else if (has_env) {
+      const char* v = std::getenv(u.secret_env.c_str());
+      std::string value = v != nullptr ? v : "";
+      if (value.size() < internal::kMinSecretBytes) {
+        t.Error(*t.Get("secret_env"), "secret_env",
+                fmt::format("environment variable ${} {}; it must hold at least {} characters",
+                            u.secret_env, v == nullptr ? "is not set" : "is too short",
+                            internal::kMinSecretBytes));
+      } else {
+        u.secret = std::move(value);
+      }
+    }
+    for (std::string_view key : {"url_base", "mailto"}) {
+      const std::string& value = key == "url_base" ? u.url_base : u.mailto;
+      if (value.empty() || has_file || has_env) continue;
+      t.Error(*t.Get(key), key,
+              "needs a secret for its unsubscribe tokens: set secret_file (a file only postino "
+              "can read) or secret_env (an environment variable); without one, the tokens could "
+              "not be checked later");
+      break;
+    }
+    t.Finish();
   }
 
   TableReader root_;

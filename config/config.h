@@ -164,8 +164,11 @@ struct DkimConfig {
 };
 
 struct UnsubscribeConfig {
-  std::string url_base;  // "https://example.com/u/"
-  std::string mailto;    // "unsubscribe@example.com"
+  std::string url_base;     // "https://example.com/u/"; needs a secret
+  std::string mailto;       // "unsubscribe@example.com"
+  std::string secret_file;  // where the token key was read from ("" = not a file)
+  std::string secret_env;   // the variable it was read from ("" = not from the environment)
+  std::string secret;       // the key of unsubscribe tokens (HMAC); "" = none configured
 };
 
 struct CampaignDefaultsConfig {
@@ -178,6 +181,7 @@ struct SuppressionConfig {
   bool auto_suppress_hard_bounces = true;
 };
 
+// Refused at load for now (no listener yet); kept for the listener to come.
 struct SubmissionConfig {
   bool enabled = false;
   std::vector<std::string> listen;      // "0.0.0.0:587" (STARTTLS offered)

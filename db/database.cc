@@ -8,6 +8,7 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "db/conninfo.h"
 #include "db/migrations.h"
 
 namespace postino::db {
@@ -864,17 +865,8 @@ Result<std::unique_ptr<ListImport>> PgDatabase::BeginListImport(const std::strin
   });
 }
 
-// The URL without its password, for messages.
-std::string RedactUrl(const std::string& url) {
-  size_t scheme = url.find("://");
-  size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) {
-    return url.find("password") == std::string::npos ? url : "(connection string)";
-  }
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon) + ":***" + url.substr(at);
-}
+// The URL without its password, for messages (parsed by libpq).
+std::string RedactUrl(const std::string& url) { return MaskConnectionString(url); }
 
 }  // namespace
 
@@ -885,10 +877,10 @@ Result<std::unique_ptr<Database>> Database::Connect(const std::string& url) {
   } catch (const std::exception& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    return Status::IoError(fmt::format(
-        "cannot connect to PostgreSQL ({}): {}; check database.url in the config or "
-        "POSTINO_DATABASE_URL",
-        RedactUrl(url), msg));
+    return Status::IoError(
+        fmt::format("cannot connect to PostgreSQL ({}): {}; check database.url in the config or "
+                    "POSTINO_DATABASE_URL",
+                    RedactUrl(url), MaskPasswordIn(msg, url)));
   }
 }
 

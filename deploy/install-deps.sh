@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config ccache clang-14 libclang-rt-14-dev
   libuv1-dev libssl-dev libpqxx-dev libpq-dev libfmt-dev nlohmann-json3-dev
-  libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev
+  libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim

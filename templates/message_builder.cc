@@ -9,6 +9,8 @@
 #include <array>
 #include <cctype>
 
+#include "common/strings.h"
+#include "templates/header_rules.h"
 #include "templates/mime_encoding.h"
 
 namespace postino::templates {
@@ -20,41 +22,6 @@ bool HasControl(std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     if ((c < 0x20 && c != '\t') || c == 0x7F) return true;
-  }
-  return false;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Headers postino writes itself; extra headers may not repeat them.
-bool IsReservedHeader(std::string_view name) {
-  static constexpr std::string_view kReserved[] = {"from",
-                                                   "to",
-                                                   "cc",
-                                                   "bcc",
-                                                   "subject",
-                                                   "date",
-                                                   "message-id",
-                                                   "mime-version",
-                                                   "content-type",
-                                                   "content-transfer-encoding",
-                                                   "list-id",
-                                                   "list-unsubscribe",
-                                                   "list-unsubscribe-post",
-                                                   "precedence",
-                                                   "feedback-id",
-                                                   "return-path",
-                                                   "dkim-signature",
-                                                   "reply-to",
-                                                   "sender",
-                                                   "received"};
-  for (auto r : kReserved) {
-    if (EqualsIgnoreCase(name, r)) return true;
   }
   return false;
 }
@@ -91,6 +58,19 @@ void AppendBase32(const unsigned char* bytes, size_t n, std::string* out) {
     }
   }
   if (bits > 0) out->push_back(kAlphabet[(acc << (5 - bits)) & 31]);
+}
+
+// The length of the longest line of `text` (lines end with CRLF).
+size_t LongestLine(std::string_view text) {
+  size_t longest = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find("\r\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    longest = std::max(longest, end - start);
+    start = end + 2;
+  }
+  return longest;
 }
 
 void AppendBase36(uint64_t v, std::string* out) {
@@ -210,15 +190,10 @@ Result<std::shared_ptr<const PreparedCampaign>> PreparedCampaign::Prepare(
     AppendUnstructuredHeader("Feedback-ID", spec.feedback_id, &h);
   }
   for (const auto& [name, value] : spec.extra_headers) {
-    if (!IsValidHeaderName(name)) {
-      return Status::InvalidArgument(fmt::format(
-          "extra header name \"{}\" is invalid (printable ASCII without ':' or spaces)", name));
+    // The same check as `campaign create --header` and `campaign launch`.
+    if (Status s = ValidateExtraHeader(name, value); !s.ok()) {
+      return Status::InvalidArgument("extra " + s.message());
     }
-    if (IsReservedHeader(name)) {
-      return Status::InvalidArgument(
-          fmt::format("extra header \"{}\" is written by postino itself", name));
-    }
-    if (Status s = campaign_text("extra header " + name, value); !s.ok()) return s;
     AppendUnstructuredHeader(name, value, &h);
   }
 
@@ -399,6 +374,14 @@ Status PreparedCampaign::Render(const RecipientData& r, WallTime now, RenderedMe
       b.append(r.unsubscribe_token).push_back('>');
     }
     b.append("\r\n");
+  }
+  // The folding above keeps every line short; this guards the RFC 5322
+  // limit for any input: a message that would break it is not built (the
+  // recipient is recorded as failed, with this reason, not sent).
+  if (size_t longest = LongestLine(b); longest > kMaxLineOctets) {
+    return Status::InvalidArgument(fmt::format(
+        "recipient {}: a header line would be {} octets, over the {}-octet limit of RFC 5322",
+        r.email, longest, kMaxLineOctets));
   }
   if (text_ && html_) {
     std::string bnd = "=_pst_";  // "=_" never occurs in quoted-printable text

@@ -54,8 +54,9 @@ struct CampaignSpec {
   // Address for <mailto:ADDR?subject=unsubscribe-TOKEN>; may be empty.
   std::string unsubscribe_mailto;
   std::string feedback_id;  // Feedback-ID header; may be empty
-  // Extra headers, in order. Names must be valid and not one postino writes
-  // itself; values must hold no CR/LF/NUL (non-ASCII is encoded).
+  // Extra headers, in order, checked by ValidateExtraHeader (header_rules.h):
+  // valid names, none that postino writes or that changes routing, values
+  // without control characters (non-ASCII is encoded).
   std::vector<std::pair<std::string, std::string>> extra_headers;
   // Envelope sender: "bounces+TOKEN@verp_domain" when verp_domain is set;
   // otherwise bounce_address, or the From address when that is empty.

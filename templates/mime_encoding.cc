@@ -3,12 +3,13 @@
 #include "templates/mime_encoding.h"
 
 #include <fmt/format.h>
-#include <idn2.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
+
+#include "address/address.h"
 
 namespace postino::templates {
 namespace {
@@ -199,39 +200,40 @@ void AppendUnstructuredHeader(std::string_view name, std::string_view value, std
     if (u < 0x20 || u > 0x7E) plain = false;
   }
   if (value.find("=?") != std::string_view::npos) plain = false;
-  // Every word must fit on a line of its own.
+  // Plain text is folded before a run of white space (RFC 5322 §2.2.3). Each
+  // segment (white space + word) must fit on a line of its own and no line
+  // may be white space only; otherwise (a word longer than a line, a long
+  // run of spaces) the whole value is written as encoded words, which fold
+  // anywhere, so no line ever exceeds kFoldColumns (+ the name's length).
   if (plain) {
-    size_t word = 0;
-    bool first_word = true;
-    for (size_t i = 0; i <= value.size(); ++i) {
-      if (i == value.size() || value[i] == ' ' || value[i] == '\t') {
-        size_t limit = first_word ? kFoldColumns - start_col : kFoldColumns - 1;
-        if (word > limit) plain = false;
-        if (word > 0) first_word = false;
-        word = 0;
-      } else {
-        ++word;
+    size_t mark = out->size();
+    size_t i = 0;
+    while (plain && i < value.size()) {
+      size_t seg_start = i;
+      while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+      bool blank_only = i == value.size();
+      while (i < value.size() && value[i] != ' ' && value[i] != '\t') ++i;
+      std::string_view seg = value.substr(seg_start, i - seg_start);
+      if (col + seg.size() > kFoldColumns) {
+        bool can_fold = col > start_col && (seg[0] == ' ' || seg[0] == '\t');
+        if (!can_fold || seg.size() > kFoldColumns || blank_only) {
+          plain = false;
+          break;
+        }
+        out->append("\r\n");
+        col = 0;
       }
+      out->append(seg);
+      col += seg.size();
     }
-  }
-  if (!plain) {
-    AppendEncodedWords(value, &col, out);
-    out->append("\r\n");
-    return;
-  }
-  size_t i = 0;
-  while (i < value.size()) {
-    size_t seg_start = i;
-    while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
-    while (i < value.size() && value[i] != ' ' && value[i] != '\t') ++i;
-    std::string_view seg = value.substr(seg_start, i - seg_start);
-    if (col + seg.size() > kFoldColumns && col > start_col && (seg[0] == ' ' || seg[0] == '\t')) {
+    if (plain) {
       out->append("\r\n");
-      col = 0;
+      return;
     }
-    out->append(seg);
-    col += seg.size();
+    out->resize(mark);
+    col = start_col;
   }
+  AppendEncodedWords(value, &col, out);
   out->append("\r\n");
 }
 
@@ -286,16 +288,13 @@ Result<std::string> NormalizeDomain(std::string_view domain) {
   if (is_ascii) {
     ascii = std::string(domain);
   } else {
-    std::string input(domain);
-    char* converted = nullptr;
-    int rc = idn2_to_ascii_8z(input.c_str(), &converted, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-    if (rc != IDN2_OK) {
+    Result<std::string> converted = address::DomainToAscii(domain);  // the one IDNA home
+    if (!converted.ok()) {
       return Status::InvalidArgument(
           fmt::format("domain \"{}\" is not a valid internationalized domain name: {}", domain,
-                      idn2_strerror(rc)));
+                      converted.status().message()));
     }
-    ascii = converted;
-    idn2_free(converted);
+    ascii = std::move(converted).value();
   }
   if (ascii.size() > 253) {
     return Status::InvalidArgument(fmt::format("domain \"{}\" is longer than 253 octets", domain));

@@ -31,8 +31,12 @@ uint32_t NeutralizeHeaderText(std::string* text);
 
 // Appends "Name: value\r\n" with `value` as unstructured text (Subject and
 // the like): printable ASCII is folded at spaces; anything else (non-ASCII,
-// "=?", words too long to fold) is written as RFC 2047 "B" encoded words,
-// split only between UTF-8 characters. Every line fits in kFoldColumns.
+// "=?", words too long to fold, runs of white space too long for a line,
+// trailing white space that would need a line of its own) is written as RFC
+// 2047 "B" encoded words, split only between UTF-8 characters. Every line
+// fits in kFoldColumns (after a header name shorter than that), whatever the
+// input: a thousand spaces or a 5,000-character word never make a line
+// longer than 998 octets.
 // `value` must already be neutralized (no CR, LF or NUL).
 void AppendUnstructuredHeader(std::string_view name, std::string_view value, std::string* out);
 
@@ -44,8 +48,8 @@ void AppendMailboxHeader(std::string_view name, std::string_view display, std::s
                          std::string* out);
 
 // Validates a mailbox address "local@domain" and returns its ASCII form: an
-// internationalized domain becomes A-labels (libidn2, IDNA2008
-// non-transitional), an ASCII domain is kept as written. Refuses control
+// internationalized domain becomes A-labels (address::DomainToAscii, the one
+// IDNA home: IDNA2008 non-transitional), an ASCII domain is kept as written. Refuses control
 // characters, spaces, quoted or non-ASCII local parts (those need SMTPUTF8),
 // bad labels. The error message names the address.
 Result<std::string> NormalizeAddress(std::string_view address);

@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "common/strings.h"
 #include "templates/template.h"
 #include "templates/template_internal.h"
 
@@ -15,12 +16,6 @@ namespace {
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // Prefixes every line of `source` with `indent` (the spec's rule for
 // standalone partials).

@@ -1,18 +1,17 @@
 // route_match.cc: route pattern matching (see route_match.h).
 #include "engine/delivery/route_match.h"
 
-#include <algorithm>
-#include <cctype>
 #include <string>
+
+#include "common/strings.h"
 
 namespace postino::delivery {
 
 namespace {
+// Lowercase, without a trailing dot.
 std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  return AsciiLower(s);
 }
 }  // namespace
 

@@ -3,7 +3,6 @@
 
 #include <ares.h>
 #include <arpa/nameser.h>
-#include <idn2.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,30 +11,24 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/strings.h"
 #include "engine/net/address.h"
 
 namespace postino::net {
 
-Result<std::string> ToAsciiDomain(const std::string& domain) {
-  std::string name = domain;
-  if (!name.empty() && name.back() == '.') name.pop_back();
+Result<std::string> NormalizeDnsName(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty()) return Status::InvalidArgument("empty domain");
-  bool ascii = std::all_of(name.begin(), name.end(),
-                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (ascii) {
-    for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    return name;
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || u <= 0x20 || u == 0x7F) {
+      return Status::InvalidArgument(
+          "domain \"" + EscapeControl(name) +
+          "\" is not an ASCII host name (an internationalized name must be converted to "
+          "A-labels with address::DomainToAscii before it reaches the resolver)");
+    }
   }
-  char* out = nullptr;
-  int rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
-  if (rc != IDN2_OK) {
-    return Status::InvalidArgument("domain '" + domain + "' is not a valid IDNA name: " +
-                                   idn2_strerror(rc));
-  }
-  std::string ascii_name(out);
-  idn2_free(out);
-  for (char& c : ascii_name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return ascii_name;
+  return AsciiLower(name);
 }
 
 namespace {
@@ -336,7 +329,7 @@ void MxResolver::Impl::ResolveAddresses(const std::string& host_in, AddressCallb
     Defer([callback = std::move(callback), ip] { callback(std::vector<std::string>{ip}); });
     return;
   }
-  auto ascii = ToAsciiDomain(host_in);
+  auto ascii = NormalizeDnsName(host_in);
   if (!ascii.ok()) {
     Status st = ascii.status();
     Defer([callback = std::move(callback), st] { callback(st); });
@@ -381,7 +374,7 @@ void MxResolver::Impl::ResolveAddresses(const std::string& host_in, AddressCallb
 }
 
 void MxResolver::Impl::ResolveMx(const std::string& domain_in, MxCallback callback) {
-  auto ascii = ToAsciiDomain(domain_in);
+  auto ascii = NormalizeDnsName(domain_in);
   if (!ascii.ok()) {
     MxAnswer answer;
     answer.error = MxAnswer::Error::kNxDomain;
@@ -459,7 +452,7 @@ void MxResolver::Impl::OnMxReply(const std::shared_ptr<MxLookup>& lookup, int st
           null_mx = true;
           continue;
         }
-        auto ascii = ToAsciiDomain(host);
+        auto ascii = NormalizeDnsName(host);
         if (!ascii.ok()) continue;
         hosts.push_back(MxHost{*ascii, r->priority, {}});
       }

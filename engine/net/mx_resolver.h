@@ -3,7 +3,7 @@
 // MX lookup → hosts by preference (random order among equal preferences),
 // each resolved to its addresses; no MX → the domain's own A/AAAA (implicit
 // MX, RFC 5321 §5.1); null MX (RFC 7505) and NXDOMAIN → permanent;
-// SERVFAIL/timeouts → temporary. IDNA names become A-labels. Answers are
+// SERVFAIL/timeouts → temporary. Names must be ASCII (A-labels). Answers are
 // cached for their TTL; concurrent lookups of one name share a query.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -77,7 +78,10 @@ class MxResolver {
   std::unique_ptr<Impl> impl_;
 };
 
-// The A-label (ASCII) form of a domain, lowercase; IDNA2008 via libidn2.
-Result<std::string> ToAsciiDomain(const std::string& domain);
+// A host name as the resolver uses it: lowercase, without a trailing dot.
+// The resolver takes ASCII names only: recipient domains are A-labels from
+// address::DomainToAscii (the one home of IDNA, see DESIGN.md) and names in
+// DNS answers are ASCII. A non-ASCII or control byte is an error that says so.
+Result<std::string> NormalizeDnsName(std::string_view name);
 
 }  // namespace postino::net

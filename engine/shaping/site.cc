@@ -2,28 +2,15 @@
 #include "engine/shaping/site.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "common/strings.h"
 
 namespace postino::shaping {
 namespace {
 
 std::string Normalize(std::string_view s) {
   while (!s.empty() && s.back() == '.') s.remove_suffix(1);
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
+  return AsciiLower(s);
 }
 
 }  // namespace
@@ -47,15 +34,15 @@ bool HostMatches(std::string_view pattern, std::string_view host) {
   if (pattern == "*") return true;
   if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
     std::string_view suffix = pattern.substr(2);
-    if (IEquals(host, suffix)) return true;
+    if (EqualsIgnoreCase(host, suffix)) return true;
     return host.size() > suffix.size() && host[host.size() - suffix.size() - 1] == '.' &&
-           IEquals(host.substr(host.size() - suffix.size()), suffix);
+           EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
   }
-  return IEquals(pattern, host);
+  return EqualsIgnoreCase(pattern, host);
 }
 
 bool SiteMatches(std::string_view pattern, std::string_view site_key) {
-  if (IEquals(pattern, site_key)) return true;
+  if (EqualsIgnoreCase(pattern, site_key)) return true;
   size_t start = 0;
   while (start <= site_key.size()) {
     size_t comma = site_key.find(',', start);

@@ -2,6 +2,7 @@
 #include "tests/integration/postino_fixture.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -82,6 +83,8 @@ void PostinoTest::SetUp() {
 }
 
 void PostinoTest::WriteConfig(int sink_port, const std::string& extra_toml) {
+  std::string key = Write("unsubscribe.key", "test-unsubscribe-secret-0123456789\n");
+  chmod(key.c_str(), 0600);  // [unsubscribe] refuses a key other users can read
   Write("postino.toml", fmt::format(R"([database]
 url = "{}"
 
@@ -103,9 +106,10 @@ tls = "none"
 [unsubscribe]
 url_base = "https://news.example.com/u"
 mailto = "unsubscribe@news.example.com"
+secret_file = "{}"
 {}
 )",
-                                    db_url_, sink_port, extra_toml));
+                                    db_url_, sink_port, key, extra_toml));
 }
 
 std::string PostinoTest::Binary() { return BinaryDir() + "/cli/postino"; }

@@ -175,10 +175,15 @@ TEST_F(DnsTest, UnansweringServerIsTemporary) {
   EXPECT_EQ(answer.error, net::MxAnswer::Error::kTemporary) << answer.detail;
 }
 
-TEST_F(DnsTest, IdnaDomainsBecomeALabels) {
-  auto ascii = net::ToAsciiDomain("bücher.example");
+// IDNA lives in address/ only: the resolver lowercases ASCII names and
+// refuses a U-label with a message that says where to convert it.
+TEST_F(DnsTest, ResolverTakesAsciiNamesOnly) {
+  auto ascii = net::NormalizeDnsName("XN--Bcher-KVA.Example.");
   ASSERT_TRUE(ascii.ok());
   EXPECT_EQ(*ascii, "xn--bcher-kva.example");
+  auto unicode = net::NormalizeDnsName("bücher.example");
+  ASSERT_FALSE(unicode.ok());
+  EXPECT_NE(unicode.status().message().find("A-labels"), std::string::npos);
 }
 
 TEST_F(DnsTest, EngineDeliversToTheMxWithMxPortOverride) {

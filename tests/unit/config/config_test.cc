@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -179,6 +181,7 @@ key_file = "/k.pem"
 [unsubscribe]
 url_base = "https://example.net/u/"
 mailto = "u@example.net"
+secret_env = "POSTINO_TEST_UNSUBSCRIBE_KEY"
 
 [campaign_defaults]
 list_id = "l.example.net"
@@ -187,14 +190,10 @@ verp_domain = "b.example.net"
 
 [suppression]
 auto_suppress_hard_bounces = false
-
-[submission]
-listen = ["127.0.0.1:5870"]
-tls_listen = ["[::1]:4650"]
-cert_file = "c.pem"
-key_file = "k.pem"
 )";
+  setenv("POSTINO_TEST_UNSUBSCRIBE_KEY", "0123456789abcdef-key", 1);
   Result<Config> r = ParseConfig(text, "full.toml");
+  unsetenv("POSTINO_TEST_UNSUBSCRIBE_KEY");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const Config& c = *r;
   EXPECT_EQ(c.file, "full.toml");
@@ -241,7 +240,7 @@ key_file = "k.pem"
   EXPECT_EQ(c.dkim.canonicalization, "relaxed/simple");
   EXPECT_EQ(c.dkim.keys[0].algorithm, "ed25519-sha256");
   EXPECT_FALSE(c.suppression.auto_suppress_hard_bounces);
-  EXPECT_TRUE(c.submission.enabled);
+  EXPECT_EQ(c.unsubscribe.secret, "0123456789abcdef-key");
   EXPECT_EQ(c.campaign_defaults.verp_domain, "b.example.net");
 
   // Limits: defaults, then MX rule, then *.com, then gmail.com.
@@ -266,7 +265,9 @@ key_file = "k.pem"
 
 TEST_F(ConfigTest, ShippedExampleParses) {
   std::string path = testing::SourceDir() + "/examples/postino.toml";
+  setenv("POSTINO_UNSUBSCRIBE_SECRET", "an example secret of 32 octets!!", 1);
   Result<Config> r = LoadConfigFile(path);
+  unsetenv("POSTINO_UNSUBSCRIBE_SECRET");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   // The demo routes everything to the local sink.
   const RouteConfig* route = r->FindRoute("anything.example");
@@ -488,6 +489,86 @@ TEST_F(ConfigTest, ReloadIsSideEffectFree) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(a->sources.size(), c->sources.size());
   EXPECT_EQ(a->node.id, c->node.id);
+}
+
+// Issue 11 item 13: an EHLO name with CR LF (or any non-domain) deferred
+// every message until expiry; now the load fails at its position.
+TEST_F(ConfigTest, EhloMustBeADomainOrAddressLiteral) {
+  std::string e =
+      ErrorOf(std::string(kBase) +
+              "[[sources]]\nname = \"x\"\naddress = \"::1\"\nehlo = \"bad name\\r\\nRSET\"\n");
+  EXPECT_NE(e.find("postino.toml:17:8: sources[2].ehlo: \"bad name\\r\\nRSET\" is not a domain or "
+                   "an address literal"),
+            std::string::npos)
+      << e;
+  for (const char* bad : {"-a.example", "a_b.example", "a..b", "[1.2.3]", "[IPv6:zz]", "a b"}) {
+    e = ErrorOf(std::string(kBase) + "[[sources]]\nname = \"x\"\naddress = \"::1\"\nehlo = \"" +
+                bad + "\"\n");
+    EXPECT_NE(e.find("sources[2].ehlo"), std::string::npos) << bad << ": " << e;
+  }
+  for (const char* good : {"mta1.example.net", "mta1.example.net.", "localhost", "[192.0.2.1]",
+                           "[IPv6:2001:db8::1]", "xn--bcher-kva.example"}) {
+    Result<Config> r = ParseConfig(std::string(kBase) +
+                                       "[[sources]]\nname = \"x\"\naddress = "
+                                       "\"::1\"\nehlo = \"" +
+                                       good + "\"\n",
+                                   "postino.toml");
+    EXPECT_TRUE(r.ok()) << good << ": " << r.status().ToString();
+  }
+}
+
+TEST_F(ConfigTest, NodeIdMustBePrintableAndDomainLikeWhenItIsTheEhloName) {
+  std::string e = ErrorOf("[node]\nid = \"a\\u001bb\"\n" + std::string(kBase));
+  EXPECT_NE(e.find("node.id: \"a\\x1bb\" holds a space, a control"), std::string::npos) << e;
+  // A printable id that is not a domain is fine, but then every source
+  // needs its own ehlo.
+  e = ErrorOf("[node]\nid = \"node_1\"\n" + std::string(kBase));
+  EXPECT_NE(e.find("sources[0].ehlo: missing; expected a domain (node.id \"node_1\""),
+            std::string::npos)
+      << e;
+}
+
+// Issue 11 item 16: the unsubscribe key is a documented config secret.
+TEST_F(ConfigTest, UnsubscribeNeedsASecretFromAFileOnlyPostinoCanRead) {
+  std::string e =
+      ErrorOf(std::string(kBase) + "[unsubscribe]\nurl_base = \"https://example.net/u\"\n");
+  EXPECT_NE(e.find("unsubscribe.url_base: needs a secret"), std::string::npos) << e;
+  e = ErrorOf(std::string(kBase) + "[unsubscribe]\nmailto = \"u@example.net\"\n");
+  EXPECT_NE(e.find("unsubscribe.mailto: needs a secret"), std::string::npos) << e;
+
+  std::string dir = ::testing::TempDir();
+  std::string key = dir + "/postino-unsub-" + std::to_string(getpid()) + ".key";
+  std::ofstream(key) << "0123456789abcdef0123456789abcdef\n";
+  std::string toml = std::string(kBase) +
+                     "[unsubscribe]\nurl_base = \"https://example.net/u\"\nsecret_file = \"" + key +
+                     "\"\n";
+  chmod(key.c_str(), 0644);
+  e = ErrorOf(toml);
+  EXPECT_NE(e.find("unsubscribe.secret_file: \"" + key + "\" has mode 0644"), std::string::npos)
+      << e;
+  chmod(key.c_str(), 0600);
+  Result<Config> r = ParseConfig(toml, "postino.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->unsubscribe.secret, "0123456789abcdef0123456789abcdef");
+  std::ofstream(key, std::ios::trunc) << "short\n";
+  e = ErrorOf(toml);
+  EXPECT_NE(e.find("holds 5 octets"), std::string::npos) << e;
+  unlink(key.c_str());
+
+  unsetenv("POSTINO_TEST_UNSUB");
+  e = ErrorOf(std::string(kBase) +
+              "[unsubscribe]\nurl_base = \"https://example.net/u\"\nsecret_env = "
+              "\"POSTINO_TEST_UNSUB\"\n");
+  EXPECT_NE(e.find("unsubscribe.secret_env: environment variable $POSTINO_TEST_UNSUB is not set"),
+            std::string::npos)
+      << e;
+}
+
+// Issue 11 item 16: nothing listens for submission yet, so the table is
+// refused rather than silently accepted.
+TEST_F(ConfigTest, SubmissionIsRefusedUntilTheListenerExists) {
+  std::string e = ErrorOf(std::string(kBase) + "[submission]\nlisten = [\"127.0.0.1:5870\"]\n");
+  EXPECT_NE(e.find("postino.toml:14:1: submission: is not available yet"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace {
 
 TEST(SchedulerMappingTest, ExampleConfigBuildsEverything) {
   unsetenv("POSTINO_DATABASE_URL");
+  setenv("POSTINO_UNSUBSCRIBE_SECRET", "an example secret of 32 octets!!", 1);  // [unsubscribe]
   Result<Config> c = LoadConfigFile(testing::SourceDir() + "/examples/postino.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   Result<shaping::BackoffPolicy> policy = MakeBackoffPolicy(*c);

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "templates/header_rules.h"
 #include "templates/message_builder.h"
 #include "templates/mime_encoding.h"
 #include "tests/unit/templates/test_util.h"
@@ -123,6 +124,69 @@ TEST(HeaderEncodingTest, AsciiSubjectFoldsAtSpaces) {
   EXPECT_EQ(unfolded, "Subject: " + value + "\r\n");
 }
 
+// Standard base64 decoding (stops at the first '=').
+std::string DecodeBase64(std::string_view b64) {
+  static const std::string kAlpha =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      raw.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return raw;
+}
+
+// The text of a header line written by AppendUnstructuredHeader: encoded
+// words decoded (whitespace between adjacent encoded words dropped, as RFC
+// 2047 says), plain text unfolded.
+std::string DecodeUnstructured(const std::string& header) {
+  std::string body = header.substr(header.find(": ") + 2);
+  body.resize(body.size() - 2);  // final CRLF
+  if (body.rfind("=?UTF-8?B?", 0) != 0) {
+    for (size_t p; (p = body.find("\r\n")) != std::string::npos;) body.erase(p, 2);
+    return body;
+  }
+  std::string out;
+  size_t pos = 0;
+  while ((pos = body.find("=?UTF-8?B?", pos)) != std::string::npos) {
+    size_t end = body.find("?=", pos + 10);
+    out += DecodeBase64(std::string_view(body).substr(pos + 10, end - pos - 10));
+    pos = end + 2;
+  }
+  return out;
+}
+
+// Issue 11 item 12: a run of spaces was never folded, so a Subject with
+// ~1,000 spaces made a line over 998 octets (the recipient was bounced).
+TEST(HeaderEncodingTest, LongWhitespaceRunsAndWordsNeverMakeOverlongLines) {
+  const std::vector<std::string> values = {
+      "Hello" + std::string(1000, ' ') + "world", std::string(1000, ' '),
+      "Sale" + std::string(100000, ' ') + "now",  std::string(5000, 'x'),
+      "a " + std::string(5000, 'x') + " b",       "trailing blanks" + std::string(70, ' '),
+      std::string(70, ' ') + "leading blanks",    "tabs\t\t\t" + std::string(200, '\t') + "end",
+  };
+  for (const std::string& value : values) {
+    std::string out;
+    AppendUnstructuredHeader("Subject", value, &out);
+    EXPECT_EQ(WireFormatProblems(out), "") << value.size() << " octets";
+    EXPECT_EQ(DecodeUnstructured(out), value) << value.size() << " octets";
+    // No continuation line of white space only (RFC 5322 §3.2.2).
+    for (size_t p = 0; (p = out.find("\r\n", p)) != std::string::npos; p += 2) {
+      size_t next = out.find("\r\n", p + 2);
+      if (next == std::string::npos) break;
+      std::string line = out.substr(p + 2, next - p - 2);
+      EXPECT_NE(line.find_first_not_of(" \t"), std::string::npos) << value.size() << " octets";
+    }
+  }
+}
+
 TEST(HeaderEncodingTest, NonAsciiBecomesEncodedWordsWithoutSplittingCharacters) {
   std::string value;
   for (int i = 0; i < 40; ++i) value += "è€😀";
@@ -136,21 +200,7 @@ TEST(HeaderEncodingTest, NonAsciiBecomesEncodedWordsWithoutSplittingCharacters) 
   while ((pos = out.find("=?UTF-8?B?", pos)) != std::string::npos) {
     size_t end = out.find("?=", pos + 10);
     ASSERT_LE(end - pos + 2, 75u);
-    std::string b64 = out.substr(pos + 10, end - pos - 10);
-    std::string raw;
-    static const std::string kAlpha =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : b64) {
-      if (c == '=') break;
-      acc = (acc << 6) | static_cast<uint32_t>(kAlpha.find(c));
-      bits += 6;
-      if (bits >= 8) {
-        raw.push_back(static_cast<char>((acc >> (bits - 8)) & 0xFF));
-        bits -= 8;
-      }
-    }
+    std::string raw = DecodeBase64(std::string_view(out).substr(pos + 10, end - pos - 10));
     EXPECT_NE(static_cast<unsigned char>(raw[0]) & 0xC0, 0x80u) << "word starts mid-character";
     rebuilt += raw;
     pos = end + 2;
@@ -350,6 +400,28 @@ TEST(MessageBuilderTest, HostileAttributesCannotInjectHeadersOrParts) {
   }
 }
 
+// Issue 11 item 12 through the builder: a Subject rendered from recipient
+// data with huge runs of spaces or one huge word still gives a message
+// whose every line is within the limits.
+TEST(MessageBuilderTest, SubjectWithHugeWhitespaceRunsIsFoldedOrEncoded) {
+  CampaignSpec spec = BasicSpec();
+  spec.subject_template = "{{s}}";
+  auto prepared = PreparedCampaign::Prepare(spec);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  for (const std::string& subject :
+       {"Hi" + std::string(1000, ' ') + "there", "Hi" + std::string(100000, ' ') + "there",
+        std::string(5000, 'w')}) {
+    json attrs = {{"s", subject}};
+    RecipientData r;
+    r.email = "ann@example.com";
+    r.attributes = &attrs;
+    r.unsubscribe_token = "tok-1";
+    auto m = (*prepared)->Render(r, Noon());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_EQ(WireFormatProblems(m->bytes), "") << subject.size();
+  }
+}
+
 TEST(MessageBuilderTest, HostileRecipientAddressOrTokenIsRefused) {
   auto prepared = PreparedCampaign::Prepare(BasicSpec());
   ASSERT_TRUE(prepared.ok());
@@ -380,6 +452,38 @@ TEST(MessageBuilderTest, SinglePartAndPlainEnvelope) {
   EXPECT_EQ(m->bytes.find("List-Unsubscribe"), std::string::npos);
 }
 
+// Issue 11 item 13: the one check behind `campaign create --header`,
+// `campaign launch` and the renderer.
+TEST(ExtraHeaderTest, RefusesRoutingAndPostinoHeadersAndControlCharacters) {
+  EXPECT_TRUE(ValidateExtraHeader("X-Campaign", "spring 2027").ok());
+  EXPECT_TRUE(ValidateExtraHeader("X-Note", "Grüße\tund mehr").ok());
+  for (std::string_view name :
+       {"Bcc", "cc", "TO", "From", "Sender", "Return-Path", "Received", "Message-ID", "Date",
+        "DKIM-Signature", "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version",
+        "Content-Type", "content-transfer-encoding", "Reply-To", "Subject"}) {
+    Status s = ValidateExtraHeader(name, "x@example.com");
+    EXPECT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find("cannot be set"), std::string::npos) << s.message();
+  }
+  const std::string long_name = "X-" + std::string(80, 'a');
+  for (std::string_view name :
+       {std::string_view(""), std::string_view("Bad Name"), std::string_view("X:Y"),
+        std::string_view("X-\x01"), std::string_view("X-\xc3\xa9"), std::string_view(long_name)}) {
+    Status s = ValidateExtraHeader(name, "1");
+    EXPECT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find("header name"), std::string::npos) << s.message();
+  }
+  for (std::string_view value :
+       {std::string_view("1\r\nBcc: x@y"), std::string_view("a\nb"), std::string_view("a\0b", 3),
+        std::string_view("\x1b[31m"), std::string_view("\x7f")}) {
+    Status s = ValidateExtraHeader("X-A", value);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("control character"), std::string::npos) << s.message();
+  }
+  EXPECT_FALSE(ValidateExtraHeader("X-A", "\xff").ok());
+  EXPECT_FALSE(ValidateExtraHeader("X-A", std::string(901, 'a')).ok());
+}
+
 TEST(MessageBuilderTest, PrepareRejectsBadCampaignData) {
   auto expect_error = [](CampaignSpec spec, std::string_view fragment) {
     auto p = PreparedCampaign::Prepare(spec);
@@ -390,7 +494,11 @@ TEST(MessageBuilderTest, PrepareRejectsBadCampaignData) {
   s.extra_headers = {{"Bad Name", "x"}};
   expect_error(s, "extra header name");
   s.extra_headers = {{"bcc", "x@y"}};
-  expect_error(s, "written by postino");
+  expect_error(s, "cannot be set");
+  s.extra_headers = {{"Content-Type", "text/plain"}};
+  expect_error(s, "cannot be set");
+  s.extra_headers = {{"List-Unsubscribe-Post", "x"}};
+  expect_error(s, "cannot be set");
   s.extra_headers = {{"X-A", "1\r\nBcc: x@y"}};
   expect_error(s, "control character");
   s = BasicSpec();

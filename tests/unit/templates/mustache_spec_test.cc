@@ -4,7 +4,10 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <ostream>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "templates/template.h"
@@ -14,27 +17,48 @@ namespace postino::templates {
 namespace {
 
 struct SpecCase {
-  std::string file;     // e.g. "sections.json"
-  std::string name;     // gtest-safe name
-  nlohmann::json spec;  // null when the file is missing
+  std::string file;       // e.g. "sections.json"
+  std::string spec_name;  // the spec's own test name, e.g. "Standalone Lines"
+  std::string name;       // gtest-safe: "sections_Standalone_Lines"
+  nlohmann::json spec;    // null when the file is missing
 };
+
+// What gtest prints for GetParam() (instead of the struct's raw bytes).
+void PrintTo(const SpecCase& c, std::ostream* os) {
+  *os << "mustache-spec/" << c.file << ": \"" << c.spec_name << "\"";
+}
+
+// "<file stem>_<spec name>" with every run of other characters as one '_'.
+std::string SafeName(std::string_view file, std::string_view spec_name) {
+  std::string stem(file.substr(0, file.find('.')));
+  std::string out;
+  for (char c : stem + " " + std::string(spec_name)) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out.push_back(c);
+    } else if (!out.empty() && out.back() != '_') {
+      out.push_back('_');
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
 
 std::vector<SpecCase> LoadCases(const std::string& file) {
   std::string path = postino::testing::TestDataPath("mustache-spec/" + file);
   std::vector<SpecCase> cases;
   if (path.empty()) {
-    cases.push_back({file, "FileMissing", nullptr});
+    cases.push_back({file, "(file missing)", SafeName(file, "FileMissing"), nullptr});
     return cases;
   }
   std::ifstream in(path);
   nlohmann::json doc = nlohmann::json::parse(in);
-  int index = 0;
+  std::set<std::string> seen;
   for (const auto& t : doc.at("tests")) {
-    std::string safe;
-    for (char c : t.at("name").get<std::string>()) {
-      if (std::isalnum(static_cast<unsigned char>(c))) safe.push_back(c);
-    }
-    cases.push_back({file, std::to_string(index++) + "_" + safe, t});
+    std::string spec_name = t.at("name").get<std::string>();
+    std::string name = SafeName(file, spec_name);
+    for (int n = 2; !seen.insert(name).second; ++n)
+      name = SafeName(file, spec_name) + "_" + std::to_string(n);
+    cases.push_back({file, spec_name, name, t});
   }
   return cases;
 }
