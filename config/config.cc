@@ -19,6 +19,13 @@
 namespace postino::config {
 namespace {
 
+// The machine's host name ("" when it cannot be read).
+std::string HostName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
+}
+
 using internal::ErrorSink;
 using internal::TableReader;
 using std::chrono::hours;
@@ -197,10 +204,13 @@ class Parser {
         }
       } else if (internal::IsValidEhloName(c.node.id)) {
         s.ehlo = c.node.id;
+      } else if (std::string host = HostName(); internal::IsValidEhloName(host)) {
+        // Like Postfix's myhostname: the machine's name when nothing better is set.
+        s.ehlo = host;
       } else {
-        t.Missing("ehlo", fmt::format("a domain (node.id \"{}\" is not one, so it cannot be the "
-                                      "EHLO name)",
-                                      EscapeControl(c.node.id)));
+        t.Missing("ehlo", fmt::format("a domain (neither node.id \"{}\" nor the host name \"{}\" "
+                                      "is one, so neither can be the EHLO name)",
+                                      EscapeControl(c.node.id), EscapeControl(HostName())));
       }
       c.sources.push_back(std::move(s));
     });
