@@ -113,12 +113,14 @@ Decision Policy::Classify(smtp::Phase phase, const smtp::Reply& reply,
     return d;
   }
   const std::string normalized = NormalizeReply(reply);
-  d = internal::Principled::Instance().Classify(phase, reply, normalized);
-  // A provider rule refines a path decision; it never overrides a reply that
-  // blames the recipient, a per-recipient limit or a full transaction.
+  bool generic = false;
+  d = internal::Principled::Instance().Classify(phase, reply, normalized, &generic);
+  // A provider rule refines a path decision; it never overrides a reply
+  // whose code or text blames the recipient, a per-recipient limit or a full
+  // transaction (a generic code alone, "550 5.1.1", does not stop it).
   const bool provider_may_apply =
-      d.blame != Blame::kRecipient && d.category != Category::kTooManyRecipients &&
-      !(d.category == Category::kThrottled && d.path == PathAction::kNone);
+      generic || (d.blame != Blame::kRecipient && d.category != Category::kTooManyRecipients &&
+                  !(d.category == Category::kThrottled && d.path == PathAction::kNone));
   for (const Rules::Compiled& r : rules_->rules) {
     if (r.builtin && !provider_may_apply) break;  // built-in rules come last
     if (!r.Matches(normalized, site_key)) continue;

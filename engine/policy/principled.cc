@@ -112,8 +112,10 @@ struct Principled::Patterns {
             R"((?: (?:is|has been|was|are|have been))? (?:temporarily |permanently )?)" POSTINO_BLOCK_VERB
             R"(|(?:)" POSTINO_BLOCK_VERB
             R"(|not accepted|not allowed|not permitted)(?: \w+){0,2} from (?:this|your|the|sending|source|the sending) ?)"
-            R"((?:ip|host|server|network)\b|client host (?:\[[^\]]{0,64}\] )?(?:blocked|rejected|refused)|)"
-            R"(adresse ip source bloquee)",
+            R"((?:ip|host|server|network)\b|client host (?:\[[^\]]{0,64}\] |[0-9a-z.:-]{1,64} )?(?:blocked|rejected|refused)|)"
+            R"(adresse ip source bloquee|\bspam ?block|)"
+            R"((?:mail|messages?|connections?|traffic) from (?:ip )?\[?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\]?)"
+            R"((?: \w+){0,3} (?:refused|rejected|blocked|denied|not accepted))",
             o),
         domain_dns(R"(domain (?:not found|does not exist|doesn't exist|does not resolve)|)"
                    R"(unresolvable|does not resolve|host not found|nxdomain|invalid domain|)"
@@ -252,7 +254,8 @@ const Principled& Principled::Instance() {
 
 bool Principled::ok() const { return p_->ok(); }
 
-Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view t) const {
+Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view t,
+                              bool* generic) const {
   const Patterns& p = *p_;
   Decision d;
   d.permanent = reply.code >= 500 && reply.code < 600;
@@ -270,8 +273,7 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
   // The path or rate classes, shared by the code and the text steps.
   auto rate = [&](std::string_view rule) {
     const bool per_rcpt = e.Is(2, 121) || e.Is(2, 122) || has(p.per_recipient);
-    if (has(p.reputation) || (perm && e.Subject(7) && !per_rcpt)) {
-      // A 5xx for "unusual rate" under x.7 is a verdict on the IP.
+    if (has(p.reputation)) {
       Set(&d, Category::kReputation, Blame::kPath, rule);
       if (perm) {
         Path(&d, PathAction::kSuspend, PathDefaults::kBlockSuspend);
@@ -281,12 +283,8 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
       return;
     }
     Set(&d, Category::kThrottled, Blame::kRate, rule);
-    if (per_rcpt) return;  // this recipient's own limit: retry or bounce, path untouched
-    if (perm) {
-      Path(&d, PathAction::kSuspend, PathDefaults::kRateSuspend);
-    } else {
-      SlowDown(&d, has(p.connection));
-    }
+    // This recipient's own limit: retry or bounce, the path is not slowed.
+    if (!per_rcpt) SlowDown(&d, has(p.connection));
   };
   auto sender_dns = [&](std::string_view rule) {
     Set(&d, Category::kDns, Blame::kSender, rule);
@@ -325,6 +323,7 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     d.recipient = RecipientAction::kRetryLater;
   };
 
+  if (generic != nullptr) *generic = false;
   auto decide = [&]() {
     // 1. Enhanced codes whose meaning does not depend on who sends them.
     if (e.present) {
@@ -400,6 +399,7 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     if (has(p.content)) return Set(&d, Category::kPolicy, Blame::kContent, "text-content");
 
     // 3. The generic meaning of the enhanced code (RFC 3463 subjects).
+    if (generic != nullptr) *generic = true;
     if (e.present) {
       switch (e.subject) {
         case 1:

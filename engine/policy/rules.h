@@ -29,8 +29,7 @@ struct PathDefaults {
   static constexpr std::chrono::hours kTlsSuspend{1};        // TLS required
   static constexpr std::chrono::hours kSenderDnsSuspend{1};  // 5xx sender domain DNS / null MX
   static constexpr std::chrono::hours kAuthSuspend{1};       // 5xx to our SMTP AUTH
-  static constexpr std::chrono::hours kRateSuspend{1};       // 5xx rate limit
-  static constexpr std::chrono::hours kSlowFor{1};           // 4xx rate, reputation, auth
+  static constexpr std::chrono::hours kSlowFor{1};           // rate, 4xx reputation, 4xx auth
   static constexpr std::chrono::minutes kConnectionSlowFor{15};  // connection limits
   static constexpr std::chrono::minutes kRecovery{10};
   static constexpr std::string_view kSlowRate = "100/hour";
@@ -44,8 +43,11 @@ class Principled {
   ~Principled();
   // False when a built-in pattern failed to compile (a bug; tests check).
   bool ok() const;
-  // `normalized` is NormalizeReply(reply). Never called for 2xx.
-  Decision Classify(smtp::Phase phase, const smtp::Reply& reply, std::string_view normalized) const;
+  // `normalized` is NormalizeReply(reply). Never called for 2xx. Sets
+  // `*generic` when neither a specific code nor the text decided, only the
+  // generic meaning of the code (provider rules may then override it).
+  Decision Classify(smtp::Phase phase, const smtp::Reply& reply, std::string_view normalized,
+                    bool* generic = nullptr) const;
 
   struct Patterns;
 
