@@ -462,6 +462,7 @@ class Parser {
         RE2::Options options;
         options.set_case_sensitive(false);
         options.set_log_errors(false);
+        options.set_max_mem(int64_t{1} << 20);  // policy::kRe2MaxMem
         RE2 re(b.match, options);
         if (!re.ok()) {
           t.Error(*t.Get("match"), "match",

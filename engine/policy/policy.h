@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -134,6 +135,9 @@ const Policy& DefaultPolicy();
 // Thin wrapper over DefaultPolicy().Classify(phase, reply), for callers not
 // yet given a Policy. New code takes a Policy (EngineConfig::policy).
 Decision Classify(smtp::Phase phase, const smtp::Reply& reply);
+
+// Memory bound of each compiled rule pattern (RE2 max_mem).
+inline constexpr int64_t kRe2MaxMem = 1 << 20;
 
 // Maximum length of NormalizeReply's output; longer replies are cut.
 inline constexpr size_t kMaxNormalizedReply = 4096;

@@ -214,6 +214,9 @@ RE2::Options PatternOptions() {
   o.set_case_sensitive(false);
   o.set_never_capture(true);
   o.set_log_errors(false);
+  // Bounds the compiled program and lazy DFA cache of each pattern (RE2's
+  // default is 8 MB); past it RE2 falls back to its slower linear NFA.
+  o.set_max_mem(kRe2MaxMem);
   return o;
 }
 
