@@ -85,9 +85,10 @@ struct Principled::Patterns {
             R"(need fully-qualified hostname)",
             o),
         sender_dns(
-            R"((?:sender|from|mail from|mailfrom|envelope|return-path|return path)\b[^;]{0,60})"
+            R"((?:sender|from|mail from|mailfrom|envelope|return-path|return path|your domain)\b)"
+            R"([^;]{0,60})"
             R"((?:domain not found|not resolv|unresolvable|does not resolve|doesn't resolve|)"
-            R"(cannot be resolved|could not be resolved|no (?:mx|a|dns) records?|null mx|nxdomain|)"
+            R"(cannot be resolved|could not be resolved|no (?:mx|a|dns) records?|null ?mx|nxdomain|)"
             R"(domain (?:does not|doesn't) exist|non-?existent domain|has no (?:mx|dns))|)"
             R"((?:unresolvable|unresolved|not resolvable|non-?existent|nonexistent)\b[^;]{0,40})"
             R"((?:sender|from|mail from|envelope)\b[^;]{0,12}domain)",
@@ -99,7 +100,8 @@ struct Principled::Patterns {
             o),
         relay(
             R"(\brelay(?:ing)?\b[^;]{0,20}\b(?:denied|not permitted|not allowed|prohibited|refused|)"
-            R"(disallowed)|(?:unable|not permitted|not allowed|denied) to relay|do not relay|no relaying)",
+            R"(disallowed)|(?:unable|not permitted|not allowed|denied) to relay|do not relay|no relaying|)"
+            R"(rcpthosts)",
             o),
         blocklist(
             R"(spamhaus|spamcop|\bsorbs\b|barracuda|cloudmark|\bsbrs\b|senderscore|uceprotect|)"
@@ -113,7 +115,9 @@ struct Principled::Patterns {
             R"(|(?:)" POSTINO_BLOCK_VERB
             R"(|not accepted|not allowed|not permitted)(?: \w+){0,2} from (?:this|your|the|sending|source|the sending) ?)"
             R"((?:ip|host|server|network)\b|client host (?:\[[^\]]{0,64}\] |[0-9a-z.:-]{1,64} )?(?:blocked|rejected|refused)|)"
-            R"(adresse ip source bloquee|\bspam ?block|)"
+            R"(adresse ip source bloquee|\bspam ?block|too many spams?\b|ipcheck|)"
+            R"(not (?:in|on) (?:the |our )?(?:white|allow) ?list|dynamic(?:ally)?[- ]assigned|)"
+            R"(\bdynamic ip|residential ip|)"
             R"((?:mail|messages?|connections?|traffic) from (?:ip )?\[?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\]?)"
             R"((?: \w+){0,3} (?:refused|rejected|blocked|denied|not accepted))",
             o),
@@ -121,7 +125,12 @@ struct Principled::Patterns {
                    R"(unresolvable|does not resolve|host not found|nxdomain|invalid domain|)"
                    R"(unrouteable domain|no mx (?:record|host)|domain has no)",
                    o),
-        reputation(R"(reputation|(?:user|spam) complaints|too many complaints)", o),
+        null_mx(R"(null ?mx|accepts no mail|does not accept mail)", o),
+        reputation(R"(reputation|(?:user|spam) complaints|too many complaints|)"
+                   R"(excessive (?:unknown|invalid) recipients|)"
+                   R"(too many (?:unknown|invalid|bad) (?:recipients|users|addresses)|)"
+                   R"(unusual (?:sending )?activity)",
+                   o),
         too_many_rcpts(R"(too many (?:recipients|rcpts?)\b|recipient limit|)"
                        R"(max(?:imum)? (?:number of )?recipients)",
                        o),
@@ -132,12 +141,12 @@ struct Principled::Patterns {
         rate(
             R"(rate[- ]?limit|unusual rate|rate that prevents|(?:sending|message|mail|connection) rate|)"
             R"(too many (?:\w+ ){0,2}(?:connections|sessions|messages|mails|e-?mails|recipients|rcpts?|)"
-            R"(requests|commands|errors)|(?:concurrent|simultaneous|parallel) (?:smtp )?connections?|)"
+            R"(requests|commands|errors)|(?:concurrent|simultaneous|parallel) (?:\w+ )?connections?|)"
             R"(connections? (?:limit|count)|excessive (?:volume|traffic|messages|mail)|)"
             R"(unexpected volume|high volume|frequency limit|limit exceeded|)"
             R"(exceeded (?:the |their |your |its |our )?(?:\w+ ){0,2}limit|)"
             R"(max(?:imum)? (?:number of )?(?:messages?|mails?|connections) (?:per|reached|exceeded)|)"
-            R"(throttl|slow down|temporarily deferred|server busy|service refused?\b)",
+            R"(throttl|slow down|temporarily deferred|server (?:is )?(?:too )?busy|service refused?\b)",
             o),
         connection(R"(connections?|sessions?|per connection)", o),
         per_recipient(
@@ -151,7 +160,7 @@ struct Principled::Patterns {
             R"(does not exist)|(?:banned|blocked|invalid|unknown|bad|unverified|rejected) sender|)"
             R"(sender (?:verify|verification) failed|could not verify sender|acceptable.use|)"
             R"(mail from address (?:rejected|refused|denied|invalid)|envelope sender|)"
-            R"(sender not (?:allowed|permitted|authorized))",
+            R"(sender not (?:allowed|permitted|authori[sz]ed)|unauthori[sz]ed sender)",
             o),
         full(R"(over ?quota|quota (?:exceeded|full)|exceeded (?:\w+ ){0,2}quota|\bquota\b|)"
              R"((?:mailbox|inbox|mail box) (?:is )?full|full mailbox|mailbox size|)"
@@ -187,20 +196,21 @@ struct Principled::Patterns {
         content(
             R"(spam|unsolicited|\bube\b|\buce\b|virus|malware|phish|content|attachment|)"
             R"(suspicious|polic(?:y|ies)|not accepted|not allowed|prohibited|forbidden|\bbulk\b|)"
-            R"(blocked)",
+            R"(blocked|will not accept)",
             o) {}
 
   bool ok() const {
-    for (const RE2* r : {&greylist,  &tls,       &ptr,        &sender_dns,    &auth,
-                         &relay,     &blocklist, &domain_dns, &reputation,    &too_many_rcpts,
-                         &rate_time, &rate,      &connection, &per_recipient, &sender,
-                         &full,      &disabled,  &invalid,    &too_large,     &content}) {
+    for (const RE2* r :
+         {&greylist,  &tls,        &ptr,           &sender_dns, &auth,           &relay,
+          &blocklist, &domain_dns, &null_mx,       &reputation, &too_many_rcpts, &rate_time,
+          &rate,      &connection, &per_recipient, &sender,     &full,           &disabled,
+          &invalid,   &too_large,  &content}) {
       if (!r->ok()) return false;
     }
     return true;
   }
 
-  RE2 greylist, tls, ptr, sender_dns, auth, relay, blocklist, domain_dns, reputation,
+  RE2 greylist, tls, ptr, sender_dns, auth, relay, blocklist, domain_dns, null_mx, reputation,
       too_many_rcpts, rate_time, rate, connection, per_recipient, sender, full, disabled, invalid,
       too_large, content;
 };
@@ -274,6 +284,10 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
   const bool perm = d.permanent;
 
   // The path or rate classes, shared by the code and the text steps.
+  auto block = [&](std::string_view rule) {
+    Set(&d, Category::kReputation, Blame::kPath, rule);
+    Path(&d, PathAction::kSuspend, PathDefaults::kBlockSuspend);
+  };
   auto rate = [&](std::string_view rule) {
     const bool per_rcpt = e.Is(2, 121) || e.Is(2, 122) || has(p.per_recipient);
     if (has(p.reputation)) {
@@ -286,6 +300,7 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
       return;
     }
     Set(&d, Category::kThrottled, Blame::kRate, rule);
+    if (has(p.blocklist)) return block(rule);  // "... has been blocked" (550 5.7.28)
     // This recipient's own limit: retry or bounce, the path is not slowed.
     if (!per_rcpt) SlowDown(&d, has(p.connection));
   };
@@ -310,10 +325,6 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     Set(&d, Category::kDns, Blame::kPath, rule);
     if (perm) Path(&d, PathAction::kSuspend, PathDefaults::kPtrSuspend);
   };
-  auto block = [&](std::string_view rule) {
-    Set(&d, Category::kReputation, Blame::kPath, rule);
-    Path(&d, PathAction::kSuspend, PathDefaults::kBlockSuspend);
-  };
   auto recipient = [&](Category c, std::string_view rule) {
     Set(&d, c, Blame::kRecipient, rule);
     d.suppress = perm && (c == Category::kInvalidRecipient || c == Category::kMailboxDisabled ||
@@ -331,7 +342,11 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     // 1. Enhanced codes whose meaning does not depend on who sends them.
     if (e.present) {
       if (e.Is(7, 27)) return sender_dns("rfc7505-x.7.27");  // sender domain has a null MX
-      if (e.Is(1, 10)) return recipient(Category::kDns, "rfc7505-x.1.10");
+      if (e.Is(1, 10)) {
+        // RFC 7505's null MX; Microsoft uses 5.1.10 for "recipient not found".
+        if (has(p.null_mx)) return recipient(Category::kDns, "rfc7505-x.1.10");
+        return recipient(Category::kInvalidRecipient, "rfc3463-x.1.10");
+      }
       if (e.Is(1, 8) || e.Is(1, 7)) {
         if (e.Is(1, 8) || has(p.sender_dns)) return sender_dns("rfc3463-x.1.8");
         return Set(&d, Category::kSender, Blame::kSender, "rfc3463-x.1.7");
@@ -368,7 +383,6 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
       }
       if (e.Is(2, 2) && !has(p.rate_time))
         return recipient(Category::kMailboxFull, "rfc3463-x.2.2");
-      if (e.Is(4, 6)) return Set(&d, Category::kOther, Blame::kUnknown, "rfc3463-x.4.6");
       if (e.Is(4, 5) && !has(p.rate)) {
         return Set(&d, Category::kOther, Blame::kUnknown, "rfc3463-x.4.5");
       }

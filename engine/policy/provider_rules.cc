@@ -48,8 +48,8 @@ constexpr Category kRate = Category::kThrottled;
 std::vector<ProviderRule> ProviderRules() {
   return {
       // --- Yahoo / AOL (postmaster.yahooinc.com/error-codes) ---
-      Suspend("yahoo-ts03-permanent", R"(\[(?:ts03|tss09|tss1\d)\]|permanently deferred)",
-              hours(12), kRep, Blame::kPath),
+      Suspend("yahoo-ts03-permanent", R"(\[(?:ts03|tss09)\]|permanently deferred)", hours(12), kRep,
+              Blame::kPath),
       Suspend("yahoo-ts-complaints", R"(\[ts0[12]\])", hours(1), kRep, Blame::kPath),
       Suspend("yahoo-tss04-volume", R"(\[(?:tss04|ipts04)\])", hours(1), kRate, Blame::kRate),
       Slow("yahoo-deferred",
@@ -62,19 +62,23 @@ std::vector<ProviderRule> ProviderRules() {
       // --- Gmail (support.google.com/mail/answer/3726730) ---
       Slow("gmail-4.7.28", R"(^4\d\d 4\.7\.28\b)", "100/hour", hours(1), kRate, Blame::kRate),
       // --- Microsoft (Outlook.com, Microsoft 365) ---
-      Suspend("microsoft-sc",
-              R"(\bsc-00[1-4]\b|\bs3150\b|\bs3140\b|part of their network is on our block)",
-              hours(4), kRep, Blame::kPath),
+      Suspend(
+          "microsoft-sc",
+          R"(\b(?:sc|dy|ou)-00[1-4]\b|\bs3150\b|\bs3140\b|part of their network is on our block)",
+          hours(4), kRep, Blame::kPath),
       Suspend("microsoft-banned-ip", R"(\b5\.7\.6(?:0[6-9]|[1-4]\d)\b|banned sending ip)", hours(4),
               kRep, Blame::kPath),
       Slow("microsoft-4.7.65x", R"(^4\d\d 4\.7\.65\d\b)", "100/hour", hours(1), kRep, Blame::kPath),
-      Slow("microsoft-server-busy", R"(^4\d\d 4\.7\.500\b|server busy)", "60/min", minutes(15),
-           kRate, Blame::kRate),
+      Slow("microsoft-server-busy", R"(^4\d\d 4\.7\.500\b)", "60/min", minutes(15), kRate,
+           Blame::kRate),
       Slow("microsoft-rp", R"(\brp-00[1-3]\b)", "100/hour", hours(1), kRate, Blame::kRate),
       // --- Comcast, Cox ---
       Suspend("comcast-bl", R"(\bbl0000\d\d\b)", hours(4), kRep, Blame::kPath),
       Slow("comcast-rl", R"(\brl0000\d\d\b)", "100/hour", hours(1), kRate, Blame::kRate),
       Suspend("cox-block", R"(\b(?:cxbl|cxdnsbl|ipbl\d+)\b)", hours(4), kRep, Blame::kPath),
+      // --- Deutsche Telekom (T-Online): "(BL)" marks a blocked IP ---
+      Suspend("t-online-bl", R"(a problem occurred\. \(ask your postmaster|\(bl\)$)", hours(4),
+              kRep, Blame::kPath),
       // --- Orange, La Poste: "service refusé, veuillez essayer plus tard" ---
       Suspend("orange-laposte-service-refused", R"(service refuse)", minutes(15), kRate,
               Blame::kRate),

@@ -33,6 +33,13 @@ constexpr Category kFull = Category::kMailboxFull;
 
 const Case kTable[] = {
     // ---- The recipient is the cause: suppress when permanent. ----
+    {"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup\r\n",
+     kInvalid, "bounce_and_suppress", Blame::kRecipient},
+    {"556 5.1.10 <ana@example.net>: Recipient address rejected: Domain example.net does not "
+     "accept mail (nullMX)\r\n",
+     Category::kDns, "bounce_and_suppress", Blame::kRecipient},
+    {"550 5.1.1 Mailbox is inactive and has exceeded its quota\r\n", kFull, "bounce_and_suppress",
+     Blame::kRecipient},
     {"550 5.1.1 <ana@example.net>: Recipient address rejected: User unknown in local recipient "
      "table\r\n",
      kInvalid, "bounce_and_suppress", Blame::kRecipient},
@@ -58,6 +65,13 @@ const Case kTable[] = {
     {"552 5.2.2 Quota exceeded for ana@example.net\r\n", kFull, "bounce", Blame::kRecipient},
 
     // ---- The sender is the cause: never suppress. ----
+    {"550 5.1.0 <news@shop.example>: Sender address rejected: User unknown in local recipient "
+     "table\r\n",
+     Category::kSender, "bounce", Blame::kSender},
+    {"553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n", Category::kSender,
+     "bounce", Blame::kSender},
+    {"550 5.7.1 Your domain has no DNS MX or A record\r\n", Category::kDns, "suspend_path",
+     Blame::kSender},
     {"550 5.7.27 Sender address has null MX\r\n", Category::kDns, "suspend_path", Blame::kSender},
     {"451 4.1.8 Domain of sender address news@shop.example does not resolve\r\n", Category::kDns,
      "retry_later", Blame::kSender},
@@ -79,6 +93,12 @@ const Case kTable[] = {
      "slow_down_path", Blame::kSender},
 
     // ---- The sending IP / domain (reputation, blocklists): suspend. ----
+    {"550 5.7.1 Your IP address 203.0.113.9 is blacklisted. Contact your provider\r\n",
+     Category::kReputation, "suspend_path", Blame::kPath},
+    {"421 4.7.1 [TSS11] Excessive unknown recipients - possible phishing\r\n",
+     Category::kReputation, "slow_down_path", Blame::kPath},
+    {"553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n",
+     Category::kRelayDenied, "bounce", Blame::kPath},
     {"550 5.7.1 Access denied, banned sending IP [203.0.113.9]\r\n", Category::kReputation,
      "suspend_path", Blame::kPath},
     {"554 5.7.1 Traffic not accepted from this IP\r\n", Category::kReputation, "suspend_path",
@@ -106,6 +126,10 @@ const Case kTable[] = {
      Blame::kPath},
 
     // ---- The rate: slow the path down (never suppress). ----
+    {"421 4.7.0 Server is busy, try again later\r\n", Category::kThrottled, "slow_down_path",
+     Blame::kRate},
+    {"452 Too many recipients received this hour\r\n", Category::kThrottled, "slow_down_path",
+     Blame::kRate},
     {"550 5.1.1 Too many recipients this hour, try again later\r\n", Category::kThrottled,
      "slow_down_path", Blame::kRate},
     {"421 4.7.0 Connection rate limit exceeded\r\n", Category::kThrottled, "slow_down_path",

@@ -67,6 +67,10 @@ const Sample kSamples[] = {
     {"comcast-rl", "421 resimta-po comcast 192.0.2.7 RL000001 please retry later\r\n",
      PathAction::kSlowDown},
     {"cox-block", "554 cdptpa-ibmta cox 192.0.2.7 rejected - IPBL0001\r\n", PathAction::kSuspend},
+    {"t-online-bl",
+     "554 IP=192.0.2.7 - A problem occurred. (Ask your postmaster for help or to contact "
+     "tosa@rx.t-online.example to clarify.) (BL)\r\n",
+     PathAction::kSuspend},
     {"orange-laposte-service-refused",
      "421 mwinf5c10 ME Service refuse. Veuillez essayer plus tard. OFR_999 [999]\r\n",
      PathAction::kSuspend},
