@@ -117,7 +117,9 @@ struct Principled::Patterns {
             R"((?:ip|host|server|network)\b|client host (?:\[[^\]]{0,64}\] |[0-9a-z.:-]{1,64} )?(?:blocked|rejected|refused)|)"
             R"(adresse ip source bloquee|\bspam ?block|too many spams?\b|ipcheck|)"
             R"(not (?:in|on) (?:the |our )?(?:white|allow) ?list|dynamic(?:ally)?[- ]assigned|)"
-            R"(\bdynamic ip|residential ip|)"
+            R"(\bdynamic ip|residential ip|not allowed to connect|\bip\b[^;.]{0,40}not authori[sz]ed|)"
+            R"((?:denied|refused|blocked|banned|rejected) (?:for|to) (?:the |your |this )?)"
+            R"((?:sending |source |client )?ip\b|)"
             R"((?:mail|messages?|connections?|traffic) from (?:ip )?\[?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\]?)"
             R"((?: \w+){0,3} (?:refused|rejected|blocked|denied|not accepted))",
             o),
@@ -139,7 +141,8 @@ struct Principled::Patterns {
             R"(hourly|daily|per-hour|/hour|sending (?:quota|limit))",
             o),
         rate(
-            R"(rate[- ]?limit|unusual rate|rate that prevents|(?:sending|message|mail|connection) rate|)"
+            R"(rate[- ]?limit|unusual rate|(?:sending|hourly|daily|message|send) (?:quota|limit)|)"
+            R"(rate that prevents|(?:sending|message|mail|connection) rate|)"
             R"(too many (?:\w+ ){0,2}(?:connections|sessions|messages|mails|e-?mails|recipients|rcpts?|)"
             R"(requests|commands|errors)|(?:concurrent|simultaneous|parallel) (?:\w+ )?connections?|)"
             R"(connections? (?:limit|count)|excessive (?:volume|traffic|messages|mail)|)"
@@ -155,9 +158,9 @@ struct Principled::Patterns {
             R"((?:to|for) this (?:recipient|user|mailbox)|recipient(?:'s)? (?:rate|limit))",
             o),
         sender(
-            R"(sender (?:address |domain )?(?:is )?(?:rejected|refused|denied|blocked|banned|)"
-            R"(blacklisted|not allowed|not permitted|not authorized|invalid|unknown|not found|)"
-            R"(does not exist)|(?:banned|blocked|invalid|unknown|bad|unverified|rejected) sender|)"
+            R"((?:sender(?:'s)?|sending)(?: address| domain| e-?mail)? (?:is |has been |was )?)"
+            R"((?:rejected|refused|denied|blocked|banned|blacklisted|not allowed|not permitted|)"
+            R"(not authori[sz]ed|invalid|unknown|not found|does not exist)|(?:banned|blocked|invalid|unknown|bad|unverified|rejected) sender|)"
             R"(sender (?:verify|verification) failed|could not verify sender|acceptable.use|)"
             R"(mail from address (?:rejected|refused|denied|invalid)|envelope sender|)"
             R"(sender not (?:allowed|permitted|authori[sz]ed)|unauthori[sz]ed sender)",
@@ -176,7 +179,9 @@ struct Principled::Patterns {
             o),
         invalid(
             R"(user unknown|unknown (?:user|recipient|mailbox|address|local[- ]?part|alias)|)"
-            R"((?:user|recipient|mailbox|address)(?: \S+)? (?:is )?unknown|)"
+            R"((?:user|recipient|mailbox|address|addressee)(?: \S+)? (?:is )?unknown|)"
+            R"(could not be found|address not found|)"
+            R"((?:address|mailbox|account|recipient)(?: \S+)? (?:is )?(?:not|no longer) valid|)"
             R"(does not exist|doesn't exist|not exists?\b|no such (?:user|recipient|mailbox|)"
             R"(address|account|person|local)|invalid (?:recipient|mailbox|address|user|account)|)"
             R"((?:recipient|mailbox|user) (?:address )?(?:is )?invalid|destinataire invalide|)"
@@ -311,7 +316,9 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
   auto auth = [&](std::string_view rule) {
     Set(&d, Category::kAuthentication, Blame::kSender, rule);
     if (!perm) {
-      SlowDown(&d, false);  // Gmail 4.7.26/4.7.32 "rate limited, unauthenticated"
+      // Gmail 4.7.26/4.7.32 "rate limited, unauthenticated": slow down; a
+      // temporary SPF/DMARC evaluation error is only retried.
+      if (has(p.rate)) SlowDown(&d, false);
     } else if (phase == Phase::kAuth) {
       d.blame = Blame::kPath;  // our route credentials are wrong: fix the route
       Path(&d, PathAction::kSuspend, PathDefaults::kAuthSuspend);
@@ -335,6 +342,34 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     Set(&d, Category::kTooManyRecipients, Blame::kRate, rule);
     // RFC 5321 §4.5.3.1.10: even a 552 here means "send the rest later".
     d.recipient = RecipientAction::kRetryLater;
+  };
+
+  // 3. The generic meaning of the enhanced code (RFC 3463 subjects).
+  auto generic_code = [&]() {
+    if (generic != nullptr) *generic = true;
+    if (e.present) {
+      switch (e.subject) {
+        case 1:
+          // x.1.1 bad mailbox, x.1.3 bad mailbox syntax, x.1.6 mailbox moved.
+          if (e.detail == 1 || e.detail == 3 || e.detail == 6) {
+            return recipient(Category::kInvalidRecipient, "rfc3463-x.1.1");
+          }
+          if (e.detail == 2) return Set(&d, Category::kDns, Blame::kUnknown, "rfc3463-x.1.2");
+          break;
+        case 2:
+          if (e.detail == 1) return recipient(Category::kMailboxDisabled, "rfc3463-x.2.1");
+          if (e.detail == 2) return recipient(Category::kMailboxFull, "rfc3463-x.2.2");
+          break;
+        case 4:
+          if (e.detail == 4) return Set(&d, Category::kDns, Blame::kUnknown, "rfc3463-x.4.4");
+          break;
+        case 7:
+          return Set(&d, Category::kPolicy, Blame::kUnknown, "rfc3463-x.7");
+        default:
+          break;
+      }
+    }
+    Set(&d, Category::kOther, Blame::kUnknown, perm ? "basic-5xx" : "basic-4xx");
   };
 
   if (generic != nullptr) *generic = false;
@@ -388,7 +423,12 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
       }
     }
 
-    // 2. Which party the text blames.
+    // 2. Which party the text blames. A reply postino made up (connection
+    // lost, DNS failure...) blames nobody: only its code and TLS words count.
+    if (reply.local) {
+      if (has(p.tls)) return tls("local-tls-required");
+      return generic_code();
+    }
     if (has(p.greylist)) return Set(&d, Category::kGreylisted, Blame::kUnknown, "text-greylist");
     if (has(p.tls)) return tls("text-tls-required");
     if (has(p.ptr)) return ptr("text-ptr");
@@ -415,31 +455,7 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     }
     if (has(p.content)) return Set(&d, Category::kPolicy, Blame::kContent, "text-content");
 
-    // 3. The generic meaning of the enhanced code (RFC 3463 subjects).
-    if (generic != nullptr) *generic = true;
-    if (e.present) {
-      switch (e.subject) {
-        case 1:
-          // x.1.1 bad mailbox, x.1.3 bad mailbox syntax, x.1.6 mailbox moved.
-          if (e.detail == 1 || e.detail == 3 || e.detail == 6) {
-            return recipient(Category::kInvalidRecipient, "rfc3463-x.1.1");
-          }
-          if (e.detail == 2) return Set(&d, Category::kDns, Blame::kUnknown, "rfc3463-x.1.2");
-          break;
-        case 2:
-          if (e.detail == 1) return recipient(Category::kMailboxDisabled, "rfc3463-x.2.1");
-          if (e.detail == 2) return recipient(Category::kMailboxFull, "rfc3463-x.2.2");
-          break;
-        case 4:
-          if (e.detail == 4) return Set(&d, Category::kDns, Blame::kUnknown, "rfc3463-x.4.4");
-          break;
-        case 7:
-          return Set(&d, Category::kPolicy, Blame::kUnknown, "rfc3463-x.7");
-        default:
-          break;
-      }
-    }
-    Set(&d, Category::kOther, Blame::kUnknown, perm ? "basic-5xx" : "basic-4xx");
+    return generic_code();
   };
   decide();
   return d;

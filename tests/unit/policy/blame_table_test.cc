@@ -50,6 +50,10 @@ const Case kTable[] = {
     {"550 No such user here\r\n", kInvalid, "bounce_and_suppress", Blame::kRecipient},
     {"511 sorry, no mailbox here by that name (#5.1.1)\r\n", kInvalid, "bounce_and_suppress",
      Blame::kRecipient},
+    {"550 5.1.1 Sorry, the address ana@example.net is not valid anymore\r\n", kInvalid,
+     "bounce_and_suppress", Blame::kRecipient},
+    {"553 5.3.0 <ana@example.net>... Addressee unknown\r\n", kInvalid, "bounce_and_suppress",
+     Blame::kRecipient},
     {"550 5.1.1 Recipient not found\r\n", kInvalid, "bounce_and_suppress", Blame::kRecipient},
     {"450 4.1.1 <ana@example.net>: Recipient address rejected: unverified address: User "
      "unknown\r\n",
@@ -90,9 +94,15 @@ const Case kTable[] = {
     {"550 5.7.26 Unauthenticated mail is refused: the message fails DMARC\r\n",
      Category::kAuthentication, "bounce", Blame::kSender},
     {"421 4.7.26 Temporary DMARC evaluation failure, please retry\r\n", Category::kAuthentication,
-     "slow_down_path", Blame::kSender},
+     "retry_later", Blame::kSender},
+    {"421 4.7.26 Your email has been rate limited because it is unauthenticated\r\n",
+     Category::kAuthentication, "slow_down_path", Blame::kSender},
+    {"550 5.7.1 Your sending domain is not allowed\r\n", Category::kSender, "bounce",
+     Blame::kSender},
 
     // ---- The sending IP / domain (reputation, blocklists): suspend. ----
+    {"550 5.7.1 Access denied for sending IP 203.0.113.9\r\n", Category::kReputation,
+     "suspend_path", Blame::kPath},
     {"550 5.7.1 Your IP address 203.0.113.9 is blacklisted. Contact your provider\r\n",
      Category::kReputation, "suspend_path", Blame::kPath},
     {"421 4.7.1 [TSS11] Excessive unknown recipients - possible phishing\r\n",
@@ -126,6 +136,8 @@ const Case kTable[] = {
      Blame::kPath},
 
     // ---- The rate: slow the path down (never suppress). ----
+    {"550 5.7.1 Daily sending quota exceeded\r\n", Category::kThrottled, "slow_down_path",
+     Blame::kRate},
     {"421 4.7.0 Server is busy, try again later\r\n", Category::kThrottled, "slow_down_path",
      Blame::kRate},
     {"452 Too many recipients received this hour\r\n", Category::kThrottled, "slow_down_path",

@@ -86,6 +86,24 @@ TEST(PolicyTest, LocalTlsRequiredSuspendsAndTriesNextMx) {
   EXPECT_EQ(d.recipient, RecipientAction::kTryNextMx);
 }
 
+TEST(PolicyTest, LocalRepliesBlameNobody) {
+  // Words a peer would use for an IP block, in a reply postino made up.
+  Decision d = Classify(Phase::kConnect,
+                        Local(451, "4.4.1", "connection refused while connecting to 192.0.2.1"));
+  EXPECT_EQ(d.path, PathAction::kNone);
+  EXPECT_EQ(d.recipient, RecipientAction::kTryNextMx);
+  EXPECT_EQ(d.category, Category::kOther);
+  d = Classify(Phase::kRcpt,
+               Local(550, "5.1.2", "domain example.invalid does not exist (NXDOMAIN)"));
+  EXPECT_EQ(d.category, Category::kDns);
+  EXPECT_FALSE(d.suppress);
+  d = Classify(
+      Phase::kRcpt,
+      Local(556, "5.1.10", "example.net publishes a null MX (RFC 7505): it accepts no mail"));
+  EXPECT_EQ(d.category, Category::kDns);
+  EXPECT_TRUE(d.suppress);
+}
+
 TEST(PolicyTest, SmtpAuthFailureSuspendsTheRoute) {
   Decision d = Classify(Phase::kAuth, Parse("535 5.7.8 Authentication credentials invalid\r\n"));
   EXPECT_EQ(d.category, Category::kAuthentication);
