@@ -82,7 +82,8 @@ struct Principled::Patterns {
         ptr(R"(\bptr\b|reverse dns|reverse (?:hostname|lookup|name|dns)|\br-?dns\b|\bfcrdns\b|)"
             R"(cannot find your (?:reverse )?hostname|(?:no|missing|invalid) (?:valid )?reverse|)"
             R"(helo command rejected|(?:invalid|bad) helo|helo (?:name|hostname) (?:rejected|invalid)|)"
-            R"(need fully-qualified hostname)",
+            R"(need fully-qualified hostname|mismatches client ip|)"
+            R"(does not match (?:your |the |client )?(?:ip|address))",
             o),
         sender_dns(
             R"((?:sender|from|mail from|mailfrom|envelope|return-path|return path|your domain)\b)"
@@ -186,7 +187,7 @@ struct Principled::Patterns {
             R"(address|account|person|local)|invalid (?:recipient|mailbox|address|user|account)|)"
             R"((?:recipient|mailbox|user) (?:address )?(?:is )?invalid|destinataire invalide|)"
             R"((?:mailbox|user|recipient|account)(?: \S+)? (?:not found|unavailable|not available)|)"
-            R"(no (?:mailbox|account) |not our customer|address unknown|)"
+            R"(no (?:mailbox|account) |not our (?:customer|user)|address unknown|)"
             R"(doesn't have an? [^;]{0,40}account|bad (?:destination )?(?:mailbox|recipient)|)"
             R"(unrouteable address|undeliverable address|no longer valid|)"
             R"(not a valid (?:mailbox|recipient|user|address)|unknown in (?:local|virtual|relay)|)"
