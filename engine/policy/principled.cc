@@ -128,6 +128,7 @@ struct Principled::Patterns {
                    R"(unresolvable|does not resolve|host not found|nxdomain|invalid domain|)"
                    R"(unrouteable domain|no mx (?:record|host)|domain has no)",
                    o),
+        access_denied(R"(recipient address rejected: access denied)", o),
         null_mx(R"(null ?mx|accepts no mail|does not accept mail)", o),
         reputation(R"(reputation|(?:user|spam) complaints|too many complaints|)"
                    R"(excessive (?:unknown|invalid) recipients|)"
@@ -191,7 +192,7 @@ struct Principled::Patterns {
             R"(doesn't have an? [^;]{0,40}account|bad (?:destination )?(?:mailbox|recipient)|)"
             R"(unrouteable address|undeliverable address|no longer valid|)"
             R"(not a valid (?:mailbox|recipient|user|address)|unknown in (?:local|virtual|relay)|)"
-            R"(recipient address rejected: access denied|all recipient addresses rejected|)"
+            R"(all recipient addresses rejected|)"
             R"(mailbox not found|unknown or illegal alias)",
             o),
         too_large(
@@ -207,18 +208,18 @@ struct Principled::Patterns {
 
   bool ok() const {
     for (const RE2* r :
-         {&greylist,  &tls,        &ptr,           &sender_dns, &auth,           &relay,
-          &blocklist, &domain_dns, &null_mx,       &reputation, &too_many_rcpts, &rate_time,
-          &rate,      &connection, &per_recipient, &sender,     &full,           &disabled,
-          &invalid,   &too_large,  &content}) {
+         {&greylist,  &tls,        &ptr,           &sender_dns,    &auth,       &relay,
+          &blocklist, &domain_dns, &access_denied, &null_mx,       &reputation, &too_many_rcpts,
+          &rate_time, &rate,       &connection,    &per_recipient, &sender,     &full,
+          &disabled,  &invalid,    &too_large,     &content}) {
       if (!r->ok()) return false;
     }
     return true;
   }
 
-  RE2 greylist, tls, ptr, sender_dns, auth, relay, blocklist, domain_dns, null_mx, reputation,
-      too_many_rcpts, rate_time, rate, connection, per_recipient, sender, full, disabled, invalid,
-      too_large, content;
+  RE2 greylist, tls, ptr, sender_dns, auth, relay, blocklist, domain_dns, access_denied, null_mx,
+      reputation, too_many_rcpts, rate_time, rate, connection, per_recipient, sender, full,
+      disabled, invalid, too_large, content;
 };
 
 #undef POSTINO_BLOCK_VERB
@@ -451,6 +452,11 @@ Decision Principled::Classify(Phase phase, const Reply& reply, std::string_view 
     if (has(p.domain_dns)) return Set(&d, Category::kDns, Blame::kUnknown, "text-domain-dns");
     if (has(p.disabled)) return recipient(Category::kMailboxDisabled, "text-mailbox-disabled");
     if (has(p.invalid)) return recipient(Category::kInvalidRecipient, "text-invalid-recipient");
+    // Microsoft's directory edge blocking (550 5.4.1); under x.7 (policy) the
+    // same words are an access rule, not an unknown user.
+    if (has(p.access_denied) && !e.Subject(7)) {
+      return recipient(Category::kInvalidRecipient, "text-invalid-recipient");
+    }
     if (has(p.too_large)) {
       return Set(&d, Category::kMessageTooLarge, Blame::kContent, "text-too-large");
     }

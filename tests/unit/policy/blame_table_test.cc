@@ -173,6 +173,9 @@ const Case kTable[] = {
      "bounce", Blame::kContent},
 
     // ---- Nobody in particular. ----
+    // An access rule under x.7 (policy), not an unknown user.
+    {"554 5.7.1 <ana@example.net>: Recipient address rejected: Access denied\r\n",
+     Category::kPolicy, "bounce", Blame::kUnknown},
     {"450 4.7.1 Greylisted, please try again in 300 seconds\r\n", Category::kGreylisted,
      "retry_later", Blame::kUnknown},
     {"451 4.7.1 Please try again later (greylisting in action)\r\n", Category::kGreylisted,
