@@ -4,11 +4,11 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "common/strings.h"
@@ -483,12 +483,16 @@ class Parser {
     root_.Tables("backoff", [&](TableReader& t, size_t) {
       BackoffRuleConfig b;
       if (t.String("match", &b.match, true)) {
-        try {
-          std::regex re(b.match, std::regex::ECMAScript | std::regex::icase);
-        } catch (const std::regex_error& e) {
+        // The same RE2 syntax and options engine/policy compiles the rule with.
+        RE2::Options options;
+        options.set_case_sensitive(false);
+        options.set_log_errors(false);
+        options.set_max_mem(int64_t{1} << 20);  // policy::kRe2MaxMem
+        RE2 re(b.match, options);
+        if (!re.ok()) {
           t.Error(*t.Get("match"), "match",
-                  fmt::format("\"{}\" is not a valid regular expression (ECMAScript): {}", b.match,
-                              e.what()));
+                  fmt::format("\"{}\" is not a valid regular expression (RE2 syntax): {}", b.match,
+                              re.error()));
         }
       }
       if (t.String("site", &b.site) && !ValidDomainPattern(b.site)) {

@@ -136,7 +136,7 @@ struct WarmupConfig {
 };
 
 struct BackoffRuleConfig {
-  std::string match;  // ECMAScript regex, case-insensitive, over "CODE ENHANCED TEXT"
+  std::string match;  // RE2 regex, case-insensitive, over "CODE ENHANCED TEXT"
   std::string site;   // optional domain / MX pattern
   enum class Action { kSuspend, kSlow, kBounce } action = Action::kSuspend;
   Nanos duration{0};                                 // suspend/slow: how long

@@ -395,6 +395,19 @@ TEST_F(ConfigTest, BadRegexNamesPosition) {
       << e;
 }
 
+// [[backoff]] patterns are RE2 (what engine/policy matches with): the
+// backtracking-only syntax std::regex accepted is refused at load.
+TEST_F(ConfigTest, BackoffMatchIsRe2Syntax) {
+  std::string e =
+      ErrorOf(std::string(kBase) + "[[backoff]]\nmatch = '(421) \\1'\naction = \"suspend\"\n");
+  EXPECT_NE(e.find("postino.toml:15:9: backoff[0].match: \"(421) \\1\" is not a valid "
+                   "regular expression (RE2 syntax)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(std::string(kBase) + "[[backoff]]\nmatch = '^421 (?=4\\.7)'\naction = \"suspend\"\n");
+  EXPECT_NE(e.find("is not a valid regular expression (RE2 syntax)"), std::string::npos) << e;
+}
+
 TEST_F(ConfigTest, UnknownSourceInPool) {
   std::string e = ErrorOf(std::string(kBase) +
                           "[[pools]]\nname = \"p\"\nentries = [{ source = \"ip1\" }, "
