@@ -19,12 +19,6 @@
 namespace postino::config {
 namespace {
 
-// The machine's host name ("" when it cannot be read).
-std::string HostName() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) != 0) return "";
-  return host;
-}
 
 using internal::ErrorSink;
 using internal::TableReader;
