@@ -333,6 +333,10 @@ std::string_view CategoryName(Category category) {
       return "relay_denied";
     case Category::kDns:
       return "dns";
+    case Category::kTooManyRecipients:
+      return "too_many_recipients";
+    case Category::kSender:
+      return "sender";
     case Category::kOther:
       return "other";
   }
