@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 
+#include "common/clock.h"
 #include "tests/fakemx/fake_mx.h"
 #include "tests/integration/engine/engine_fixture.h"
 
@@ -53,6 +54,7 @@ class PathActionTest : public EngineTest {
     }
     return out;
   }
+  FakeClock clock_;  // outlives the engine (destroyed in TearDown)
 };
 
 TEST_F(PathActionTest, APolicySlowDownReplyIsReportedAndHonoured) {
@@ -182,6 +184,36 @@ TEST_F(PathActionTest, ASeededSlowDownAppliesToAnExistingPath) {
   ASSERT_EQ(times.size(), static_cast<size_t>(1 + kMore));
   EXPECT_LE(MaxInWindow({times.begin() + 1, times.end()}, 1s), 3u);
   EXPECT_TRUE(EventsOf(PathEvent::Action::kSlowed).empty());
+}
+
+// The engine's time is EngineConfig::clock: a seeded suspension of one hour
+// ends when the fake clock says so, and Outcomes and events carry its time.
+TEST_F(PathActionTest, TheInjectedClockDecides) {
+  FakeMx mx(Script{});
+  FakeClock& clock = clock_;
+  auto config = BaseConfig();
+  config.routes.push_back(StaticRoute("example.com", mx.port(), smtp::TlsMode::kNone));
+  config.path_watch_interval = 50ms;
+  config.clock = &clock;
+  StartEngine(config);
+  RecordPathEvents();
+  PathEvent seed;
+  seed.source_name = "ip1";
+  seed.site = kSite;
+  seed.action = PathEvent::Action::kSuspended;
+  seed.until = clock.WallNow() + 1h;
+  engine_->SeedPathStates({seed});
+  uint64_t id = Send("example.com");
+  RunFor(500ms);
+  EXPECT_TRUE(outcomes_.empty());
+  EXPECT_TRUE(mx.connections().empty());
+  clock.Advance(std::chrono::minutes(61));
+  ASSERT_TRUE(WaitForOutcomes(1, 10s));
+  const auto* o = OutcomeFor(id);
+  EXPECT_EQ(o->disposition, Disposition::kDelivered) << o->reply.ToString();
+  EXPECT_EQ(o->finished_at, clock.WallNow());
+  ASSERT_EQ(EventsOf(PathEvent::Action::kResumed).size(), 1u);
+  EXPECT_EQ(EventsOf(PathEvent::Action::kResumed)[0]->event.at, clock.WallNow());
 }
 
 }  // namespace
