@@ -1,7 +1,7 @@
 // config_mapping.h: fills the shaping part of an EngineConfig from a loaded
 // postino.toml Config ([limits] defaults and rules, the reply policy from the
-// [[backoff]] rules and the built-in ones, [[warmup]] plans). Sources, pools and routes are mapped by
-// the caller (cli/run_command.cc).
+// [[backoff]] rules and the built-in ones, [[warmup]] plans). Sources, pools
+// and routes are mapped by the caller (cli/run_command.cc).
 #pragma once
 
 #include <memory>
