@@ -62,6 +62,9 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
   };
   std::vector<Verdict> verdicts;
   verdicts.reserve(results.size());
+  // One path action of each kind per transaction: replies that differ only
+  // by the recipient's address must not report the same suspension 50 times.
+  bool acted[3] = {false, false, false};
   auto verdict_for = [&](const RcptResult& r) -> const Verdict& {
     for (const Verdict& v : verdicts) {
       if (v.result->phase == r.phase && v.result->reply.code == r.reply.code &&
@@ -71,9 +74,10 @@ void Engine::Impl::OnMessageResult(Connection* conn, std::unique_ptr<Pending> me
     }
     Verdict v{&r, Classify(path->site, r.phase, r.reply)};
     // A transaction's "too many recipients" is about its size, not the path.
-    if (!r.reply.local && !shutting_down_ &&
+    bool& done = acted[static_cast<size_t>(v.decision.path)];
+    if (!done && !r.reply.local && !shutting_down_ &&
         v.decision.category != policy::Category::kTooManyRecipients) {
-      ApplyPathAction(path, message->domain, r.reply, v.decision);
+      done = ApplyPathAction(path, message->domain, r.reply, v.decision);
     }
     verdicts.push_back(std::move(v));
     return verdicts.back();

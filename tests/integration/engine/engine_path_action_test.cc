@@ -132,6 +132,27 @@ TEST_F(PathActionTest, APolicySuspendReplyIsReportedAndNoConnectionFollows) {
   for (const auto& o : outcomes_) EXPECT_EQ(o.disposition, Disposition::kDeferred);
 }
 
+// Replies that differ only by the recipient are one path action, one event.
+TEST_F(PathActionTest, OnePathActionPerTransactionHoweverManyRecipientsGetIt) {
+  Script script;
+  script.override = [](std::string_view verb, std::string_view arg,
+                       int) -> std::optional<fakemx::Step> {
+    if (verb != "RCPT") return std::nullopt;
+    return fakemx::Reply("451 4.7.1 " + std::string(arg) +
+                         ": client host [127.0.0.1] blocked using zen.spamhaus.org");
+  };
+  FakeMx mx(script);
+  Start(mx);
+  SendGroup({"a@example.com", "b@example.com", "c@example.com"});
+  ASSERT_TRUE(WaitForOutcomes(3, 10s));
+  RunFor(300ms);
+  EXPECT_EQ(EventsOf(PathEvent::Action::kSuspended).size(), 1u);
+  for (const auto& o : outcomes_) {
+    EXPECT_EQ(o.disposition, Disposition::kDeferred);
+    EXPECT_EQ(o.decision.path, policy::PathAction::kSuspend);
+  }
+}
+
 // Issue 11 item 7: a suspension read back at start holds on the path as soon
 // as it exists, without a new kSuspended event; its end is reported.
 TEST_F(PathActionTest, ASeededSuspensionHoldsWithoutANewEventAndEnds) {
