@@ -46,7 +46,8 @@ Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
       policy_(config_.policy),
       handler_(std::move(handler)),
       hosts_(*clock_, config_.host_failure_ttl),
-      warmup_(*clock_) {
+      warmup_(*clock_),
+      wakes_(loop_, *clock_, [this](Destination* dest) { SchedulePump(dest); }) {
   ApplySources(config_.sources);
   warmup_.SetPlans(config_.warmup);
   tls::ClientContextOptions tls_options;
@@ -69,7 +70,6 @@ Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
     log::Error("delivery: DNS resolver unavailable: {}", resolver.status().message());
   }
   work_ = NewTimer(loop_, this);
-  wake_ = NewTimer(loop_, this);
   watch_ = NewTimer(loop_, this);
   sweep_ = NewTimer(loop_, this);
   auto sweep_every = std::max<int64_t>(
@@ -92,7 +92,6 @@ Engine::Impl::~Impl() {
   graveyard_.clear();
   resolver_.reset();
   CloseTimer(work_);
-  CloseTimer(wake_);
   CloseTimer(watch_);
   CloseTimer(sweep_);
 }
@@ -247,9 +246,7 @@ EngineCounts Engine::Impl::Counts() const {
   for (const auto& [key, dest] : destinations_) {
     if (dest->state == Destination::State::kResolving) ++c.resolving;
   }
-  if (wake_armed_ != MonoTime::max()) {
-    c.next_wake_in = std::max(Nanos(0), Nanos(wake_armed_ - Now()));
-  }
+  c.next_wake_in = wakes_.NextIn();
   return c;
 }
 
@@ -266,7 +263,7 @@ void Engine::Impl::Shutdown(std::function<void()> done) {
   }
   uv_timer_stop(&watch_->timer);
   uv_timer_stop(&sweep_->timer);
-  uv_timer_stop(&wake_->timer);
+  wakes_.Stop();
   SchedulePump(nullptr);
 }
 

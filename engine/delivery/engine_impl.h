@@ -13,7 +13,9 @@
 //   sources.cc       sources and pools, sites and paths, weighted source
 //                    choice, lanes
 //   path_state.cc    path actions (suspend, slow down), path watch and
-//                    events, seeded path states, the wake-up timer
+//                    events, seeded path states
+// and two helper classes: HostMemory (failed / plain-only hosts),
+// WarmupLedger (warm-up plans and counts), WakeQueue (the wake-up timer).
 //   reconfigure.cc   Reconfigure, warm-up glue and SourceStates
 // Not for use outside engine/delivery.
 #pragma once
@@ -34,6 +36,7 @@
 #include "engine/delivery/engine.h"
 #include "engine/delivery/engine_model.h"
 #include "engine/delivery/host_memory.h"
+#include "engine/delivery/wake_queue.h"
 #include "engine/delivery/warmup_ledger.h"
 #include "engine/net/mx_resolver.h"
 #include "engine/policy/policy.h"
@@ -70,7 +73,6 @@ class Engine::Impl final : public ConnectionOwner {
 
   // ---- path_state.cc
   void SeedPathStates(const std::vector<PathEvent>& active);
-  void OnWake();
   void OnWatch();
 
   // ---- connections.cc and results.cc (ConnectionOwner)
@@ -154,6 +156,7 @@ class Engine::Impl final : public ConnectionOwner {
   void WatchPath(Path* path);
   void ReportPathState(Path* path, MonoTime now);
   void EmitPathEvent(Path* path, PathEvent event);
+  // Pump `dest` again at `when` (not while shutting down).
   void ArmWake(Destination* dest, MonoTime when);
 
   uv_loop_t* loop_;
@@ -190,13 +193,10 @@ class Engine::Impl final : public ConnectionOwner {
   static constexpr Nanos kSeededRecoveryInterval = std::chrono::minutes(5);
   std::vector<Path*> watched_;  // paths not open: checked every path_watch_interval
   TimerBox* work_ = nullptr;
-  TimerBox* wake_ = nullptr;
   TimerBox* watch_ = nullptr;
   TimerBox* sweep_ = nullptr;
   bool work_scheduled_ = false;
-  using WakeEntry = std::pair<MonoTime, Destination*>;
-  std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>> wakes_;
-  MonoTime wake_armed_ = MonoTime::max();
+  WakeQueue wakes_;  // destinations holding messages back until a time
   size_t in_flight_ = 0;
   uint64_t next_seq_ = 1;
   bool shutting_down_ = false;

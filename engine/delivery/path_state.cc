@@ -1,7 +1,7 @@
 // path_state.cc: the state of egress paths over time: the policy's path
 // actions (suspend, slow down) with their PathEvents, states seeded at start
-// (SeedPathStates), the watch that reports a path's recovery and wakes the
-// messages waiting for it, and the wake-up timer for throttled messages.
+// (SeedPathStates), and the watch that reports a path's recovery and wakes
+// the messages waiting for it.
 #include <algorithm>
 
 #include "common/log.h"
@@ -194,50 +194,8 @@ WallTime Engine::Impl::ToWall(MonoTime t) const {
   return clock().WallNow() + std::chrono::duration_cast<WallTime::duration>(t - Now());
 }
 
-// ---- The wake-up timer ----------------------------------------------------------------
-
 void Engine::Impl::ArmWake(Destination* dest, MonoTime when) {
-  if (when >= dest->wake_at || shutting_down_) return;
-  dest->wake_at = when;
-  wakes_.emplace(when, dest);
-  ++dest->wake_entries;
-  if (when >= wake_armed_) return;
-  wake_armed_ = when;
-  MonoTime now = Now();
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(when - now).count();
-  uv_timer_start(
-      &wake_->timer,
-      [](uv_timer_t* t) {
-        auto* box = static_cast<TimerBox*>(t->data);
-        if (box->impl != nullptr) box->impl->OnWake();
-      },
-      static_cast<uint64_t>(std::max<int64_t>(ms, 1)), 0);
+  if (!shutting_down_) wakes_.Arm(dest, when);
 }
-
-void Engine::Impl::OnWake() {
-  wake_armed_ = MonoTime::max();
-  MonoTime now = Now();
-  while (!wakes_.empty()) {
-    auto [when, dest] = wakes_.top();
-    if (when != dest->wake_at) {  // superseded by an earlier wake-up
-      wakes_.pop();
-      --dest->wake_entries;
-      continue;
-    }
-    if (when > now) break;
-    wakes_.pop();
-    --dest->wake_entries;
-    dest->wake_at = MonoTime::max();
-    SchedulePump(dest);
-  }
-  if (!wakes_.empty()) {
-    auto [when, dest] = wakes_.top();
-    dest->wake_at = MonoTime::max();  // ArmWake sets it again
-    wakes_.pop();
-    --dest->wake_entries;
-    ArmWake(dest, when);
-  }
-}
-
 
 }  // namespace postino::delivery
