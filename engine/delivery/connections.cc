@@ -11,8 +11,7 @@
 namespace postino::delivery {
 
 void Engine::Impl::ReclaimIdleConnections() {
-  reclaim_idle_ = false;
-  if (global_waiting_.empty()) return;
+  if (!slots_.AnyWaiting()) return;
   std::vector<Connection*> idle;
   for (auto& [raw, conn] : connections_) {
     if (!raw->ready() || raw->closed()) continue;
@@ -116,16 +115,9 @@ void Engine::Impl::OpenConnections(Destination* dest, MonoTime now) {
       }
       // While destinations wait for a slot, a freed one goes to the one that
       // waited longest (served from RunWork), not to whoever pumps first.
-      if (TotalConnectionsFull() || (!global_waiting_.empty() && dest != serving_)) {
-        if (global_waiting_set_.insert(dest).second) {
-          if (dest->keeps_slot_turn) {
-            global_waiting_.push_front(dest);
-          } else {
-            global_waiting_.push_back(dest);
-          }
-        }
+      if (slots_.MustWait(dest)) {
+        slots_.Wait(dest, /*front=*/dest->keeps_slot_turn);
         dest->keeps_slot_turn = false;
-        reclaim_idle_ = true;
         SchedulePump(nullptr);
         return;
       }
@@ -202,7 +194,7 @@ void Engine::Impl::OpenConnection(Destination* dest, Path* path, size_t host_ind
   raw->path = path;
   path->open++;
   path->site->open++;
-  ++open_total_;
+  slots_.Opened();
   path->connections.push_back(raw);
   dest->connections.push_back(raw);
   connections_.emplace(raw, std::move(conn));
@@ -218,7 +210,7 @@ void Engine::Impl::OnConnectionReady(Connection* conn) {
     return;
   }
   FeedConnection(dest, conn, Now());
-  if (conn->ready() && dest->queue.empty() && !global_waiting_.empty() && LaneEmpty(dest, conn)) {
+  if (conn->ready() && dest->queue.empty() && slots_.AnyWaiting() && LaneEmpty(dest, conn)) {
     // Nothing left for it while other destinations wait for a connection
     // slot: give the slot up now rather than after the idle timeout.
     conn->Quit();
@@ -238,7 +230,7 @@ void Engine::Impl::OnConnectionClosed(Connection* conn) {
                           path->connections.end());
   path->open--;
   path->site->open--;
-  --open_total_;
+  slots_.Closed();
   for (Destination* waiting : path->site->waiting_for_slot) SchedulePump(waiting);
   path->site->waiting_for_slot.clear();
   const smtp::ClientSession& session = conn->session();

@@ -72,7 +72,7 @@ void Engine::Impl::Pump(Destination* dest) {
       break;
   }
   if (dest->connections.empty() && now > dest->hosts_expire) {
-    if (dest == serving_) dest->keeps_slot_turn = true;
+    if (dest == slots_.serving()) dest->keeps_slot_turn = true;
     dest->state = Destination::State::kUnresolved;
     Resolve(dest);
     return;
@@ -98,7 +98,7 @@ void Engine::Impl::Pump(Destination* dest) {
   }
   // At the total connection cap, a connection with nothing left to send
   // gives its slot to a destination that waits for one.
-  if (!global_waiting_.empty()) {
+  if (slots_.AnyWaiting()) {
     for (Connection* c : std::vector<Connection*>(dest->connections)) {
       if (c->ready() && !c->closed() && LaneEmpty(dest, c)) c->Quit();
     }

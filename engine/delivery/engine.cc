@@ -47,6 +47,7 @@ Engine::Impl::Impl(uv_loop_t* loop, EngineConfig config, OutcomeHandler handler)
       handler_(std::move(handler)),
       hosts_(*clock_, config_.host_failure_ttl),
       warmup_(*clock_),
+      slots_(config_.max_total_connections),
       wakes_(loop_, *clock_, [this](Destination* dest) { SchedulePump(dest); }) {
   ApplySources(config_.sources);
   warmup_.SetPlans(config_.warmup);
@@ -140,16 +141,14 @@ void Engine::Impl::RunWork() {
   std::unordered_set<Destination*> dirty;
   dirty.swap(dirty_);
   for (Destination* d : dirty) Pump(d);
-  if (reclaim_idle_) ReclaimIdleConnections();
+  if (slots_.TakeReclaim()) ReclaimIdleConnections();
   // Free connection slots go to the destinations that waited longest. A
   // pumped destination that is full again puts itself back at the end.
-  while (!TotalConnectionsFull() && !global_waiting_.empty() && !shutting_down_) {
-    Destination* d = global_waiting_.front();
-    global_waiting_.pop_front();
-    global_waiting_set_.erase(d);
-    serving_ = d;
+  while (!shutting_down_) {
+    Destination* d = slots_.NextToServe();
+    if (d == nullptr) break;
     Pump(d);
-    serving_ = nullptr;
+    slots_.DoneServing();
   }
   MaybeDone();
 }
@@ -200,7 +199,7 @@ void Engine::Impl::Sweep() {
     Destination* d = it->second.get();
     bool idle = d->empty() && d->connections.empty() &&
                 d->state != Destination::State::kResolving && d->wake_entries == 0 &&
-                dirty_.count(d) == 0 && global_waiting_set_.count(d) == 0 &&
+                dirty_.count(d) == 0 && !slots_.IsWaiting(d) &&
                 now - d->last_used >= config_.destination_idle_ttl;
     if (!idle) {
       ++it;

@@ -14,8 +14,9 @@
 //                    choice, lanes
 //   path_state.cc    path actions (suspend, slow down), path watch and
 //                    events, seeded path states
-// and two helper classes: HostMemory (failed / plain-only hosts),
-// WarmupLedger (warm-up plans and counts), WakeQueue (the wake-up timer).
+// and helper classes with one job each: HostMemory (failed / plain-only
+// hosts), WarmupLedger (warm-up plans and counts), ConnectionSlots (the
+// total-connection cap and its FIFO), WakeQueue (the wake-up timer).
 //   reconfigure.cc   Reconfigure, warm-up glue and SourceStates
 // Not for use outside engine/delivery.
 #pragma once
@@ -33,6 +34,7 @@
 
 #include "common/clock.h"
 #include "engine/delivery/connection.h"
+#include "engine/delivery/connection_slots.h"
 #include "engine/delivery/engine.h"
 #include "engine/delivery/engine_model.h"
 #include "engine/delivery/host_memory.h"
@@ -104,9 +106,6 @@ class Engine::Impl final : public ConnectionOwner {
   void OpenConnection(Destination* dest, Path* path, size_t host_index);
   void FeedConnection(Destination* dest, Connection* conn, MonoTime now);
   void ReclaimIdleConnections();
-  bool TotalConnectionsFull() const {
-    return config_.max_total_connections > 0 && open_total_ >= config_.max_total_connections;
-  }
   // A new transaction, without recipients, for the same message as `p`
   // (sender, bytes, hosts tried and warm-up state).
   std::unique_ptr<Pending> SameMessage(const Pending& p);
@@ -177,15 +176,9 @@ class Engine::Impl final : public ConnectionOwner {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::unordered_set<Destination*> dirty_;
-  int open_total_ = 0;  // connections open over every path
-  // Destinations that wanted a connection while max_total_connections were
-  // open, in arrival order (the set is for membership).
-  std::deque<Destination*> global_waiting_;
-  std::unordered_set<Destination*> global_waiting_set_;
-  bool reclaim_idle_ = false;       // close idle connections at the next RunWork
-  Destination* serving_ = nullptr;  // the FIFO head being given a free slot
   HostMemory hosts_;
   WarmupLedger warmup_;
+  ConnectionSlots slots_;  // max_total_connections and its FIFO
   // Path states read back at start (SeedPathStates) for paths that do not
   // exist yet, by (source name, site key).
   std::map<std::pair<std::string, std::string>, std::vector<PathEvent>> seeded_;

@@ -22,6 +22,7 @@ Status Engine::Impl::Reconfigure(EngineConfig config) {
   ApplySources(config_.sources);
   policy_ = config_.policy;
   hosts_.set_ttl(config_.host_failure_ttl);
+  slots_.set_cap(config_.max_total_connections);
   warmup_.SetPlans(config_.warmup);
   for (auto& [key, site] : sites_) {
     site->limits = LimitsFor(site->domain, site->mx_hosts);
