@@ -1,13 +1,13 @@
 // shaping_bench.cc: decisions per second of the shaping hot path — GCRA
 // throttle decisions, smooth weighted source choice (plain, and skipping
-// sources whose egress path is throttled or suspended), and backoff rule
-// matching. Results: bench/shaping/RESULTS-shaping.md.
+// sources whose egress path is throttled or suspended), and the reply
+// policy's classification of a failure reply. Results: bench/shaping/RESULTS-shaping.md.
 #include <benchmark/benchmark.h>
 
 #include <string>
 #include <vector>
 
-#include "engine/shaping/backoff.h"
+#include "engine/policy/policy.h"
 #include "engine/shaping/egress_path.h"
 #include "engine/shaping/source_pool.h"
 #include "engine/shaping/throttle.h"
@@ -69,15 +69,20 @@ void BM_ChooseSourceWithPathChecks(benchmark::State& state) {
 }
 BENCHMARK(BM_ChooseSourceWithPathChecks)->Arg(4)->Arg(16);
 
-// Backoff rules run only on non-2xx replies; this measures the default set
-// on a reply that matches none of them (the worst case: every rule tried).
-void BM_BackoffMatchNoHit(benchmark::State& state) {
-  BackoffPolicy p = std::move(BackoffPolicy::Create({}, true)).value();
-  std::string reply = "550 5.1.1 <someone@example.com>: Recipient address rejected: User unknown";
-  for (auto _ : state) benchmark::DoNotOptimize(p.Match(reply, "mx.example.com"));
+// The policy runs on every non-2xx reply; this classifies one that no
+// provider rule matches (every rule tried, then the principled steps).
+void BM_PolicyClassifyNoRuleHit(benchmark::State& state) {
+  const policy::Policy& p = policy::DefaultPolicy();
+  smtp::Reply reply;
+  reply.code = 550;
+  reply.enhanced = "5.1.1";
+  reply.lines = {"5.1.1 <someone@example.com>: Recipient address rejected: User unknown"};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(p.Classify(smtp::Phase::kRcpt, reply, "mx.example.com"));
+  }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_BackoffMatchNoHit);
+BENCHMARK(BM_PolicyClassifyNoRuleHit);
 
 }  // namespace
 }  // namespace postino::shaping

@@ -94,6 +94,7 @@ Result<delivery::EngineConfig> MakeEngineConfig(const config::Config& cfg, const
     route.tls = ToSmtp(r.tls);
     if (r.auth) route.auth = smtp::AuthCredentials{r.auth->username, r.auth->password};
     route.auth_requires_tls = r.auth_requires_tls;
+    route.auth_without_verified_tls = r.auth_without_verified_tls;
     ec.routes.push_back(std::move(route));
   }
   ec.dns_servers = cfg.dns.servers;

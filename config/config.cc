@@ -298,6 +298,7 @@ class Parser {
         r.auth = std::move(auth);
       }
       t.Bool("auth_requires_tls", &r.auth_requires_tls);
+      t.Bool("auth_without_verified_tls", &r.auth_without_verified_tls);
       if (t.String("pool", &r.pool)) CheckPool(t, "pool", r.pool, c);
       c.routes.push_back(std::move(r));
     });

@@ -65,6 +65,9 @@ struct RouteConfig {
   TlsMode tls = TlsMode::kOpportunistic;
   std::optional<AuthConfig> auth;
   bool auth_requires_tls = true;
+  // Send AUTH even when the server's certificate could not be verified
+  // (explicit opt-out; see docs/configuration.md).
+  bool auth_without_verified_tls = false;
   std::string pool;  // "" = default_pool
 };
 

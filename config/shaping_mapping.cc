@@ -5,23 +5,23 @@
 
 namespace postino::config {
 
-Result<shaping::BackoffPolicy> MakeBackoffPolicy(const Config& config) {
-  std::vector<shaping::BackoffRuleSpec> specs;
+Result<std::shared_ptr<const policy::Policy>> MakePolicy(const Config& config) {
+  std::vector<policy::RuleSpec> specs;
   for (size_t i = 0; i < config.backoff.size(); ++i) {
     const BackoffRuleConfig& b = config.backoff[i];
-    shaping::BackoffRuleSpec s;
+    policy::RuleSpec s;
     s.name = fmt::format("backoff[{}]", i);
     s.pattern = b.match;
     s.site = b.site;
     switch (b.action) {
       case BackoffRuleConfig::Action::kSuspend:
-        s.action = shaping::BackoffAction::kSuspend;
+        s.action = policy::RuleSpec::Action::kSuspend;
         break;
       case BackoffRuleConfig::Action::kSlow:
-        s.action = shaping::BackoffAction::kSlow;
+        s.action = policy::RuleSpec::Action::kSlowDown;
         break;
       case BackoffRuleConfig::Action::kBounce:
-        s.action = shaping::BackoffAction::kBounce;
+        s.action = policy::RuleSpec::Action::kBounce;
         break;
     }
     s.duration = b.duration;
@@ -29,7 +29,7 @@ Result<shaping::BackoffPolicy> MakeBackoffPolicy(const Config& config) {
     s.recovery_interval = b.recovery_interval;
     specs.push_back(std::move(s));
   }
-  return shaping::BackoffPolicy::Create(std::move(specs), config.use_default_backoff);
+  return policy::Policy::Create(std::move(specs), config.use_default_backoff);
 }
 
 std::vector<shaping::WarmupPlan> MakeWarmupPlans(const Config& config) {

@@ -1,6 +1,6 @@
-// shaping_mapping.h: builds the shaping objects (backoff policy,
-// warm-up plans, retry schedule, source pools) from a loaded Config, so the
-// caller does not repeat the mapping.
+// shaping_mapping.h: builds the shaping objects (the reply policy with the
+// [[backoff]] rules, warm-up plans, retry schedule, source pools) from a
+// loaded Config, so the caller does not repeat the mapping.
 #pragma once
 
 #include <string_view>
@@ -8,15 +8,18 @@
 
 #include "common/status.h"
 #include "config/config.h"
-#include "engine/shaping/backoff.h"
+#include <memory>
+
+#include "engine/policy/policy.h"
 #include "engine/shaping/retry.h"
 #include "engine/shaping/source_pool.h"
 #include "engine/shaping/warmup.h"
 
 namespace postino::config {
 
-// [[backoff]] rules in order, then the defaults when use_default_backoff.
-Result<shaping::BackoffPolicy> MakeBackoffPolicy(const Config& config);
+// The reply policy: the [[backoff]] rules in order (named "backoff[i]"),
+// then the built-in provider rules when use_default_backoff.
+Result<std::shared_ptr<const policy::Policy>> MakePolicy(const Config& config);
 
 std::vector<shaping::WarmupPlan> MakeWarmupPlans(const Config& config);
 

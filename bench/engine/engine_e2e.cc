@@ -10,7 +10,7 @@
 //     MX site (a `*` static route to the sink with site_per_domain); messages
 //     go round-robin over them. <connections> is then per site.
 //   shaping (default off): "on" adds per-site limits, message and connection
-//     rates, the default backoff rules and a warm-up plan, all set high
+//     rates, the built-in policy rules and a warm-up plan, all set high
 //     enough not to bind, so the run measures the cost of the decisions.
 //   rcpts_per_message (default 1): each message carries this many recipients
 //     of one domain (one transaction each); messages/s is then recipients/s
@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "engine/delivery/engine.h"
-#include "engine/shaping/backoff.h"
+#include "engine/policy/policy.h"
 #include "common/rate.h"
 
 int main(int argc, char** argv) {
@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
       return limits;
     };
     config.rate_burst = 100;
-    auto policy = postino::shaping::BackoffPolicy::Create({}, /*use_defaults=*/true);
-    config.backoff = std::make_shared<const postino::shaping::BackoffPolicy>(std::move(*policy));
+    auto policy = postino::policy::Policy::Create({}, /*use_builtin=*/true);
+    config.policy = *policy;
     auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
     config.warmup.push_back({"bench", today, {1000000000}, {{"*", {1000000000}}}});
   }

@@ -32,14 +32,14 @@ PathLimits ToPathLimits(const config::EffectiveLimits& limits) {
 }
 
 Status ApplyShapingConfig(const config::Config& config, EngineConfig* engine) {
-  auto policy = config::MakeBackoffPolicy(config);
+  auto policy = config::MakePolicy(config);
   if (!policy.ok()) return policy.status();
   auto shared = std::make_shared<const config::Config>(config);
   engine->limits_for = [shared](const std::string& domain,
                                 const std::vector<std::string>& mx_hosts) {
     return ToPathLimits(shared->LimitsFor(domain, mx_hosts));
   };
-  engine->backoff = std::make_shared<const shaping::BackoffPolicy>(std::move(*policy));
+  engine->policy = std::move(*policy);
   engine->warmup = config::MakeWarmupPlans(config);
   config::EffectiveLimits defaults = config.LimitsFor("", {});
   engine->max_connections_per_destination = defaults.max_connections;

@@ -1,7 +1,7 @@
 // config_mapping.h: fills the shaping part of an EngineConfig from a loaded
-// postino.toml Config ([limits] defaults and rules, [[backoff]] rules and the
-// built-in ones, [[warmup]] plans). Sources, pools and routes are mapped by
-// the caller (cli/run_command.cc).
+// postino.toml Config ([limits] defaults and rules, the reply policy from the
+// [[backoff]] rules and the built-in ones, [[warmup]] plans). Sources, pools
+// and routes are mapped by the caller (cli/run_command.cc).
 #pragma once
 
 #include <memory>
@@ -19,9 +19,9 @@ smtp::TlsMode ToSmtpTlsMode(config::TlsMode mode);
 PathLimits ToPathLimits(const config::EffectiveLimits& limits);
 
 // Sets `engine->limits_for` (Config::LimitsFor on a shared copy of `config`),
-// `backoff` (MakeBackoffPolicy), `warmup` (MakeWarmupPlans) and the defaults
+// `policy` (config::MakePolicy), `warmup` (MakeWarmupPlans) and the defaults
 // `max_connections_per_destination` / `max_messages_per_connection`. Fails,
-// changing nothing, when a backoff rule does not compile; on SIGHUP the
+// changing nothing, when a [[backoff]] rule does not compile; on SIGHUP the
 // caller keeps the running configuration then.
 Status ApplyShapingConfig(const config::Config& config, EngineConfig* engine);
 

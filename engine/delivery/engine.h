@@ -1,9 +1,10 @@
 // engine.h: the delivery engine facade used by `postino run` and the
 // submission listener. It owns, on one libuv loop, the connection pools per
 // egress path (source × MX site), the traffic shaping of those paths (limits,
-// throttles, weighted source choice, warm-up caps, adaptive backoff), the SMTP
-// session drivers, the MX resolver and TLS. Callers submit messages on the
-// loop thread and receive exactly one Outcome per message recipient.
+// throttles, weighted source choice, warm-up caps, the path actions of the
+// reply policy), the SMTP session drivers, the MX resolver and TLS. Callers
+// submit messages on the loop thread and receive exactly one Outcome per
+// message recipient, carrying the policy Decision that settled it.
 //
 // CONTRACT shared by engine/delivery (implementation) and cli/ (caller).
 #pragma once
@@ -18,12 +19,13 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
-#include "engine/smtp/client_session.h"
-#include "engine/shaping/backoff.h"
-#include "engine/shaping/egress_path.h"
+#include "common/clock.h"
 #include "common/rate.h"
+#include "common/status.h"
+#include "engine/policy/policy.h"
+#include "engine/shaping/egress_path.h"
 #include "engine/shaping/warmup.h"
+#include "engine/smtp/client_session.h"
 
 namespace postino::delivery {
 
@@ -36,10 +38,17 @@ struct Route {
   smtp::TlsMode tls = smtp::TlsMode::kOpportunistic;
   std::optional<smtp::AuthCredentials> auth;  // smarthost credentials
   bool auth_requires_tls = true;
-  // kRequired / kImplicit only: verify the certificate chain (system store +
+  // kRequired / kImplicit: verify the certificate chain (system store +
   // EngineConfig::ca_file) and that it names `host` (or the MX host name).
-  // Opportunistic TLS never verifies (it would fall back to plain anyway).
+  // Opportunistic TLS verifies only when the route has `auth` (see below);
+  // otherwise it never does (it would fall back to plain anyway).
   bool tls_verify = true;
+  // With `auth`, the peer's certificate must be verified (chain and name)
+  // before AUTH is sent, whatever the TLS mode; when it is not, no AUTH is
+  // sent and the message is deferred (local 4.7.0 reply). true: send AUTH
+  // over TLS whose certificate was not verified (an explicit opt-out, for a
+  // smarthost with a self-signed certificate on a trusted network).
+  bool auth_without_verified_tls = false;
   // kStatic only. false: the route host is the MX site (every domain routed
   // there shares the site's limits). true: each recipient domain is its own
   // site (a relay that should still be shaped per destination domain).
@@ -84,9 +93,14 @@ struct EngineConfig {
   int max_messages_per_connection = 100;
   LimitsFunction limits_for;  // see delivery/config_mapping.h for the postino.toml mapping
   uint32_t rate_burst = 1;    // GCRA burst of the per-path message and connection rates
-  // Adaptive backoff: every non-2xx reply (and every failure before a
-  // transaction) is matched; null = no backoff rules.
-  std::shared_ptr<const shaping::BackoffPolicy> backoff;
+  // The reply policy: every distinct reply of a transaction (and every
+  // failure before one) is classified once, and the engine acts on the
+  // Decision (recipient, path suspend / slow down). null = the built-in
+  // rules only (policy::DefaultPolicy()).
+  std::shared_ptr<const policy::Policy> policy;
+  // The time source of every shaping decision (rates, suspensions, warm-up
+  // days, host failure memory, timestamps). Must outlive the engine.
+  const Clock* clock = &SystemClock::Instance();
   std::vector<shaping::WarmupPlan> warmup;  // per-source daily caps
   // While some path is suspended, slowed or recovering, its state is checked
   // this often to report the change (PathEvent) and wake waiting messages.
@@ -148,6 +162,9 @@ struct Outcome {
   std::string tls_version;     // "" when plain text
   std::string tls_cipher;
   std::chrono::system_clock::time_point finished_at;
+  // The policy's decision on `reply` in `phase` (suppress, category, rule):
+  // callers act on it and never classify again.
+  policy::Decision decision;
 };
 
 // A change of an egress path's state, for the caller to record and show.
@@ -163,7 +180,7 @@ struct PathEvent {
   std::string site;    // site key (MakeSiteKey)
   std::string domain;  // recipient domain whose reply caused it ("" for time-driven changes)
   Action action = Action::kSuspended;
-  std::string rule;    // backoff rule name ("" for time-driven changes)
+  std::string rule;    // policy rule name ("" for time-driven changes)
   std::string reply;   // the reply that caused it ("421 4.7.28 ...")
   std::chrono::system_clock::time_point until{};  // kSuspended / kSlowed
   std::optional<Rate> rate;           // the rate now in force (nullopt = unlimited)
@@ -241,7 +258,7 @@ class Engine {
   // on the loop thread. Set it before submitting.
   void SetPathEventHandler(PathEventHandler handler);
   // Applies a new configuration (SIGHUP) without dropping connections:
-  // limits, rates, backoff rules, warm-up plans, pools and sources. Removed
+  // limits, rates, the reply policy, warm-up plans, pools and sources. Removed
   // sources take no new messages; their connections finish the current
   // transaction and QUIT. Routes, DNS and timeouts apply to destinations
   // created afterwards. Fails (and changes nothing) when no source is usable.
@@ -252,6 +269,13 @@ class Engine {
   void SeedWarmupCounts(const std::vector<WarmupCount>& counts);
   // Today's counts, for the caller to persist (one entry per source × site).
   std::vector<WarmupCount> WarmupCounts() const;
+  // Path states still in force from before a restart (e.g. read back from
+  // egress_events): each event with action kSuspended or kSlowed (with its
+  // `rate`) whose `until` is in the future is applied to the path
+  // (source_name, site) as soon as that path exists. No PathEvent is
+  // reported for a seeded state itself; its end is (kResumed, or kRecovering
+  // after a slow-down). Other events are ignored. Call once at start.
+  void SeedPathStates(const std::vector<PathEvent>& active);
   // Per-source and per-path state for `postino sources`.
   std::vector<SourceSnapshot> SourceStates() const;
   EngineCounts Counts() const;

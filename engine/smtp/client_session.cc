@@ -385,8 +385,13 @@ void ClientSession::Impl::OnTlsReady(const TlsInfo& info) {
 void ClientSession::Impl::OnTlsFailed(std::string_view reason) {
   if (state_ != State::kTlsHandshake) return;
   // The connection is in an unknown state: no plaintext fallback on it.
-  FailSession(LocalReply(454, "4.7.0", "TLS handshake failed: " + std::string(reason)),
-              Phase::kTlsHandshake, /*send_quit=*/false);
+  std::string text = "TLS handshake failed: " + std::string(reason);
+  if (params_.auth && params_.auth_requires_verified_tls) {
+    text = "not sending AUTH credentials: " + text +
+           " (the route's credentials go only to a verified server; see "
+           "auth_without_verified_tls)";
+  }
+  FailSession(LocalReply(454, "4.7.0", text), Phase::kTlsHandshake, /*send_quit=*/false);
 }
 
 Reply ClientSession::Impl::LostReply(std::string_view what, std::string_view detail) const {
@@ -625,6 +630,11 @@ void ClientSession::Impl::AfterTls() {
   if (params_.auth_requires_tls && !tls_active_) {
     FailSession(LocalReply(454, "4.7.0", "refusing to send credentials without TLS"), Phase::kAuth,
                 /*send_quit=*/true);
+  } else if (params_.auth_requires_verified_tls && !(tls_ && tls_->verified)) {
+    FailSession(LocalReply(454, "4.7.0",
+                           "refusing to send credentials: the server's TLS certificate was not "
+                           "verified (set auth_without_verified_tls on the route to allow it)"),
+                Phase::kAuth, /*send_quit=*/true);
   } else if (caps_.auth_plain) {
     Enter(State::kAuthPlain);
   } else if (caps_.auth_login) {
@@ -779,8 +789,17 @@ void ClientSession::Impl::OnTransactionReply(const Reply& reply) {
       return;
     }
     a.failed = true;
+    // Only 354 lets the body go. A 4xx/5xx refuses the transaction; any
+    // other reply (a 2xx, 3xx or 1xx) is a protocol error: no body was
+    // sent, so nothing was delivered, whatever the code says.
+    const Reply failure =
+        reply.code >= 400 && reply.code < 600
+            ? reply
+            : LocalReply(451, "4.5.0",
+                         "protocol error: the server answered DATA with \"" + reply.ToString() +
+                             "\" instead of 354; the message was not sent");
     for (size_t i : a.rcpt_order) {
-      if (a.rcpts[i] == RcptState::kAccepted) RecipientResult(i, reply, Phase::kData);
+      if (a.rcpts[i] == RcptState::kAccepted) RecipientResult(i, failure, Phase::kData);
     }
     EndTransaction();
     return;

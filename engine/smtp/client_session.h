@@ -74,6 +74,10 @@ struct SessionParams {
   TlsMode tls = TlsMode::kOpportunistic;
   std::optional<AuthCredentials> auth;
   bool auth_requires_tls = true;  // refuse to send credentials in plain text
+  // Send credentials only over TLS whose certificate chain and name were
+  // verified (TlsInfo::verified); else the session fails before AUTH with a
+  // local 4.7.0 reply. The driver must run TLS with verification then.
+  bool auth_requires_verified_tls = false;
   bool pipelining = true;         // use PIPELINING when the server offers it
   int max_transactions = 100;     // per connection; then QUIT
   Timeouts timeouts;

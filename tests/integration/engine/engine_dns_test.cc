@@ -102,12 +102,7 @@ class DnsTest : public EngineTest {
       answer = a;
       done = true;
     });
-    uv_timer_t guard;
-    uv_timer_init(&loop_, &guard);
-    uv_timer_start(&guard, [](uv_timer_t*) {}, 20, 20);
-    EXPECT_TRUE(RunUntil([&] { return done; }, 10s));
-    uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
+    EXPECT_TRUE(RunUntilGuarded([&] { return done; }, 10s));
     return answer;
   }
   delivery::EngineConfig DnsConfig(uint16_t mx_port) {

@@ -1,4 +1,5 @@
-// engine_fixture.cc: the engine test fixture and process helpers.
+// engine_fixture.cc: the engine test fixture, its shared helpers and the
+// process helpers.
 #include "tests/integration/engine/engine_fixture.h"
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace postino::testing {
@@ -78,6 +80,18 @@ void EngineTest::StartEngine(delivery::EngineConfig config) {
       &loop_, std::move(config), [this](delivery::Outcome o) { outcomes_.push_back(std::move(o)); });
 }
 
+void EngineTest::StartRoutedTo(const fakemx::FakeMx& mx, const std::string& domain) {
+  auto config = BaseConfig();
+  config.routes.push_back(StaticRoute(domain, mx.port()));
+  StartEngine(config);
+}
+
+void EngineTest::RecordPathEvents() {
+  engine_->SetPathEventHandler([this](delivery::PathEvent e) {
+    events_.push_back({std::chrono::steady_clock::now(), std::move(e)});
+  });
+}
+
 uint64_t EngineTest::Send(const std::string& domain, const std::string& local,
                           const std::string& pool) {
   delivery::OutboundMessage m;
@@ -113,27 +127,31 @@ bool EngineTest::RunUntil(const std::function<bool()>& done, std::chrono::millis
   return true;
 }
 
-bool EngineTest::WaitForOutcomes(size_t n, std::chrono::milliseconds limit) {
+bool EngineTest::RunUntilGuarded(const std::function<bool()>& done,
+                                 std::chrono::milliseconds limit) {
   // A guard timer keeps UV_RUN_ONCE from blocking past the deadline.
   uv_timer_t guard;
   uv_timer_init(&loop_, &guard);
-  uv_timer_start(&guard, [](uv_timer_t*) {}, 50, 50);
-  bool ok = RunUntil([&] { return outcomes_.size() >= n; }, limit);
+  uv_timer_start(&guard, [](uv_timer_t*) {}, 20, 20);
+  bool ok = RunUntil(done, limit);
   uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
   uv_run(&loop_, UV_RUN_NOWAIT);
   return ok;
 }
 
+void EngineTest::RunFor(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  RunUntilGuarded([&] { return std::chrono::steady_clock::now() >= until; }, d + 1s);
+}
+
+bool EngineTest::WaitForOutcomes(size_t n, std::chrono::milliseconds limit) {
+  return RunUntilGuarded([&] { return outcomes_.size() >= n; }, limit);
+}
+
 bool EngineTest::ShutdownEngine(std::chrono::milliseconds limit) {
   bool done = false;
   engine_->Shutdown([&] { done = true; });
-  uv_timer_t guard;
-  uv_timer_init(&loop_, &guard);
-  uv_timer_start(&guard, [](uv_timer_t*) {}, 50, 50);
-  bool ok = RunUntil([&] { return done; }, limit);
-  uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
-  uv_run(&loop_, UV_RUN_NOWAIT);
-  return ok;
+  return RunUntilGuarded([&] { return done; }, limit);
 }
 
 const delivery::Outcome* EngineTest::OutcomeFor(uint64_t id) const {
@@ -141,6 +159,54 @@ const delivery::Outcome* EngineTest::OutcomeFor(uint64_t id) const {
     if (o.id == id) return &o;
   }
   return nullptr;
+}
+
+Rate RateOf(const char* text) {
+  auto r = ParseRate(text);
+  EXPECT_TRUE(r.ok()) << text;
+  return r.ok() ? *r : Rate{};
+}
+
+bool SawCommand(const fakemx::FakeMx& mx, const std::string& prefix) {
+  for (const auto& c : mx.connections()) {
+    for (const auto& cmd : c.commands) {
+      if (cmd.line.rfind(prefix, 0) == 0) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<SteadyTime> ReceivedFrom(const fakemx::FakeMx& mx, const std::string& peer) {
+  std::vector<SteadyTime> out;
+  for (const auto& m : mx.messages()) {
+    if (m.accepted && m.peer == peer) out.push_back(m.received_at);
+  }
+  return out;
+}
+
+size_t MaxInWindow(std::vector<SteadyTime> times, std::chrono::nanoseconds window) {
+  std::sort(times.begin(), times.end());
+  size_t best = 0;
+  size_t lo = 0;
+  for (size_t hi = 0; hi < times.size(); ++hi) {
+    while (times[hi] - times[lo] >= window) ++lo;
+    best = std::max(best, hi - lo + 1);
+  }
+  return best;
+}
+
+Ticker::Ticker(uv_loop_t* loop, uint64_t ms, std::function<void()> fn) {
+  box_ = new Box{{}, std::move(fn)};
+  uv_timer_init(loop, &box_->timer);
+  box_->timer.data = box_;
+  uv_timer_start(
+      &box_->timer, [](uv_timer_t* t) { static_cast<Box*>(t->data)->fn(); }, ms, ms);
+}
+
+Ticker::~Ticker() {
+  uv_timer_stop(&box_->timer);
+  uv_close(reinterpret_cast<uv_handle_t*>(&box_->timer),
+           [](uv_handle_t* h) { delete static_cast<Box*>(h->data); });
 }
 
 uint16_t FreePort() {

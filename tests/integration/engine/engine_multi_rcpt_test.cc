@@ -42,6 +42,7 @@ class MultiRcptTest : public EngineTest {
   }
   // Starts the engine with a static route for example.com to `mx`.
   void StartRoutedTo(const FakeMx& mx, delivery::LimitsFunction limits = nullptr) {
+    if (!limits) return EngineTest::StartRoutedTo(mx);
     auto config = BaseConfig();
     config.routes.push_back(StaticRoute("example.com", mx.port()));
     config.limits_for = std::move(limits);

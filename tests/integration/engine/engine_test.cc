@@ -154,6 +154,24 @@ TEST_F(EngineTest, EndOfDataRepliesDecide) {
   EXPECT_EQ(OutcomeFor(b)->reply.code, 451);
 }
 
+// Issue 11 item 2: a server answering 250 (not 354) to DATA used to leave
+// the message recorded as delivered though no body was sent.
+TEST_F(EngineTest, A2xxReplyToDataIsNotADelivery) {
+  Script script;
+  script.data = fakemx::Reply("250 2.0.0 Ok");
+  FakeMx mx(script);
+  StartRoutedTo(mx);
+  uint64_t id = Send("example.com");
+  ASSERT_TRUE(WaitForOutcomes(1));
+  const auto* o = OutcomeFor(id);
+  EXPECT_EQ(o->disposition, Disposition::kDeferred) << o->reply.ToString();
+  EXPECT_EQ(o->phase, smtp::Phase::kData);
+  EXPECT_EQ(o->reply.code, 451);
+  EXPECT_TRUE(o->reply.local);
+  EXPECT_FALSE(o->decision.suppress);
+  EXPECT_EQ(mx.messages().size(), 0u);
+}
+
 TEST_F(EngineTest, ConnectionRefusedIsDeferred) {
   uint16_t port = FreePort();  // nothing listens there
   auto config = BaseConfig();
@@ -222,9 +240,7 @@ TEST_F(EngineTest, CloseMidDataIsDeferred) {
   Script script;
   script.close_mid_data_after = 10;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDeferred);
@@ -236,9 +252,7 @@ TEST_F(EngineTest, GarbageReplyIsDeferred) {
   Script script;
   script.mail = fakemx::Reply("HELLO THERE \x01\x02 not smtp");
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDeferred);
@@ -249,9 +263,7 @@ TEST_F(EngineTest, OverlongReplyIsDeferred) {
   Script script;
   script.rcpt = fakemx::Reply("250-" + std::string(200000, 'x') + "\r\n250 ok");
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDeferred);
@@ -265,9 +277,7 @@ TEST_F(EngineTest, RepliesSplitAcrossSegmentsAreReassembled) {
   script.end_of_data = fakemx::Reply("250-2.0.0 first line\r\n250 2.0.0 queued as X");
   script.end_of_data.split_at = 10;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDelivered);

@@ -1,7 +1,8 @@
 // engine_tls_test.cc: TLS modes of the delivery engine against the fake MX
 // with a self-signed certificate made at test time: opportunistic STARTTLS,
 // plain-text retry after a failed handshake, required TLS (verified, never
-// plain), implicit TLS (port 465 style) and AUTH PLAIN over TLS to a smarthost.
+// plain), implicit TLS (port 465 style) and AUTH PLAIN to a smarthost only
+// over TLS whose certificate was verified (or with the explicit opt-out).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -16,22 +17,11 @@ using delivery::Disposition;
 using fakemx::FakeMx;
 using fakemx::Script;
 
-bool SawCommand(const FakeMx& mx, const std::string& prefix) {
-  for (const auto& c : mx.connections()) {
-    for (const auto& cmd : c.commands) {
-      if (cmd.line.rfind(prefix, 0) == 0) return true;
-    }
-  }
-  return false;
-}
-
 TEST_F(EngineTest, OpportunisticStartTlsWithSelfSignedCert) {
   Script script;
   script.offer_starttls = true;
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   const auto* o = OutcomeFor(id);
@@ -64,9 +54,7 @@ TEST_F(EngineTest, FailedStartTlsHandshakeIsRetriedOnceInPlainText) {
     return std::nullopt;
   };
   FakeMx mx(script);
-  auto config = BaseConfig();
-  config.routes.push_back(StaticRoute("example.com", mx.port()));
-  StartEngine(config);
+  StartRoutedTo(mx);
   uint64_t id = Send("example.com");
   ASSERT_TRUE(WaitForOutcomes(1));
   const auto* o = OutcomeFor(id);
@@ -168,15 +156,72 @@ TEST_F(EngineTest, ImplicitTlsVerifiedByHostName) {
   unlink(ca.c_str());
 }
 
-TEST_F(EngineTest, AuthPlainOverTlsToSmarthost) {
+TEST_F(EngineTest, AuthPlainOverVerifiedTlsToSmarthost) {
+  Script script;
+  script.offer_starttls = true;
+  script.offer_auth = true;
+  FakeMx mx(script);
+  std::string ca = mx.WriteCertFile();
+  auto config = BaseConfig();
+  config.ca_file = ca;
+  // Opportunistic (the default): with credentials the certificate is
+  // verified all the same; this one is trusted through ca_file.
+  auto route = StaticRoute("*", mx.port(), smtp::TlsMode::kOpportunistic);
+  route.auth = smtp::AuthCredentials{"relayuser", "s3cret"};
+  config.routes.push_back(route);
+  StartEngine(config);
+  uint64_t id = Send("anywhere.example");
+  ASSERT_TRUE(WaitForOutcomes(1));
+  EXPECT_EQ(OutcomeFor(id)->disposition, Disposition::kDelivered)
+      << OutcomeFor(id)->reply.ToString();
+  auto conns = mx.connections();
+  ASSERT_EQ(conns.size(), 1u);
+  EXPECT_TRUE(conns[0].tls);
+  EXPECT_EQ(conns[0].auth_plain, std::string("\0relayuser\0s3cret", 17));
+  unlink(ca.c_str());
+}
+
+// Issue 11 item 3: opportunistic TLS to a server with a self-signed
+// certificate used to receive AUTH PLAIN with the password.
+TEST_F(EngineTest, AuthIsNeverSentToAnUnverifiedServer) {
+  for (smtp::TlsMode mode : {smtp::TlsMode::kOpportunistic, smtp::TlsMode::kRequired}) {
+    SCOPED_TRACE(mode == smtp::TlsMode::kRequired ? "required" : "opportunistic");
+    Script script;
+    script.offer_starttls = true;
+    script.offer_auth = true;
+    FakeMx mx(script);  // self-signed, not in any trust store
+    auto config = BaseConfig();
+    auto route = StaticRoute("*", mx.port(), mode);
+    route.tls_verify = false;  // does not lift the rule for credentials
+    route.auth = smtp::AuthCredentials{"relayuser", "s3cret"};
+    config.routes.push_back(route);
+    StartEngine(config);
+    uint64_t id = Send("anywhere.example");
+    ASSERT_TRUE(WaitForOutcomes(1));
+    const auto* o = OutcomeFor(id);
+    EXPECT_EQ(o->disposition, Disposition::kDeferred) << o->reply.ToString();
+    EXPECT_TRUE(o->reply.local);
+    EXPECT_NE(o->reply.Text().find("AUTH"), std::string::npos) << o->reply.ToString();
+    EXPECT_NE(o->reply.Text().find("auth_without_verified_tls"), std::string::npos)
+        << o->reply.ToString();
+    EXPECT_FALSE(SawCommand(mx, "AUTH"));
+    EXPECT_FALSE(SawCommand(mx, "MAIL"));
+    for (const auto& c : mx.connections()) EXPECT_TRUE(c.auth_plain.empty());
+    ASSERT_TRUE(ShutdownEngine());
+    engine_.reset();
+    outcomes_.clear();
+  }
+}
+
+TEST_F(EngineTest, AuthWithoutVerifiedTlsIsAnExplicitOptOut) {
   Script script;
   script.offer_starttls = true;
   script.offer_auth = true;
   FakeMx mx(script);
   auto config = BaseConfig();
-  auto route = StaticRoute("*", mx.port(), smtp::TlsMode::kRequired);
-  route.tls_verify = false;
+  auto route = StaticRoute("*", mx.port(), smtp::TlsMode::kOpportunistic);
   route.auth = smtp::AuthCredentials{"relayuser", "s3cret"};
+  route.auth_without_verified_tls = true;
   config.routes.push_back(route);
   StartEngine(config);
   uint64_t id = Send("anywhere.example");

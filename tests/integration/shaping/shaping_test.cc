@@ -14,7 +14,7 @@
 #include <set>
 
 #include "engine/delivery/engine.h"
-#include "engine/shaping/backoff.h"
+#include "engine/policy/policy.h"
 #include "common/rate.h"
 #include "tests/fakemx/fake_mx.h"
 #include "tests/integration/engine/engine_fixture.h"
@@ -28,63 +28,12 @@ using delivery::PathEvent;
 using delivery::PathLimits;
 using fakemx::FakeMx;
 using fakemx::Script;
-using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr const char* kSiteA = "127.0.0.21";
 constexpr const char* kSiteB = "127.0.0.22";
 const std::vector<std::string> kSourceIps = {"127.0.0.10", "127.0.0.11", "127.0.0.12",
                                              "127.0.0.13"};
 const std::vector<int> kWeights = {1, 1, 2, 4};
-
-Rate RateOf(const char* text) {
-  auto r = ParseRate(text);
-  EXPECT_TRUE(r.ok()) << text;
-  return *r;
-}
-
-// Runs `fn` every `ms` on the loop until destroyed.
-class Ticker {
- public:
-  Ticker(uv_loop_t* loop, uint64_t ms, std::function<void()> fn) {
-    box_ = new Box{{}, std::move(fn)};
-    uv_timer_init(loop, &box_->timer);
-    box_->timer.data = box_;
-    uv_timer_start(
-        &box_->timer, [](uv_timer_t* t) { static_cast<Box*>(t->data)->fn(); }, ms, ms);
-  }
-  ~Ticker() {
-    uv_timer_stop(&box_->timer);
-    uv_close(reinterpret_cast<uv_handle_t*>(&box_->timer),
-             [](uv_handle_t* h) { delete static_cast<Box*>(h->data); });
-  }
-
- private:
-  struct Box {
-    uv_timer_t timer;
-    std::function<void()> fn;
-  };
-  Box* box_;
-};
-
-// The most events in any window of length `window`.
-size_t MaxInWindow(std::vector<SteadyTime> times, std::chrono::nanoseconds window) {
-  std::sort(times.begin(), times.end());
-  size_t best = 0;
-  size_t lo = 0;
-  for (size_t hi = 0; hi < times.size(); ++hi) {
-    while (times[hi] - times[lo] >= window) ++lo;
-    best = std::max(best, hi - lo + 1);
-  }
-  return best;
-}
-
-std::vector<SteadyTime> ReceivedFrom(const FakeMx& mx, const std::string& peer) {
-  std::vector<SteadyTime> out;
-  for (const auto& m : mx.messages()) {
-    if (m.accepted && m.peer == peer) out.push_back(m.received_at);
-  }
-  return out;
-}
 
 class ShapingTest : public EngineTest {
  protected:
@@ -118,16 +67,13 @@ class ShapingTest : public EngineTest {
 
   void StartWithEvents(delivery::EngineConfig config) {
     StartEngine(std::move(config));
-    engine_->SetPathEventHandler([this](PathEvent e) {
-      events_.push_back({std::chrono::steady_clock::now(), std::move(e)});
-    });
+    RecordPathEvents();
   }
 
-  static std::shared_ptr<const shaping::BackoffPolicy> Policy(
-      std::vector<shaping::BackoffRuleSpec> rules) {
-    auto p = shaping::BackoffPolicy::Create(std::move(rules), /*use_defaults=*/false);
+  static std::shared_ptr<const policy::Policy> Policy(std::vector<policy::RuleSpec> rules) {
+    auto p = policy::Policy::Create(std::move(rules), /*use_builtin=*/false);
     EXPECT_TRUE(p.ok()) << p.status().message();
-    return std::make_shared<const shaping::BackoffPolicy>(std::move(*p));
+    return p.ok() ? *p : nullptr;
   }
 
   void ExpectOneOutcomeEach(size_t n) {
@@ -137,12 +83,6 @@ class ShapingTest : public EngineTest {
     EXPECT_EQ(outcomes_.size(), n);
     EXPECT_EQ(engine_->in_flight(), 0u);
   }
-
-  struct TimedEvent {
-    SteadyTime at;
-    PathEvent event;
-  };
-  std::vector<TimedEvent> events_;
 };
 
 TEST_F(ShapingTest, WeightsAndConnectionLimitsHoldOver4000Messages) {
@@ -249,12 +189,12 @@ TEST_F(ShapingTest, SiteAnswering421IsSuspendedWhileTheOtherKeepsSending) {
   limits.max_connections = 2;
   limits.max_message_rate = RateOf("20/s");
   auto config = Config(limits, a.port(), b.port());
-  shaping::BackoffRuleSpec rule;
+  policy::RuleSpec rule;
   rule.name = "gmail-4.7.28-test";
   rule.pattern = "^421 4\\.7\\.28";
-  rule.action = shaping::BackoffAction::kSuspend;
+  rule.action = policy::RuleSpec::Action::kSuspend;
   rule.duration = 2s;
-  config.backoff = Policy({rule});
+  config.policy = Policy({rule});
   StartWithEvents(config);
   const int kA = 100, kB = 250;
   for (int i = 0; i < kA; ++i) Send("a.test", "a" + std::to_string(i), "p");
@@ -328,14 +268,14 @@ TEST_F(ShapingTest, SlowedPathRecoversGradually) {
   limits.max_message_rate = RateOf("40/s");
   auto config = Config(limits, a.port(), a.port());
   config.sources.resize(1);
-  shaping::BackoffRuleSpec rule;
+  policy::RuleSpec rule;
   rule.name = "microsoft-4.7.650-test";
   rule.pattern = "^451 4\\.7\\.65[01]";
-  rule.action = shaping::BackoffAction::kSlow;
+  rule.action = policy::RuleSpec::Action::kSlowDown;
   rule.rate = RateOf("4/s");
   rule.duration = 1s;
   rule.recovery_interval = 500ms;
-  config.backoff = Policy({rule});
+  config.policy = Policy({rule});
   StartWithEvents(config);
   std::vector<std::pair<SteadyTime, double>> rates;  // sampled rate of the path
   Ticker sampler(&loop_, 50, [&] {

@@ -15,14 +15,16 @@ TEST(SchedulerMappingTest, ExampleConfigBuildsEverything) {
   setenv("POSTINO_UNSUBSCRIBE_SECRET", "an example secret of 32 octets!!", 1);  // [unsubscribe]
   Result<Config> c = LoadConfigFile(testing::SourceDir() + "/examples/postino.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  Result<shaping::BackoffPolicy> policy = MakeBackoffPolicy(*c);
+  Result<std::shared_ptr<const policy::Policy>> policy = MakePolicy(*c);
   ASSERT_TRUE(policy.ok()) << policy.status().ToString();
-  EXPECT_EQ(policy->size(), c->backoff.size() + shaping::DefaultBackoffRuleSpecs().size());
-  const shaping::BackoffRule* r =
-      policy->Match("421 4.7.0 Too many messages from your IP", "mx1.example-provider.net");
-  ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->spec().name, "backoff[0]");
-  EXPECT_EQ(r->spec().action, shaping::BackoffAction::kSlow);
+  EXPECT_GT((*policy)->rule_count(), c->backoff.size());  // the built-in rules follow
+  smtp::Reply reply;
+  reply.code = 421;
+  reply.enhanced = "4.7.0";
+  reply.lines = {"4.7.0 Too many messages from your IP"};
+  policy::Decision d = (*policy)->Classify(smtp::Phase::kMail, reply, "mx1.example-provider.net");
+  EXPECT_EQ(d.rule, "backoff[0]");
+  EXPECT_EQ(d.path, policy::PathAction::kSlowDown);
 
   std::vector<shaping::WarmupPlan> plans = MakeWarmupPlans(*c);
   ASSERT_EQ(plans.size(), 1u);

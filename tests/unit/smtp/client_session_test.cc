@@ -295,6 +295,43 @@ TEST(ClientSessionTest, AuthRefusedInPlaintext) {
   EXPECT_TRUE(h.session.failure()->local);
 }
 
+// Issue 11 item 3: credentials only over TLS whose certificate verified.
+TEST(ClientSessionTest, AuthNeedsAVerifiedCertificateWhenAsked) {
+  SessionParams p = AuthParams(true);
+  p.auth_requires_verified_tls = true;
+  Harness h(p);
+  h.Greet("250-mx\r\n250 STARTTLS\r\n");
+  h.Feed("220 go\r\n");
+  h.session.OnTlsReady(TlsInfo{"TLSv1.3", "x", /*verified=*/false});
+  EXPECT_EQ(h.Written(), "EHLO client.example\r\n");
+  std::string written = h.Feed("250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+  EXPECT_EQ(written, "QUIT\r\n");
+  ASSERT_TRUE(h.session.failure().has_value());
+  EXPECT_EQ(h.session.failure()->code, 454);
+  EXPECT_TRUE(h.session.failure()->local);
+  EXPECT_EQ(h.session.failure_phase(), Phase::kAuth);
+  EXPECT_NE(h.session.failure()->Text().find("not verified"), std::string::npos);
+
+  // Verified: AUTH goes.
+  Harness ok(p);
+  GetToTls(ok, "AUTH PLAIN");
+  EXPECT_EQ(ok.Written(), "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
+}
+
+TEST(ClientSessionTest, FailedHandshakeWithCredentialsSaysWhyAuthWasNotSent) {
+  SessionParams p = AuthParams(true);
+  p.tls = TlsMode::kOpportunistic;
+  p.auth_requires_verified_tls = true;
+  Harness h(p);
+  h.Greet("250-mx\r\n250 STARTTLS\r\n");
+  h.Feed("220 go\r\n");
+  h.session.OnTlsFailed("certificate verify failed");
+  ASSERT_TRUE(h.session.failure().has_value());
+  EXPECT_EQ(h.session.failure_phase(), Phase::kTlsHandshake);
+  EXPECT_NE(h.session.failure()->Text().find("not sending AUTH"), std::string::npos)
+      << h.session.failure()->ToString();
+}
+
 TEST(ClientSessionTest, AuthInPlaintextWhenAllowed) {
   SessionParams p = DefaultParams();
   p.auth = AuthCredentials{"user", "secret"};
@@ -375,6 +412,36 @@ TEST(ClientSessionTest, AllRecipientsRejectedButServerSays354) {
   EXPECT_EQ(h.Feed("554 no valid recipients\r\n"), "RSET\r\n");
   ASSERT_EQ(h.results.size(), 1u);
   EXPECT_EQ(h.results[0].reply.code, 550);
+}
+
+// Issue 11 item 2: only 354 lets the body go; a 2xx to DATA used to be
+// recorded as delivered though no body was sent.
+TEST(ClientSessionTest, AnyReplyButThe354ToDataFailsTheTransaction) {
+  for (std::string_view data_reply : {"250 2.0.0 ok\r\n", "220 hello\r\n", "334 what\r\n"}) {
+    SCOPED_TRACE(std::string(data_reply));
+    Harness h;
+    h.Greet(kEhloPipelining);
+    h.session.Submit(Txn(1, {"a@x.example", "b@x.example"}));
+    h.Take();
+    std::string written = h.Feed("250 ok\r\n250 ok\r\n250 ok\r\n" + std::string(data_reply));
+    EXPECT_EQ(written, "RSET\r\n");  // never the body
+    ASSERT_EQ(h.results.size(), 2u);
+    for (const Action& r : h.results) {
+      EXPECT_EQ(r.phase, Phase::kData);
+      EXPECT_EQ(r.reply.code, 451) << r.reply.ToString();
+      EXPECT_TRUE(r.reply.local);
+      EXPECT_NE(r.reply.Text().find("instead of 354"), std::string::npos) << r.reply.ToString();
+    }
+  }
+  // A real refusal keeps the server's reply.
+  Harness h;
+  h.Greet(kEhloPipelining);
+  h.session.Submit(Txn(1, {"a@x.example"}));
+  h.Take();
+  h.Feed("250 ok\r\n250 ok\r\n554 5.6.0 no\r\n");
+  ASSERT_EQ(h.results.size(), 1u);
+  EXPECT_EQ(h.results[0].reply.code, 554);
+  EXPECT_FALSE(h.results[0].reply.local);
 }
 
 TEST(ClientSessionTest, MailRejectedFailsEveryRecipient) {
