@@ -172,6 +172,39 @@ TEST_F(EngineTest, A2xxReplyToDataIsNotADelivery) {
   EXPECT_EQ(mx.messages().size(), 0u);
 }
 
+// Issue 11 item 1: one 550 of 20 lines x 3,900 characters (about 78 KB)
+// crashed `postino run` (std::regex recursion while matching backoff
+// rules). The recipient gets a decision and the engine goes on sending.
+TEST_F(EngineTest, AHugeMultiLineReplyIsClassifiedAndTheEngineLives) {
+  std::string huge;
+  for (int i = 0; i < 20; ++i) {
+    huge += (i < 19 ? "550-5.6.0 " : "550 5.6.0 ");
+    for (int j = 0; j < 216; ++j) huge += "content rejected. ";
+    huge.resize(huge.size() - 1);
+    if (i < 19) huge += "\r\n";
+  }
+  Script script;
+  script.override = [huge](std::string_view verb, std::string_view arg,
+                           int) -> std::optional<fakemx::Step> {
+    if (verb == "RCPT" && arg.find("huge@") != std::string_view::npos) return fakemx::Reply(huge);
+    return std::nullopt;
+  };
+  FakeMx mx(script);
+  StartRoutedTo(mx);
+  uint64_t bad = Send("example.com", "huge");
+  ASSERT_TRUE(WaitForOutcomes(1, std::chrono::seconds(60)));
+  const auto* o = OutcomeFor(bad);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->disposition, Disposition::kBounced) << o->reply.ToString().substr(0, 200);
+  EXPECT_EQ(o->reply.code, 550);
+  EXPECT_FALSE(o->decision.suppress);  // content: no recipient to blame
+  // Still alive and sending: a later message to another recipient goes out.
+  uint64_t good = Send("example.com", "fine");
+  ASSERT_TRUE(WaitForOutcomes(2, std::chrono::seconds(60)));
+  ASSERT_NE(OutcomeFor(good), nullptr);
+  EXPECT_NE(OutcomeFor(good)->reply.code, 0);
+}
+
 TEST_F(EngineTest, ConnectionRefusedIsDeferred) {
   uint16_t port = FreePort();  // nothing listens there
   auto config = BaseConfig();
