@@ -8,8 +8,8 @@
 #include <map>
 
 #include "common/clock.h"
-#include "config/shaping_mapping.h"
 #include "engine/shaping/warmup.h"
+#include "scheduler/engine_config.h"
 
 namespace postino::cli {
 
@@ -48,7 +48,7 @@ int RunSources(Context& ctx, int events) {
         row[5].value_or("").substr(0, 60)));
   }
 
-  shaping::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
+  shaping::WarmupTracker warmup(SystemClock::Instance(), scheduler::MakeWarmupPlans(**cfg));
   fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
              "CAP", "WARM-UP");
   for (const auto& s : (*cfg)->sources) {

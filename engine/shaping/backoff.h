@@ -13,7 +13,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "engine/shaping/connection_limits.h"
+#include "engine/shaping/path_key.h"
 #include "engine/shaping/egress_path.h"
 #include "common/rate.h"
 
