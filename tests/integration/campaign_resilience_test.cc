@@ -26,30 +26,6 @@ class CampaignResilienceTest : public PostinoTest {
     cfg.replace(cfg.find("lease_seconds = 60"), 18, "lease_seconds = 60\n" + node_extra);
     Write("postino.toml", cfg);
   }
-  void Prepare(int n) {
-    ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
-    ProcessResult imp = Postino({"list", "import", "news", WriteRecipients(n)});
-    ASSERT_EQ(imp.exit_code, 0) << imp.err;
-    AddTemplate();
-    ProcessResult c = Postino({"campaign", "create", "c", "--list", "news", "--template", "t",
-                               "--from", "news@news.example.com"});
-    ASSERT_EQ(c.exit_code, 0) << c.err;
-    ProcessResult l = Postino({"campaign", "launch", "c"});
-    ASSERT_EQ(l.exit_code, 0) << l.err;
-  }
-  int Count(const std::string& where) {
-    std::string v = Sql("SELECT count(*) FROM deliveries WHERE " + where);
-    return v.rfind("ERROR", 0) == 0 ? -1 : std::stoi(v);
-  }
-  template <typename Pred>
-  bool WaitFor(Pred pred, seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return true;
-  }
   static int Lines(const std::string& text, const std::string& needle) {
     int n = 0;
     for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -57,8 +33,7 @@ class CampaignResilienceTest : public PostinoTest {
   }
   // Every recipient reached the sink exactly once.
   void ExpectEachOnce(const SmtpSink& sink, int n) {
-    std::map<std::string, int> mult;
-    for (const auto& r : sink.Recipients()) ++mult[r];
+    std::map<std::string, int> mult = Multiplicity(sink.Recipients());
     EXPECT_EQ(static_cast<int>(mult.size()), n) << "every recipient reached the sink";
     int duplicates = 0;
     for (const auto& [rcpt, count] : mult) duplicates += count - 1;
