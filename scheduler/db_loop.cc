@@ -21,6 +21,19 @@ constexpr Nanos kMaxBackoff = std::chrono::seconds(30);
 
 double Secs(Nanos d) { return std::chrono::duration<double>(d).count(); }
 
+// libpq's messages span lines; a log line per try stays one line.
+std::string OneLine(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 DbLoop::DbLoop(WorkStore& store, const Clock& clock, DbLoopOptions options, Outbox& outbox,
@@ -86,14 +99,14 @@ void DbLoop::Down(MonoTime now, const Status& why) {
   hooks_.db_state(false);
   log::Error("database unreachable: {}; results are kept and no new message is sent; "
              "reconnecting in {:.1f} s (stopping after {:.0f} s)",
-             why.message(), Secs(backoff_), Secs(opt_.give_up));
+             OneLine(why.message()), Secs(backoff_), Secs(opt_.give_up));
 }
 
 void DbLoop::StillDown(MonoTime now, const Status& why) {
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   next_try_ = now + backoff_;
   log::Warn("database still unreachable after {:.1f} s ({}); next try in {:.1f} s",
-            Secs(now - down_since_), why.message(), Secs(backoff_));
+            Secs(now - down_since_), OneLine(why.message()), Secs(backoff_));
   if (!gave_up_ && now - down_since_ >= opt_.give_up) {
     gave_up_ = true;
     log::Error("database unreachable for {:.0f} s: stopping; results not written go to the "
