@@ -293,3 +293,29 @@ TEST_F(DbLoopTest, ASqlErrorFallsBackToOneByOne) {
 
 }  // namespace
 }  // namespace postino::scheduler
+
+namespace postino::scheduler {
+namespace {
+
+TEST_F(DbLoopTest, UntilIdleSaysWhatOtherNodesStillHold) {
+  FakeWorkStore store(clock_);
+  int64_t c = store.AddCampaign("c");
+  store.AddDeliveries(c, 3);
+  ASSERT_TRUE(store.Claim("other", 3, seconds(300)).ok());  // a live node holds them
+  DbLoopOptions o;
+  o.until_idle = true;
+  auto loop = Make(store, o);
+  ASSERT_TRUE(loop->Start().ok());
+  loop->Step();
+  ASSERT_EQ(stops_.size(), 1u);  // nothing due for this node
+  loop->SetLoopDone();
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(loop->Finish(), kExitOk);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("3 recipients are leased by other nodes; those leases expire by"),
+            std::string::npos)
+      << err;
+}
+
+}  // namespace
+}  // namespace postino::scheduler
