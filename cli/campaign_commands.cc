@@ -11,12 +11,19 @@
 #include <thread>
 
 #include "address/address.h"
-#include "cli/message_renderer.h"
+#include "scheduler/message_renderer.h"
 #include "cli/time_parse.h"
 #include "common/strings.h"
 #include "templates/header_rules.h"
 
 namespace postino::cli {
+
+using scheduler::CheckSharedTemplates;
+using scheduler::kMaxRecipientsPerMessage;
+using scheduler::MessageRenderer;
+using scheduler::PreparedCampaign;
+using scheduler::RecipientsPerMessageSetting;
+using scheduler::RenderedMessage;
 namespace {
 
 Result<db::Database*> Db(Context& ctx, int* exit_code) {

@@ -5,12 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <ctime>
 #include <map>
 
 #include "common/clock.h"
 #include "common/strings.h"
-#include "config/shaping_mapping.h"
 #include "engine/shaping/warmup.h"
+#include "scheduler/engine_config.h"
 
 namespace postino::cli {
 
@@ -24,32 +26,23 @@ int RunSources(Context& ctx, int events) {
   if (!today.ok()) return Fail(today.status());
   std::map<std::string, int64_t> by_address(today->begin(), today->end());
 
-  // Paths whose latest event is a suspension or slow-down still in force.
-  Result<db::Database::Table> active = (*db)->Query(
-      "SELECT DISTINCT ON (source_name, site) source_name, site, action, coalesce(rate, ''), "
-      "to_char(until AT TIME ZONE 'UTC', 'HH24:MI:SS'), coalesce(reply, '') FROM egress_events "
-      "WHERE at > now() - interval '2 days' ORDER BY source_name, site, at DESC, id DESC",
-      {});
+  // Paths whose latest event is a suspension or slow-down still in force
+  // (the same states a starting `postino run` honours).
+  Result<std::vector<db::Database::EgressEvent>> active = (*db)->ActivePathStates();
   if (!active.ok()) return Fail(active.status());
-  Result<db::Database::Table> until_ok = (*db)->Query(
-      "SELECT DISTINCT ON (source_name, site) source_name, site, (until > now())::text FROM "
-      "egress_events WHERE at > now() - interval '2 days' ORDER BY source_name, site, at DESC, id "
-      "DESC",
-      {});
-  if (!until_ok.ok()) return Fail(until_ok.status());
   std::map<std::string, std::vector<std::string>> limited;  // source -> descriptions
-  for (size_t i = 0; i < active->rows.size(); ++i) {
-    const auto& row = active->rows[i];
-    std::string action = row[2].value_or("");
-    bool in_force = until_ok->rows[i][2].value_or("false") == "true";
-    if ((action != "suspended" && action != "slowed") || !in_force) continue;
-    limited[row[0].value_or("")].push_back(fmt::format(
-        "{} {}{} until {} UTC ({})", row[1].value_or(""), action,
-        action == "slowed" ? " to " + row[3].value_or("") : "", row[4].value_or(""),
-        EscapeControl(row[5].value_or("").substr(0, 60))));
+  for (const auto& e : *active) {
+    if (!e.until) continue;
+    std::time_t until = std::chrono::system_clock::to_time_t(*e.until);
+    std::tm tm{};
+    gmtime_r(&until, &tm);
+    limited[e.source_name].push_back(fmt::format(
+        "{} {}{} until {:02}:{:02}:{:02} UTC ({})", e.site, e.action,
+        e.action == "slowed" ? " to " + e.rate : "", tm.tm_hour, tm.tm_min, tm.tm_sec,
+        EscapeControl(e.reply.substr(0, 60))));
   }
 
-  shaping::WarmupTracker warmup(SystemClock::Instance(), config::MakeWarmupPlans(**cfg));
+  shaping::WarmupTracker warmup(SystemClock::Instance(), scheduler::MakeWarmupPlans(**cfg));
   fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
              "CAP", "WARM-UP");
   for (const auto& s : (*cfg)->sources) {

@@ -9,10 +9,17 @@
 #include <sstream>
 
 #include "address/address.h"
-#include "cli/message_renderer.h"
+#include "scheduler/message_renderer.h"
 #include "templates/template.h"
 
 namespace postino::cli {
+
+using scheduler::CheckSharedTemplates;
+using scheduler::kMaxRecipientsPerMessage;
+using scheduler::MessageRenderer;
+using scheduler::PreparedCampaign;
+using scheduler::RecipientsPerMessageSetting;
+using scheduler::RenderedMessage;
 namespace {
 
 Result<std::string> ReadFile(const std::string& path, const char* what) {

@@ -14,7 +14,7 @@
 #include "common/strings.h"
 #include "config/config_checks.h"
 #include "config/toml_reader.h"
-#include "engine/shaping/site.h"
+#include "common/host_pattern.h"
 
 namespace postino::config {
 namespace {
@@ -176,6 +176,10 @@ class Parser {
     ReadInt(*t, "batch_size", 1, 1'000'000, &c.node.batch_size);
     ReadInt(*t, "lease_seconds", 10, 86'400, &c.node.lease_seconds);
     ReadInt(*t, "max_connections", 1, 1'000'000, &c.node.max_connections);
+    if (t->String("journal_dir", &c.node.journal_dir) && c.node.journal_dir.empty()) {
+      t->Error(*t->Get("journal_dir"), "journal_dir", "is empty; expected a directory");
+    }
+    ReadInt(*t, "db_give_up_seconds", 1, 86'400, &c.node.db_give_up_seconds);
     t->Finish();
   }
 

@@ -33,6 +33,12 @@ struct NodeConfig {
   int batch_size = 1000;
   int lease_seconds = 300;
   int max_connections = 1000;  // outbound SMTP connections open at once, all destinations
+  // Where `postino run` keeps results it could not write to PostgreSQL when
+  // it has to exit (docs/scheduler.md); relative to the working directory.
+  std::string journal_dir = "var";
+  // How long `postino run` waits for an unreachable database before it
+  // stops (results kept in the journal).
+  int db_give_up_seconds = 300;
 };
 
 struct SourceConfig {

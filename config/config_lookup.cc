@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "config/config.h"
-#include "engine/shaping/site.h"
+#include "common/host_pattern.h"
 
 namespace postino::config {
 
@@ -25,8 +25,8 @@ const RouteConfig* Config::FindRoute(std::string_view domain) const {
   const RouteConfig* best = nullptr;
   int best_score = -1;
   for (const RouteConfig& r : routes) {
-    if (!shaping::HostMatches(r.domain, domain)) continue;
-    int score = shaping::PatternSpecificity(r.domain);
+    if (!HostMatches(r.domain, domain)) continue;
+    int score = PatternSpecificity(r.domain);
     if (score > best_score) {  // first of equals wins
       best = &r;
       best_score = score;
@@ -66,13 +66,13 @@ EffectiveLimits Config::LimitsFor(std::string_view domain,
   for (size_t i = 0; i < limits.rules.size(); ++i) {
     const LimitRule& r = limits.rules[i];
     if (!r.match.empty()) {
-      if (shaping::HostMatches(r.match, domain)) {
-        matching.emplace_back(1'000'000 + shaping::PatternSpecificity(r.match), i);
+      if (HostMatches(r.match, domain)) {
+        matching.emplace_back(1'000'000 + PatternSpecificity(r.match), i);
       }
     } else if (!r.mx.empty()) {
       bool any = std::any_of(mx_hosts.begin(), mx_hosts.end(),
-                             [&](const std::string& h) { return shaping::HostMatches(r.mx, h); });
-      if (any) matching.emplace_back(shaping::PatternSpecificity(r.mx), i);
+                             [&](const std::string& h) { return HostMatches(r.mx, h); });
+      if (any) matching.emplace_back(PatternSpecificity(r.mx), i);
     }
   }
   // Least specific first, so the most specific rule is applied last; among

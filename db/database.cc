@@ -684,6 +684,77 @@ class PgDatabase final : public Database {
     });
   }
 
+  Result<bool> TryLockNode(const std::string& node) override {
+    return Guard("locking the node identity", [&]() -> Result<bool> {
+      // Session level (outside a transaction): held as long as the connection.
+      pqxx::nontransaction tx(*conn_);
+      pqxx::result r =
+          tx.exec_params("SELECT pg_try_advisory_lock(7254102, hashtext($1))", node);
+      return r[0][0].as<bool>();
+    });
+  }
+
+  Result<int64_t> ReclaimLeases(const std::string& node) override {
+    return Guard("taking back leases", [&]() -> Result<int64_t> {
+      pqxx::work tx(*conn_);
+      pqxx::result r = tx.exec_params(
+          "UPDATE deliveries d SET lease_owner = NULL, lease_until = NULL,"
+          " status = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', 'deferred') "
+          "THEN 'cancelled' ELSE d.status END,"
+          " finished_at = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', "
+          "'deferred') THEN now() ELSE d.finished_at END"
+          " FROM campaigns c WHERE c.id = d.campaign_id AND d.lease_owner = $1",
+          node);
+      tx.commit();
+      return static_cast<int64_t>(r.affected_rows());
+    });
+  }
+
+  Result<LeaseReport> OtherNodesLeases(const std::string& node) override {
+    return Guard("counting other nodes' leases", [&]() -> Result<LeaseReport> {
+      pqxx::read_transaction tx(*conn_);
+      pqxx::result r = tx.exec_params(
+          "SELECT count(*), extract(epoch from max(lease_until))::float8 FROM deliveries"
+          " WHERE lease_owner IS NOT NULL AND lease_owner <> $1 AND lease_until > now()"
+          " AND status IN ('pending', 'deferred')",
+          node);
+      LeaseReport out;
+      out.rows = r[0][0].as<int64_t>();
+      out.expires_by = OptTime(r[0][1]);
+      return out;
+    });
+  }
+
+  Result<std::vector<EgressEvent>> ActivePathStates() override {
+    return Guard("reading active path states", [&]() -> Result<std::vector<EgressEvent>> {
+      pqxx::read_transaction tx(*conn_);
+      pqxx::result r = tx.exec(
+          "SELECT source_name, coalesce(source_ip, ''), site, coalesce(domain, ''), action,"
+          " coalesce(reply, ''), coalesce(rate, ''), extract(epoch from at)::float8,"
+          " extract(epoch from until)::float8 FROM ("
+          "  SELECT DISTINCT ON (source_name, site) * FROM egress_events"
+          "  WHERE (source_name, site) IN (SELECT source_name, site FROM egress_events"
+          "   WHERE until > now())"
+          "  ORDER BY source_name, site, at DESC, id DESC) latest"
+          " WHERE action IN ('suspended', 'slowed') AND until > now()");
+      std::vector<EgressEvent> out;
+      for (const auto& row : r) {
+        EgressEvent e;
+        e.source_name = Str(row[0]);
+        e.source_ip = Str(row[1]);
+        e.site = Str(row[2]);
+        e.domain = Str(row[3]);
+        e.action = Str(row[4]);
+        e.reply = Str(row[5]);
+        e.rate = Str(row[6]);
+        e.at = FromEpoch(row[7].as<double>());
+        e.until = OptTime(row[8]);
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
   Result<int64_t> AddSuppressions(const std::vector<std::pair<std::string, std::string>>& entries,
                                   const std::string& detail) override {
     if (entries.empty()) return int64_t{0};

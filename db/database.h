@@ -204,6 +204,20 @@ class Database {
   virtual Result<bool> HasDueWork() = 0;
   // Deliveries still to send (pending or deferred) of running campaigns.
   virtual Result<int64_t> OutstandingDeliveries() = 0;
+  // Takes the session-level advisory lock of a node identity on this
+  // connection (held until it closes); false when another live process
+  // holds it.
+  virtual Result<bool> TryLockNode(const std::string& node) = 0;
+  // Gives back every lease `node` holds (rows of a dead process of the same
+  // identity), like ReleaseLeases; returns how many rows.
+  virtual Result<int64_t> ReclaimLeases(const std::string& node) = 0;
+  // Rows still to send that other nodes hold under a live lease, and when the
+  // last of those leases expires.
+  struct LeaseReport {
+    int64_t rows = 0;
+    std::optional<TimePoint> expires_by;
+  };
+  virtual Result<LeaseReport> OtherNodesLeases(const std::string& node) = 0;
 
   // Suppressions. Adds (email, reason) pairs in one statement; existing
   // entries are kept. Returns how many were new.
@@ -220,6 +234,10 @@ class Database {
   };
   virtual Status RecordEgressEvents(const std::string& node,
                                     const std::vector<EgressEvent>& events) = 0;
+  // Paths whose latest event (per source name and site) is a suspension or
+  // a slow-down still in force (until in the future): what a starting node
+  // must honour.
+  virtual Result<std::vector<EgressEvent>> ActivePathStates() = 0;
   // Today's (UTC) attempts that reached a site per source address (the sum
   // of DeliveredTodayBySourceAndSite over sites), for warm-up caps.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() = 0;

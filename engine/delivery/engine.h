@@ -6,7 +6,7 @@
 // submit messages on the loop thread and receive exactly one Outcome per
 // message recipient, carrying the policy Decision that settled it.
 //
-// CONTRACT shared by engine/delivery (implementation) and cli/ (caller).
+// CONTRACT shared by engine/delivery (implementation) and scheduler/ (caller).
 #pragma once
 
 #include <uv.h>
@@ -91,7 +91,7 @@ struct EngineConfig {
   // max_messages_per_connection, no site limit, no rates.
   int max_connections_per_destination = 20;  // per (source, site)
   int max_messages_per_connection = 100;
-  LimitsFunction limits_for;  // see delivery/config_mapping.h for the postino.toml mapping
+  LimitsFunction limits_for;  // scheduler/engine_config.h maps postino.toml to it
   uint32_t rate_burst = 1;    // GCRA burst of the per-path message and connection rates
   // The reply policy: every distinct reply of a transaction (and every
   // failure before one) is classified once, and the engine acts on the

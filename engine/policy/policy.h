@@ -132,8 +132,9 @@ class Policy {
 // The built-in rules only (no configured rules). Never fails.
 const Policy& DefaultPolicy();
 
-// Thin wrapper over DefaultPolicy().Classify(phase, reply), for callers not
-// yet given a Policy. New code takes a Policy (EngineConfig::policy).
+// DefaultPolicy().Classify(phase, reply, ""): the built-in rules only, for
+// tests and tools. The engine classifies with the Policy it is given
+// (EngineConfig::policy), so configured [[backoff]] rules apply.
 Decision Classify(smtp::Phase phase, const smtp::Reply& reply);
 
 // Memory bound of each compiled rule pattern (RE2 max_mem).

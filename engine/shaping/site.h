@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/host_pattern.h"
+
 namespace postino::shaping {
 
 // The key of a site: MX host names lowercased, trailing dots removed,
@@ -13,18 +15,12 @@ namespace postino::shaping {
 // share a site and therefore its limits ("MX rollup").
 std::string MakeSiteKey(std::vector<std::string> mx_hosts);
 
-// Matches one host name against a pattern, case-insensitively:
-//   "*"              any host
-//   "*.google.com"   google.com itself and any name below it
-//   "gmail.com"      exactly that name
-bool HostMatches(std::string_view pattern, std::string_view host);
+// HostMatches and PatternSpecificity live in common/host_pattern.h.
+using ::postino::HostMatches;
+using ::postino::PatternSpecificity;
 
 // True iff `pattern` matches at least one host of `site_key` (see
 // MakeSiteKey), or matches the key as a whole.
 bool SiteMatches(std::string_view pattern, std::string_view site_key);
-
-// Specificity of a pattern, for "most specific first": exact names beat
-// wildcards, longer suffixes beat shorter ones, "*" is least specific.
-int PatternSpecificity(std::string_view pattern);
 
 }  // namespace postino::shaping

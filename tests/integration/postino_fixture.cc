@@ -144,6 +144,33 @@ std::string PostinoTest::WriteRecipients(int n, const std::string& name) {
   return Write(name, csv);
 }
 
+void PostinoTest::Prepare(int n, const std::string& name) {
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ProcessResult imp = Postino({"list", "import", "news", WriteRecipients(n)});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  AddTemplate();
+  Launch(name);
+}
+
+void PostinoTest::Launch(const std::string& name) {
+  ProcessResult c = Postino({"campaign", "create", name, "--list", "news", "--template", "t",
+                             "--from", "news@news.example.com"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ProcessResult l = Postino({"campaign", "launch", name});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+}
+
+int PostinoTest::Count(const std::string& where) {
+  std::string v = Sql("SELECT count(*) FROM deliveries WHERE " + where);
+  return v.rfind("ERROR", 0) == 0 ? -1 : std::stoi(v);
+}
+
+std::map<std::string, int> PostinoTest::Multiplicity(const std::vector<std::string>& rcpts) {
+  std::map<std::string, int> m;
+  for (const auto& r : rcpts) ++m[r];
+  return m;
+}
+
 void PostinoTest::AddTemplate() {
   std::string html = Write("t.html", "<p>Ciao {{first_name}} da {{city}}</p>\n");
   std::string text = Write("t.txt", "Ciao {{first_name}} da {{city}}\n");

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <memory>
 #include <set>
 #include <string>
@@ -52,6 +54,26 @@ class PostinoTest : public ::testing::Test {
   // Adds template "t" with a small subject, text and HTML.
   void AddTemplate();
   std::string Write(const std::string& name, const std::string& content);
+
+  // Imports `n` recipients into list "news", adds template "t" and creates
+  // and launches campaign `name` (migrating the database first).
+  void Prepare(int n, const std::string& name = "c");
+  // Creates and launches campaign `name` on list "news" and template "t".
+  void Launch(const std::string& name);
+  // Deliveries matching the SQL condition `where` (-1 when the query fails).
+  int Count(const std::string& where);
+  // Polls `pred` until it holds; false after `timeout`.
+  template <typename Pred>
+  static bool WaitFor(Pred pred, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+  // How often each recipient occurs.
+  static std::map<std::string, int> Multiplicity(const std::vector<std::string>& rcpts);
 
   static std::string Binary();
 

@@ -28,6 +28,16 @@ PgCluster::~PgCluster() {
   std::filesystem::remove_all(std::filesystem::path(dir_).parent_path(), ec);
 }
 
+bool PgCluster::Stop() {
+  return RunProcess({"bash", SourceDir() + "/deploy/pg-throwaway.sh", "stop", dir_}).exit_code == 0;
+}
+
+bool PgCluster::Start() {
+  return RunProcess({"bash", SourceDir() + "/deploy/pg-throwaway.sh", "start", dir_,
+                     std::to_string(port_)})
+             .exit_code == 0;
+}
+
 std::string PgCluster::CreateDatabase(const std::string& name) {
   Psql("CREATE DATABASE " + name, "postgres");
   return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + name;

@@ -22,6 +22,10 @@ class PgCluster {
   std::string CreateDatabase(const std::string& name);
   // Runs SQL with psql, returns its unaligned, tuples-only output (trimmed).
   std::string Psql(const std::string& sql, const std::string& db = "postino");
+  // Stops the server (fast shutdown: sessions are cut) and starts it again
+  // on the same port and data, to test database outages. True on success.
+  bool Stop();
+  bool Start();
 
  private:
   std::string dir_;

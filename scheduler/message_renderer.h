@@ -18,7 +18,7 @@ namespace postino::templates {
 class PreparedCampaign;
 }
 
-namespace postino::cli {
+namespace postino::scheduler {
 
 // Bounds of the "recipients_per_message" campaign setting.
 inline constexpr int kMaxRecipientsPerMessage = 1000;
@@ -92,4 +92,4 @@ class MessageRenderer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace postino::cli
+}  // namespace postino::scheduler

@@ -1,7 +1,7 @@
 // message_renderer.cc: the campaign -> templates::CampaignSpec mapping, the
 // per-recipient unsubscribe token, the checks of campaigns that share one
 // message between several recipients, and rendering on the worker threads.
-#include "cli/message_renderer.h"
+#include "scheduler/message_renderer.h"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -17,7 +17,7 @@
 #include "templates/message_builder.h"
 #include "templates/template.h"
 
-namespace postino::cli {
+namespace postino::scheduler {
 
 namespace {
 
@@ -320,4 +320,4 @@ Result<RenderedMessage> MessageRenderer::RenderShared(const PreparedCampaign& ca
   return impl_->Finish(campaign, r);
 }
 
-}  // namespace postino::cli
+}  // namespace postino::scheduler

@@ -1,4 +1,4 @@
-// work_queue.h: small thread-safe queues between the DB thread, the render
+// work_queue.h: the thread-safe queue between the scheduler's DB thread, render
 // workers and the loop thread.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-namespace postino::cli {
+namespace postino::scheduler {
 
 // A FIFO that blocks consumers until an item arrives or the queue is closed.
 template <typename T>
@@ -57,4 +57,4 @@ class BlockingQueue {
   bool closed_ = false;
 };
 
-}  // namespace postino::cli
+}  // namespace postino::scheduler

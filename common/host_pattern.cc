@@ -1,0 +1,29 @@
+// host_pattern.cc: host name pattern matching.
+#include "common/host_pattern.h"
+
+#include "common/strings.h"
+
+namespace postino {
+
+bool HostMatches(std::string_view pattern, std::string_view host) {
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  while (!pattern.empty() && pattern.back() == '.') pattern.remove_suffix(1);
+  if (pattern == "*") return true;
+  if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+    std::string_view suffix = pattern.substr(2);
+    if (EqualsIgnoreCase(host, suffix)) return true;
+    return host.size() > suffix.size() && host[host.size() - suffix.size() - 1] == '.' &&
+           EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
+  }
+  return EqualsIgnoreCase(pattern, host);
+}
+
+int PatternSpecificity(std::string_view pattern) {
+  if (pattern == "*") return 0;
+  if (pattern.size() >= 2 && pattern[0] == '*' && pattern[1] == '.') {
+    return 1 + static_cast<int>(pattern.size());
+  }
+  return 100000 + static_cast<int>(pattern.size());
+}
+
+}  // namespace postino

@@ -1,0 +1,21 @@
+// host_pattern.h: matching host names against domain / MX-host patterns
+// ("gmail.com", "*.google.com", "*"), shared by config/ (limit rules) and
+// engine/shaping/ (sites), which must not depend on each other.
+#pragma once
+
+#include <string_view>
+
+namespace postino {
+
+// Matches one host name against a pattern, case-insensitively; trailing dots
+// are ignored:
+//   "*"              any host
+//   "*.google.com"   google.com itself and any name below it
+//   "gmail.com"      exactly that name
+bool HostMatches(std::string_view pattern, std::string_view host);
+
+// Specificity of a pattern, for "most specific first": exact names beat
+// wildcards, longer suffixes beat shorter ones, "*" is least specific.
+int PatternSpecificity(std::string_view pattern);
+
+}  // namespace postino

@@ -1,0 +1,94 @@
+// dispatch.cc: campaign cache, grouping of claimed rows into render jobs.
+#include "scheduler/dispatch.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <tuple>
+
+#include "common/log.h"
+
+namespace postino::scheduler {
+
+std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDelivery> batch,
+                                   MonoTime now, std::vector<int64_t>* released) {
+  std::vector<Job> jobs;
+  // (campaign, domain, message id) -> index in `jobs` of the group filling up.
+  std::map<std::tuple<int64_t, std::string, std::string>, size_t> open_groups;
+  for (auto& d : batch) {
+    auto it = campaigns_.find(d.campaign_id);
+    if (it == campaigns_.end()) {
+      Entry entry = Load(store, d.campaign_id);
+      if (!entry.prepared) {
+        released->push_back(d.id);
+        continue;
+      }
+      it = campaigns_.emplace(d.campaign_id, std::move(entry)).first;
+    }
+    const Entry& c = it->second;
+    const size_t per_message = static_cast<size_t>(c.prepared->recipients_per_message());
+    if (per_message > 1) {
+      auto key = std::make_tuple(d.campaign_id, d.domain, d.message_id);
+      auto open = open_groups.find(key);
+      if (open != open_groups.end()) {
+        Job& job = jobs[open->second];
+        job.deliveries.push_back(std::move(d));
+        if (job.deliveries.size() >= per_message) open_groups.erase(open);
+        continue;
+      }
+      open_groups.emplace(std::move(key), jobs.size());
+    }
+    Job job{{}, c.prepared, c.pool, c.max_age, now};
+    job.deliveries.push_back(std::move(d));
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Dispatcher::Entry Dispatcher::Load(WorkStore& store, int64_t campaign_id) {
+  Entry e;
+  Result<db::CampaignRow> c = store.GetCampaignById(campaign_id);
+  if (!c.ok()) {
+    log::Error("{} (retrying with the next claim)", c.status().message());
+    return e;
+  }
+  e.pool = c->pool;
+  e.max_age = c->max_age;
+  Result<db::TemplateRow> t = store.GetTemplateById(c->template_id);
+  if (!t.ok()) {
+    log::Error("{} (retrying with the next claim)", t.status().message());
+    return e;
+  }
+  Result<std::shared_ptr<const PreparedCampaign>> p = renderer_.Prepare(*c, *t);
+  if (!p.ok()) {
+    // The same for every recipient: pause the campaign rather than fail
+    // them all; fix the cause and `postino campaign resume`.
+    log::Error("campaign \"{}\" cannot be rendered, pausing it: {}", c->name, p.status().message());
+    Status st = store.PauseCampaign(c->name);
+    if (!st.ok()) log::Error("{}", st.message());
+    return e;
+  }
+  e.prepared = std::move(p).value();
+  return e;
+}
+
+std::optional<std::set<int64_t>> Dispatcher::Blocked(WorkStore& store) {
+  if (campaigns_.empty()) return ended_;
+  std::vector<int64_t> ids;
+  for (const auto& [id, c] : campaigns_) ids.push_back(id);
+  Result<std::vector<db::CampaignState>> states = store.CampaignStates(ids);
+  if (!states.ok()) return std::nullopt;
+  // Finished and cancelled campaigns leave the cache (they would not be
+  // asked about again) and stay blocked; paused ones until resumed.
+  std::set<int64_t> blocked = ended_;
+  for (const auto& s : *states) {
+    if (s.status != "running") blocked.insert(s.id);
+    if (s.status == "finished" || s.status == "cancelled") {
+      ended_.insert(s.id);
+      campaigns_.erase(s.id);
+    }
+  }
+  return blocked;
+}
+
+}  // namespace postino::scheduler

@@ -1,0 +1,50 @@
+// dispatch.h: the DB thread's campaign cache and grouping. A claimed batch
+// becomes render jobs in claim order: one per recipient, or, for a campaign
+// created with --recipients-per-message N > 1, one per group of up to N
+// recipients of one domain sharing one message (a retry joins only
+// recipients of its own earlier group, by stored Message-ID). Campaigns are
+// loaded and prepared once; one that cannot be rendered is paused.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "scheduler/message_renderer.h"
+#include "scheduler/pipeline.h"
+#include "scheduler/work_store.h"
+
+namespace postino::scheduler {
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(const MessageRenderer& renderer) : renderer_(renderer) {}
+
+  // Jobs for `batch`; deliveries whose campaign could not be loaded (a
+  // database error, retried with the next claim, or a campaign that cannot
+  // be rendered, which is paused) are added to `released`.
+  std::vector<Job> Group(WorkStore& store, std::vector<db::ClaimedDelivery> batch, MonoTime now,
+                         std::vector<int64_t>* released);
+
+  // Campaigns not running any more (paused, cancelled, finished) among
+  // those this node has seen; nullopt when the states could not be read.
+  // Finished and cancelled ones stay blocked for good.
+  std::optional<std::set<int64_t>> Blocked(WorkStore& store);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const PreparedCampaign> prepared;  // null: cannot be rendered
+    std::string pool;
+    std::chrono::seconds max_age{0};
+  };
+  Entry Load(WorkStore& store, int64_t campaign_id);
+
+  const MessageRenderer& renderer_;
+  std::unordered_map<int64_t, Entry> campaigns_;
+  std::set<int64_t> ended_;
+};
+
+}  // namespace postino::scheduler
