@@ -5,34 +5,10 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
+
 namespace postino::address {
 namespace {
-
-// Decodes the UTF-8 character at s[*i] and advances *i; returns -1 (and
-// advances one byte) when the bytes there are not UTF-8.
-int32_t NextCodePoint(std::string_view s, size_t* i) {
-  auto b = static_cast<unsigned char>(s[*i]);
-  if (b < 0x80) {
-    ++*i;
-    return b;
-  }
-  size_t need = b >= 0xF8 ? 0 : b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : b >= 0xC0 ? 1 : 0;
-  if (need == 0 || *i + need >= s.size()) {
-    ++*i;
-    return -1;
-  }
-  int32_t cp = b & (0x3F >> need);
-  for (size_t k = 1; k <= need; ++k) {
-    auto c = static_cast<unsigned char>(s[*i + k]);
-    if ((c & 0xC0) != 0x80) {
-      ++*i;
-      return -1;
-    }
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  *i += need + 1;
-  return cp;
-}
 
 // Unicode default-ignorable code points and format controls: they show as
 // nothing at all.
@@ -57,7 +33,7 @@ bool IsUnusualSpace(int32_t cp) {
 Status CheckNoInvisible(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
-    int32_t cp = NextCodePoint(text, &i);
+    int32_t cp = DecodeUtf8(text, &i);
     if (cp < 0x80) continue;
     if (IsInvisible(cp)) {
       return Status::InvalidArgument(

@@ -20,10 +20,7 @@ namespace postino::cli {
 
 using scheduler::CheckSharedTemplates;
 using scheduler::kMaxRecipientsPerMessage;
-using scheduler::MessageRenderer;
-using scheduler::PreparedCampaign;
 using scheduler::RecipientsPerMessageSetting;
-using scheduler::RenderedMessage;
 namespace {
 
 Result<db::Database*> Db(Context& ctx, int* exit_code) {

@@ -14,11 +14,8 @@
 
 namespace postino::cli {
 
-using scheduler::CheckSharedTemplates;
-using scheduler::kMaxRecipientsPerMessage;
 using scheduler::MessageRenderer;
 using scheduler::PreparedCampaign;
-using scheduler::RecipientsPerMessageSetting;
 using scheduler::RenderedMessage;
 namespace {
 

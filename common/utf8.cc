@@ -59,4 +59,23 @@ std::string SanitizeUtf8(std::string_view s) {
   return out;
 }
 
+int32_t DecodeUtf8(std::string_view s, size_t* i) {
+  size_t n = SequenceLength(s, *i);
+  auto b = [&](size_t k) { return static_cast<int32_t>(static_cast<unsigned char>(s[*i + k])); };
+  int32_t cp;
+  switch (n) {
+    case 1: cp = b(0); break;
+    case 2: cp = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F); break;
+    case 3: cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F); break;
+    case 4:
+      cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+      break;
+    default:
+      ++*i;
+      return -1;
+  }
+  *i += n;
+  return cp;
+}
+
 }  // namespace postino

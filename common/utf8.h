@@ -3,6 +3,7 @@
 // replies, CSV values) before it is stored or shown.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,10 @@ bool IsValidUtf8(std::string_view s);
 // `s` with every ill-formed byte replaced by U+FFFD and NUL bytes removed:
 // always valid UTF-8, safe for PostgreSQL text.
 std::string SanitizeUtf8(std::string_view s);
+
+// Decodes the character at s[*i] (strict, as IsValidUtf8) and advances *i
+// past it; for bytes that are not well-formed UTF-8 returns -1 and advances
+// one byte. *i must be < s.size().
+int32_t DecodeUtf8(std::string_view s, size_t* i);
 
 }  // namespace postino

@@ -5,52 +5,10 @@
 #include <array>
 #include <cstdint>
 
+#include "common/utf8.h"
+
 namespace postino::templates {
 namespace {
-
-// Decodes one UTF-8 sequence at in[*i]; returns the code point and advances
-// *i, or returns -1 (advancing by one byte) for an invalid sequence.
-int32_t DecodeUtf8(std::string_view in, size_t* i) {
-  auto b0 = static_cast<unsigned char>(in[*i]);
-  if (b0 < 0x80) {
-    ++*i;
-    return b0;
-  }
-  int len;
-  int32_t cp;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    ++*i;
-    return -1;
-  }
-  if (*i + len > in.size()) {
-    ++*i;
-    return -1;
-  }
-  for (int k = 1; k < len; ++k) {
-    auto b = static_cast<unsigned char>(in[*i + k]);
-    if ((b & 0xC0) != 0x80) {
-      ++*i;
-      return -1;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr int32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++*i;
-    return -1;
-  }
-  *i += len;
-  return cp;
-}
 
 void AppendUtf8(char32_t c, std::string* out) {
   if (c < 0x80) {

@@ -12,17 +12,6 @@
 namespace postino::policy {
 namespace {
 
-RE2::Options RuleOptions() {
-  RE2::Options o;
-  o.set_case_sensitive(false);
-  o.set_never_capture(true);
-  o.set_log_errors(false);
-  // Bounds the compiled program and lazy DFA cache of each pattern (RE2's
-  // default is 8 MB); past it RE2 falls back to its slower linear NFA.
-  o.set_max_mem(kRe2MaxMem);
-  return o;
-}
-
 // Puts a rule's path action (or bounce) into `d`.
 void ApplyRule(const RuleSpec& s, Decision* d) {
   d->path = PathAction::kNone;
@@ -86,7 +75,7 @@ Result<std::shared_ptr<const Policy>> Policy::Create(std::vector<RuleSpec> confi
       return Status::InvalidArgument(
           fmt::format("backoff rule \"{}\": recovery_interval must be positive", spec.name));
     }
-    auto re = std::make_unique<RE2>(spec.pattern, RuleOptions());
+    auto re = std::make_unique<RE2>(spec.pattern, internal::PatternOptions());
     if (!re->ok()) {
       return Status::InvalidArgument(
           fmt::format("backoff rule \"{}\": \"{}\" is not a valid regular expression (RE2): {}",

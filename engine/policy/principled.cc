@@ -19,6 +19,15 @@
 #include "engine/policy/rules.h"
 
 namespace postino::policy::internal {
+
+RE2::Options PatternOptions() {
+  RE2::Options o;
+  o.set_case_sensitive(false);
+  o.set_never_capture(true);
+  o.set_log_errors(false);
+  o.set_max_mem(kRe2MaxMem);
+  return o;
+}
 namespace {
 
 using smtp::Phase;
@@ -225,17 +234,6 @@ struct Principled::Patterns {
 #undef POSTINO_BLOCK_VERB
 
 namespace {
-
-RE2::Options PatternOptions() {
-  RE2::Options o;
-  o.set_case_sensitive(false);
-  o.set_never_capture(true);
-  o.set_log_errors(false);
-  // Bounds the compiled program and lazy DFA cache of each pattern (RE2's
-  // default is 8 MB); past it RE2 falls back to its slower linear NFA.
-  o.set_max_mem(kRe2MaxMem);
-  return o;
-}
 
 // Sets a timed path action; `rate` only for kSlowDown.
 void Path(Decision* d, PathAction action, Nanos for_, std::string_view rate = {}) {

@@ -3,6 +3,8 @@
 // that Policy (policy.cc) puts together with the configured rules.
 #pragma once
 
+#include <re2/re2.h>
+
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -10,6 +12,11 @@
 #include "engine/policy/policy.h"
 
 namespace postino::policy::internal {
+
+// The options every pattern of the policy is compiled with: case-insensitive,
+// no captures, memory bounded by kRe2MaxMem (past it RE2 falls back to its
+// slower linear NFA; RE2's default bound is 8 MB).
+RE2::Options PatternOptions();
 
 // A built-in provider rule: a RuleSpec plus what it says about the reply.
 struct ProviderRule {
