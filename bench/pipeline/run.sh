@@ -110,6 +110,11 @@ max_messages_per_connection = 1000
 url_base = "https://news.example.net/u/"
 mailto = "unsubscribe@news.example.net"
 TOML
+  # Binaries since the unsubscribe secret became a config key need it named;
+  # older ones read POSTINO_UNSUBSCRIBE_SECRET by themselves.
+  if grep -q secret_env "$POSTINO"; then
+    echo 'secret_env = "POSTINO_UNSUBSCRIBE_SECRET"' >> "$1"
+  fi
   if [ -n "$3" ]; then
     cat >> "$1" <<TOML
 
@@ -124,6 +129,7 @@ key_file = "$3"
 TOML
   fi
 }
+export POSTINO_UNSUBSCRIBE_SECRET=${POSTINO_UNSUBSCRIBE_SECRET:-bench-unsubscribe-secret-0123456789}
 cfg="$VAR/postino.toml"
 write_config "$cfg" "$sink_port" ""
 export POSTINO_CONFIG="$cfg"
