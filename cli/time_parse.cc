@@ -47,7 +47,7 @@ bool ParseOffset(std::string_view s, seconds* out) {
 
 Status SyntaxError(std::string_view text) {
   return Status::InvalidArgument(fmt::format(
-      "cannot read the time \"{}\": expected \"YYYY-MM-DD HH:MM[:SS]\" followed by a zone name "
+      "cannot read time \"{}\": expected \"YYYY-MM-DD HH:MM[:SS]\" followed by a zone name "
       "(\"2027-01-05 09:00 Europe/Rome\"), an offset (\"2027-01-05T09:00+01:00\"), \"Z\" or "
       "\"UTC\"",
       EscapeControl(text)));

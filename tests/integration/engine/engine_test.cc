@@ -226,6 +226,9 @@ struct TimeoutCase {
   std::function<void(Script*)> setup;
 };
 
+// gtest prints a parameter with PrintTo: the phase name, not raw bytes.
+void PrintTo(const TimeoutCase& c, std::ostream* os) { *os << c.name; }
+
 class EngineTimeoutTest : public EngineTest,
                           public ::testing::WithParamInterface<TimeoutCase> {};
 
