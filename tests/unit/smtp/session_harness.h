@@ -52,6 +52,15 @@ inline SessionParams DefaultParams() {
   return p;
 }
 
+// The last timer armed in `actions`: the one that is running.
+inline const Action* FindTimer(const std::vector<Action>& actions) {
+  const Action* found = nullptr;
+  for (const Action& a : actions) {
+    if (a.kind == Action::Kind::kArmTimer) found = &a;
+  }
+  return found;
+}
+
 struct Harness {
   explicit Harness(SessionParams p = DefaultParams()) : session(std::move(p)) {}
 
