@@ -1,0 +1,122 @@
+// pg_database.h: internal to the db module. PgDatabase, the PostgreSQL
+// implementation of Database (libpqxx 6.4), and the helpers its source files
+// share. Its methods are defined by area in database.cc (connection, schema,
+// lists, templates, subscribers, suppressions), campaigns.cc (campaigns,
+// progress, reports) and deliveries.cc (claims, leases, results, egress
+// events, warm-up counts, path states). Every libpqxx exception is caught
+// there and turned into a Status; only db/*.cc include this header.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "db/database.h"
+
+namespace postino::db::internal {
+
+inline TimePoint FromEpoch(double seconds) {
+  return TimePoint(
+      std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(seconds)));
+}
+
+inline double ToEpoch(TimePoint t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+inline std::string EpochText(TimePoint t) { return fmt::format("{:.6f}", ToEpoch(t)); }
+
+inline std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return FromEpoch(f.as<double>());
+}
+
+inline std::string Str(const pqxx::field& f) {
+  return f.is_null() ? std::string() : f.as<std::string>();
+}
+
+// Runs `body`, converting libpqxx exceptions into a Status naming `what`.
+template <typename F>
+auto Guard(const char* what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const pqxx::broken_connection& e) {
+    return Status::IoError(fmt::format("{}: database connection lost: {}", what, e.what()));
+  } catch (const pqxx::sql_error& e) {
+    std::string msg = e.what();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Status::Internal(fmt::format("{}: SQL error: {}", what, msg));
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+class PgDatabase final : public Database {
+ public:
+  explicit PgDatabase(std::unique_ptr<pqxx::connection> conn) : conn_(std::move(conn)) {}
+
+  pqxx::connection& conn() { return *conn_; }
+
+  // In database.cc.
+  Result<int> SchemaVersion() override;
+  Result<MigrateReport> Migrate() override;
+  Status CheckSchema() override;
+  Result<std::vector<ListInfo>> Lists() override;
+  Status AddTemplate(const TemplateRow& t, bool replace) override;
+  Result<TemplateRow> GetTemplate(const std::string& name) override;
+  Result<TemplateRow> GetTemplateById(int64_t id) override;
+  Result<std::string> SubscriberAttributes(const std::string& email) override;
+  Result<int64_t> AddSuppressions(const std::vector<std::pair<std::string, std::string>>& entries,
+                                  const std::string& detail) override;
+  Result<bool> RemoveSuppression(const std::string& email) override;
+  Result<std::unique_ptr<ListImport>> BeginListImport(const std::string& list) override;
+
+  // In campaigns.cc.
+  Status CreateCampaign(const CampaignSpec& s) override;
+  Result<CampaignRow> GetCampaign(const std::string& name) override;
+  Result<CampaignRow> GetCampaignById(int64_t id) override;
+  Result<LaunchResult> LaunchCampaign(const std::string& name) override;
+  Status Transition(const std::string& name, const std::vector<std::string>& from,
+                    const std::string& to, const std::string& verb, const std::string& extra_set);
+  Status PauseCampaign(const std::string& name) override;
+  Status ResumeCampaign(const std::string& name) override;
+  Result<int64_t> CancelCampaign(const std::string& name) override;
+  Result<CampaignProgress> Progress(const std::string& name) override;
+  Result<std::vector<DomainCount>> DomainCounts(const std::string& name) override;
+  Result<int> StartDueCampaigns() override;
+  Result<std::vector<std::string>> FinishCampaigns() override;
+  Result<std::vector<CampaignState>> CampaignStates(const std::vector<int64_t>& ids) override;
+  Result<Table> Query(const std::string& sql, const std::vector<std::string>& params) override;
+
+  // In deliveries.cc.
+  Result<std::vector<ClaimedDelivery>> Claim(const std::string& node, int limit,
+                                             std::chrono::seconds lease) override;
+  Status RecordResults(const std::string& node, const std::vector<AttemptResult>& results) override;
+  Status ReleaseLeases(const std::string& node, const std::vector<int64_t>& ids) override;
+  Status PostponeLeases(const std::string& node, const std::vector<int64_t>& ids,
+                        TimePoint not_before) override;
+  Status GiveBack(const std::string& node, const std::vector<int64_t>& ids,
+                  std::optional<TimePoint> not_before);
+  Status RenewLeases(const std::string& node, std::chrono::seconds lease) override;
+  Result<bool> HasDueWork() override;
+  Result<int64_t> OutstandingDeliveries() override;
+  Result<bool> TryLockNode(const std::string& node) override;
+  Result<int64_t> ReclaimLeases(const std::string& node) override;
+  Result<LeaseReport> OtherNodesLeases(const std::string& node) override;
+  Result<std::vector<EgressEvent>> ActivePathStates() override;
+  Status RecordEgressEvents(const std::string& node,
+                            const std::vector<EgressEvent>& events) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
+  Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
+
+ private:
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace postino::db::internal
