@@ -26,4 +26,16 @@ int PatternSpecificity(std::string_view pattern) {
   return 100000 + static_cast<int>(pattern.size());
 }
 
+bool SiteMatches(std::string_view pattern, std::string_view site_key) {
+  if (EqualsIgnoreCase(pattern, site_key)) return true;
+  size_t start = 0;
+  while (start <= site_key.size()) {
+    size_t comma = site_key.find(',', start);
+    if (comma == std::string_view::npos) comma = site_key.size();
+    if (comma > start && HostMatches(pattern, site_key.substr(start, comma - start))) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
 }  // namespace postino

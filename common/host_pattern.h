@@ -1,6 +1,7 @@
 // host_pattern.h: matching host names against domain / MX-host patterns
-// ("gmail.com", "*.google.com", "*"), shared by config/ (limit rules) and
-// engine/shaping/ (sites), which must not depend on each other.
+// ("gmail.com", "*.google.com", "*"), shared by config/ (limit rules),
+// engine/shaping/ (sites, warm-up caps) and engine/policy/ (rules for a site),
+// which must not depend on each other.
 #pragma once
 
 #include <string_view>
@@ -17,5 +18,9 @@ bool HostMatches(std::string_view pattern, std::string_view host);
 // Specificity of a pattern, for "most specific first": exact names beat
 // wildcards, longer suffixes beat shorter ones, "*" is least specific.
 int PatternSpecificity(std::string_view pattern);
+
+// True iff `pattern` matches at least one host of `site_key` (the MX host
+// names joined with ',', shaping::MakeSiteKey), or matches the key as a whole.
+bool SiteMatches(std::string_view pattern, std::string_view site_key);
 
 }  // namespace postino

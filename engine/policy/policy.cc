@@ -7,7 +7,7 @@
 #include <re2/re2.h>
 
 #include "engine/policy/rules.h"
-#include "engine/shaping/site.h"
+#include "common/host_pattern.h"
 
 namespace postino::policy {
 namespace {
@@ -47,7 +47,7 @@ struct Policy::Rules {
     Blame blame = Blame::kUnknown;
 
     bool Matches(std::string_view normalized, std::string_view site_key) const {
-      if (!spec.site.empty() && !shaping::SiteMatches(spec.site, site_key)) return false;
+      if (!spec.site.empty() && !SiteMatches(spec.site, site_key)) return false;
       return RE2::PartialMatch(normalized, *re);
     }
   };

@@ -94,7 +94,7 @@ struct RuleSpec {
   // RE2, case-insensitive, searched in NormalizeReply(reply) ("CODE ENH TEXT").
   std::string pattern;
   // "" = any site; else a domain / MX pattern such as "*.google.com"
-  // (engine/shaping/site.h SiteMatches against the site key).
+  // (common/host_pattern.h SiteMatches against the site key).
   std::string site;
   enum class Action { kSuspend, kSlowDown, kBounce } action = Action::kSuspend;
   Nanos duration{std::chrono::hours(1)};

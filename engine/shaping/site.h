@@ -15,12 +15,7 @@ namespace postino::shaping {
 // share a site and therefore its limits ("MX rollup").
 std::string MakeSiteKey(std::vector<std::string> mx_hosts);
 
-// HostMatches and PatternSpecificity live in common/host_pattern.h.
-using ::postino::HostMatches;
-using ::postino::PatternSpecificity;
-
-// True iff `pattern` matches at least one host of `site_key` (see
-// MakeSiteKey), or matches the key as a whole.
-bool SiteMatches(std::string_view pattern, std::string_view site_key);
+// Matching a site key against a pattern (SiteMatches) and host names
+// (HostMatches) lives in common/host_pattern.h.
 
 }  // namespace postino::shaping

@@ -24,12 +24,12 @@ MODULES = {
     "engine/net": ("postino_net", ["common"]),
     # TLS wraps a net Transport (the Envoy model in STYLE.md).
     "engine/tls": ("postino_tls", ["common", "engine/net"]),
-    # Site patterns of rules use engine/shaping's site matching.
-    "engine/policy": ("postino_policy", ["engine/smtp", "engine/shaping", "common"]),
+    "engine/policy": ("postino_policy", ["engine/smtp", "common"]),
     "engine/shaping": ("postino_shaping", ["common"]),
     "engine/delivery": ("postino_delivery", ["engine/smtp", "engine/net", "engine/tls",
                                              "engine/policy", "engine/shaping", "address",
                                              "common"]),
+    # IDNA for header domains comes from address/, its one home.
     "templates": ("postino_templates", ["address", "common"]),
     "config": ("postino_config", ["common"]),
     "db": ("postino_db", ["common"]),
