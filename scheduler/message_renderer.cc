@@ -4,8 +4,6 @@
 #include "scheduler/message_renderer.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -15,6 +13,7 @@
 #include "common/log.h"
 #include "templates/dkim.h"
 #include "templates/message_builder.h"
+#include "templates/recipient_token.h"
 #include "templates/template.h"
 
 namespace postino::scheduler {
@@ -100,21 +99,9 @@ class MessageRenderer::Impl {
     }
   }
 
-  // "<campaign>.<delivery>.<mac>": identifies the recipient and cannot be
-  // forged without the secret.
+  // "<campaign>.<delivery>.<mac>" (templates/recipient_token.h).
   std::string Token(int64_t campaign_id, int64_t delivery_id, const std::string& email) const {
-    std::string data = fmt::format("{}.{}.{}", campaign_id, delivery_id, email);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-    static const char kHex[] = "0123456789abcdef";
-    std::string out = fmt::format("{}.{}.", campaign_id, delivery_id);
-    for (unsigned i = 0; i < 12; ++i) {
-      out += kHex[mac[i] >> 4];
-      out += kHex[mac[i] & 15];
-    }
-    return out;
+    return templates::MakeRecipientToken(secret_, campaign_id, delivery_id, email);
   }
 
   // Renders and signs.

@@ -35,9 +35,11 @@ MODULES = {
     "db": ("postino_db", ["common"]),
     "scheduler": ("postino_scheduler", ["engine/delivery", "templates", "db", "config",
                                         "address", "common"]),
+    # templates: recipient tokens (VERP) and DSN messages.
     "inbound": ("postino_inbound", ["engine/smtp", "engine/net", "engine/tls", "db",
-                                    "address", "common"]),
-    "http": ("postino_http", ["db", "common"]),
+                                    "templates", "address", "common"]),
+    # templates: verifying the recipient token of an unsubscribe URL.
+    "http": ("postino_http", ["db", "templates", "common"]),
     "cli": ("postino_cli", None),  # may use every module
 }
 
