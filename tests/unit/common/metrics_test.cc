@@ -175,3 +175,25 @@ TEST(MetricsTest, ConcurrentIncrementsAreAllCounted) {
 
 }  // namespace
 }  // namespace postino::metrics
+
+// Appended: the named families of metric_families.h.
+#include "common/metric_families.h"
+
+namespace postino::metrics {
+namespace {
+
+TEST(MetricFamiliesTest, RegisterAllExposesEveryFamilyWithHelpAndType) {
+  families::RegisterAll();
+  std::string text = Registry::Global().Expose();
+  for (const char* name :
+       {"postino_recipients_total", "postino_unsubscribes_total", "postino_http_connections",
+        "postino_db_batch_duration_seconds", "postino_submission_auth_failures_total",
+        "postino_bounces_total", "postino_complaints_total", "postino_path_events_total"}) {
+    EXPECT_NE(text.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
+    EXPECT_NE(text.find(std::string("# HELP ") + name + " "), std::string::npos) << name;
+  }
+  EXPECT_EQ(&families::Bounces(), &families::Bounces());
+}
+
+}  // namespace
+}  // namespace postino::metrics
