@@ -141,6 +141,25 @@ struct CampaignState {
   std::string status;
 };
 
+// Unsubscribes over HTTP (db/unsubscribes.cc, http/): the delivery a
+// recipient token names, and the one-transaction record of an unsubscribe.
+struct UnsubscribeTarget {
+  int64_t delivery_id = 0;
+  int64_t campaign_id = 0;
+  std::string email;              // the delivery's address: what the token's mac covers
+  std::string language;           // subscriber attribute language|lang|locale ("" = none)
+  std::string campaign_name;
+  std::string list_name;
+  bool unsubscribed = false;      // the subscriber is unsubscribed already
+};
+
+struct UnsubscribeRecord {
+  int64_t delivery_id = 0;
+  int64_t campaign_id = 0;
+  std::string node;    // delivery_events.node
+  std::string method;  // "one-click" or "page": delivery_events.reply and suppressions.detail
+};
+
 class Database {
  public:
   // Connects; the URL is a libpq connection string or postgresql:// URI.
@@ -250,6 +269,18 @@ class Database {
     int64_t count = 0;
   };
   virtual Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() = 0;
+
+  // Unsubscribes (db/unsubscribes.cc).
+  // The delivery (campaign_id, delivery_id) of a recipient token; nullopt
+  // when there is none (a forged id, or the campaign was deleted).
+  virtual Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t campaign_id,
+                                                                         int64_t delivery_id) = 0;
+  // In one transaction: subscriber status `unsubscribed`, a suppression
+  // (reason unsubscribe, with the campaign) and a delivery_events row
+  // (status unsubscribed, phase http). Returns false, recording nothing,
+  // when the subscriber was unsubscribed already (idempotent; concurrent
+  // calls record once).
+  virtual Result<bool> RecordUnsubscribe(const UnsubscribeRecord& u) = 0;
 
   // Generic query for reports: rows of text cells, with column names.
   struct Table {

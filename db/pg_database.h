@@ -115,6 +115,11 @@ class PgDatabase final : public Database {
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
+  // In unsubscribes.cc.
+  Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t campaign_id,
+                                                                 int64_t delivery_id) override;
+  Result<bool> RecordUnsubscribe(const UnsubscribeRecord& u) override;
+
  private:
   std::unique_ptr<pqxx::connection> conn_;
 };

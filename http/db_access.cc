@@ -1,0 +1,132 @@
+// db_access.cc: the connection pool of the HTTP threads and the health probe.
+#include "http/db_access.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace postino::http {
+namespace {
+
+// After a failed connect, requests fail fast for this long instead of each
+// trying again (the database is down: answer 503 at once).
+constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
+
+}  // namespace
+
+DatabasePool::DatabasePool(ConnectFn connect, size_t size, std::chrono::milliseconds wait)
+    : connect_(std::move(connect)), size_(size > 0 ? size : 1), wait_(wait) {}
+
+Result<std::unique_ptr<db::Database>> DatabasePool::Take() {
+  std::unique_lock lock(mu_);
+  auto deadline = std::chrono::steady_clock::now() + wait_;
+  while (idle_.empty() && open_ >= size_) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= size_) {
+      return Status::Temporary("no database connection free within " +
+                               std::to_string(wait_.count()) + " ms");
+    }
+  }
+  if (!idle_.empty()) {
+    std::unique_ptr<db::Database> c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_connect_failure_ < kConnectBackoff) {
+    return Status::Temporary("database unreachable: " + last_error_);
+  }
+  ++open_;
+  lock.unlock();
+  Result<std::unique_ptr<db::Database>> c = connect_();
+  if (!c.ok()) {
+    lock.lock();
+    --open_;
+    last_connect_failure_ = std::chrono::steady_clock::now();
+    last_error_ = c.status().message();
+    cv_.notify_one();
+    return Status::Temporary("database unreachable: " + last_error_);
+  }
+  return c;
+}
+
+void DatabasePool::Give(std::unique_ptr<db::Database> conn) {
+  std::lock_guard lock(mu_);
+  if (conn) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+Result<std::optional<db::UnsubscribeTarget>> PoolUnsubscribeStore::Find(int64_t campaign_id,
+                                                                       int64_t delivery_id) {
+  return pool_.Run<std::optional<db::UnsubscribeTarget>>(
+      [&](db::Database& d) { return d.FindUnsubscribeTarget(campaign_id, delivery_id); });
+}
+
+Result<bool> PoolUnsubscribeStore::Record(const db::UnsubscribeRecord& record) {
+  return pool_.Run<bool>([&](db::Database& d) { return d.RecordUnsubscribe(record); });
+}
+
+HealthProbe::HealthProbe(ConnectFn connect, std::chrono::milliseconds bound)
+    : connect_(std::move(connect)), bound_(bound), thread_([this] { Main(); }) {}
+
+HealthProbe::~HealthProbe() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+HealthProbe::DbState HealthProbe::Check() {
+  std::unique_lock lock(mu_);
+  uint64_t want = ++requested_;
+  cv_.notify_all();
+  if (!cv_.wait_for(lock, bound_, [&] { return done_ >= want || stop_; })) {
+    DbState s;
+    s.error = fmt::format("the database did not answer within {} ms", bound_.count());
+    return s;
+  }
+  return last_;
+}
+
+void HealthProbe::Main() {
+  std::unique_ptr<db::Database> conn;
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || requested_ > done_; });
+    if (stop_) return;
+    uint64_t serving = requested_;
+    lock.unlock();
+    DbState s;
+    auto start = std::chrono::steady_clock::now();
+    if (!conn) {
+      Result<std::unique_ptr<db::Database>> c = connect_();
+      if (c.ok()) {
+        conn = std::move(c).value();
+      } else {
+        s.error = c.status().message();
+      }
+    }
+    if (conn) {
+      Result<db::Database::Table> r = conn->Query("SELECT 1", {});
+      if (r.ok()) {
+        s.ok = true;
+      } else {
+        s.error = r.status().message();
+        conn.reset();  // reconnect next time
+      }
+    }
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    lock.lock();
+    last_ = s;
+    done_ = serving;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace postino::http

@@ -1,0 +1,113 @@
+// db_access.h: how the HTTP threads reach PostgreSQL. DatabasePool hands one
+// connection (db::Database) to one request at a time, connecting lazily and
+// dropping a connection that broke; PoolUnsubscribeStore is the production
+// UnsubscribeStore on it; HealthProbe answers "does the database answer a
+// trivial query within a bound?" for /healthz without ever blocking a
+// request longer than that bound.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "db/database.h"
+#include "http/unsubscribe.h"
+
+namespace postino::http {
+
+using ConnectFn = std::function<Result<std::unique_ptr<db::Database>>()>;
+
+class DatabasePool {
+ public:
+  // `size` connections at most; a request waits up to `wait` for one.
+  DatabasePool(ConnectFn connect, size_t size, std::chrono::milliseconds wait);
+
+  // Runs `fn` on a pooled connection. A connection whose call failed with
+  // kIoError (connection lost) is dropped and `fn` is tried once more on a
+  // fresh one. Errors: Temporary when no connection is free in time or the
+  // database cannot be reached.
+  template <typename T>
+  Result<T> Run(const std::function<Result<T>(db::Database&)>& fn);
+
+ private:
+  Result<std::unique_ptr<db::Database>> Take();
+  void Give(std::unique_ptr<db::Database> conn);  // nullptr = the connection is gone
+
+  ConnectFn connect_;
+  const size_t size_;
+  const std::chrono::milliseconds wait_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<db::Database>> idle_;
+  size_t open_ = 0;  // idle + in use + connecting
+  std::chrono::steady_clock::time_point last_connect_failure_{};
+  std::string last_error_;
+};
+
+class PoolUnsubscribeStore : public UnsubscribeStore {
+ public:
+  explicit PoolUnsubscribeStore(DatabasePool& pool) : pool_(pool) {}
+  Result<std::optional<db::UnsubscribeTarget>> Find(int64_t campaign_id,
+                                                    int64_t delivery_id) override;
+  Result<bool> Record(const db::UnsubscribeRecord& record) override;
+
+ private:
+  DatabasePool& pool_;
+};
+
+class HealthProbe {
+ public:
+  struct DbState {
+    bool ok = false;
+    std::string error;     // when !ok
+    double seconds = 0;    // how long the query took
+  };
+
+  // A thread with its own connection runs "SELECT 1" when asked.
+  HealthProbe(ConnectFn connect, std::chrono::milliseconds bound);
+  ~HealthProbe();
+  HealthProbe(const HealthProbe&) = delete;
+  HealthProbe& operator=(const HealthProbe&) = delete;
+
+  // Asks for a fresh probe and waits for it at most `bound`; concurrent
+  // callers share one probe.
+  DbState Check();
+
+ private:
+  void Main();
+
+  ConnectFn connect_;
+  const std::chrono::milliseconds bound_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t requested_ = 0;  // guarded by mu_
+  uint64_t done_ = 0;       // guarded by mu_
+  DbState last_;            // guarded by mu_
+  bool stop_ = false;       // guarded by mu_
+  std::thread thread_;
+};
+
+template <typename T>
+Result<T> DatabasePool::Run(const std::function<Result<T>(db::Database&)>& fn) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Result<std::unique_ptr<db::Database>> conn = Take();
+    if (!conn.ok()) return conn.status();
+    Result<T> r = fn(**conn);
+    if (!r.ok() && r.status().code() == Status::Code::kIoError) {
+      Give(nullptr);
+      continue;
+    }
+    Give(std::move(conn).value());
+    return r;
+  }
+  return Status::Temporary("the database connection was lost twice");
+}
+
+}  // namespace postino::http

@@ -1,0 +1,142 @@
+// service.cc: routing, /metrics, /healthz and the service's start and stop.
+#include "http/service.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "common/metric_families.h"
+
+namespace postino::http {
+namespace {
+
+namespace fam = metrics::families;
+
+double NowUnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Router::Router(UnsubscribeHandler& unsubscribe, HealthProbe* health, HealthOptions health_options)
+    : unsubscribe_(unsubscribe), health_(health), health_options_(health_options) {
+  fam::RegisterAll();
+}
+
+Response Router::Handle(const Request& req) {
+  auto start = std::chrono::steady_clock::now();
+  const char* name = "other";
+  Response r = Route(req, &name);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fam::HttpRequests().With({name, std::to_string(r.status)}).Inc();
+  fam::HttpRequestDuration().With({name}).Observe(seconds);
+  return r;
+}
+
+Response Router::Route(const Request& req, const char** handler_name) {
+  if (std::optional<std::string> token = unsubscribe_.TokenOf(req)) {
+    *handler_name = "unsubscribe";
+    return unsubscribe_.Handle(req, *token);
+  }
+  if (req.path == "/metrics") {
+    *handler_name = "metrics";
+    return Metrics(req);
+  }
+  if (req.path == "/healthz") {
+    *handler_name = "healthz";
+    return Healthz(req);
+  }
+  return Response::Text(404, "not found\n");
+}
+
+Response Router::Metrics(const Request& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    Response r = Response::Text(405, "method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  Response r = Response::Text(200, metrics::Registry::Global().Expose());
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+Response Router::Healthz(const Request& req) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    Response r = Response::Text(405, "method not allowed\n");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  nlohmann::json out;
+  bool ok = true;
+  std::vector<std::string> problems;
+  if (health_ != nullptr) {
+    HealthProbe::DbState db = health_->Check();
+    out["database"] = {{"ok", db.ok}, {"seconds", db.seconds}};
+    if (!db.ok) {
+      out["database"]["error"] = db.error;
+      problems.push_back("database: " + db.error);
+      ok = false;
+    }
+  }
+  double beat = fam::LoopHeartbeat().Get().Value();
+  if (health_options_.expect_loop) {
+    double age = beat > 0 ? NowUnixSeconds() - beat : -1;
+    bool fresh = beat > 0 && age * 1000 <= static_cast<double>(health_options_.max_loop_age.count());
+    out["loop"] = {{"ok", fresh}, {"running", true}};
+    if (beat > 0) out["loop"]["age_seconds"] = age;
+    if (!fresh) {
+      std::string what = beat > 0 ? fmt::format("event loop heartbeat is {:.1f} s old (limit {:.1f} s)",
+                                                age, health_options_.max_loop_age.count() / 1000.0)
+                                  : "event loop has not started";
+      out["loop"]["error"] = what;
+      problems.push_back("loop: " + what);
+      ok = false;
+    }
+  } else {
+    out["loop"] = {{"ok", true}, {"running", false}};
+  }
+  out["status"] = ok ? "ok" : "unavailable";
+  if (!problems.empty()) out["problems"] = problems;
+  Response r = Response::Text(ok ? 200 : 503, out.dump(-1, ' ', true) + "\n");
+  r.content_type = "application/json";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  if (!ok) r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
+Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
+  std::unique_ptr<Service> s(new Service());
+  std::string url = options.database_url;
+  ConnectFn connect = [url]() { return db::Database::Connect(url); };
+  size_t conns = options.db_connections > 0
+                     ? options.db_connections
+                     : static_cast<size_t>(std::max(1u, options.server.threads)) *
+                           std::max<size_t>(1, options.server.listen.size());
+  s->pool_ = std::make_unique<DatabasePool>(connect, conns, std::chrono::milliseconds(2000));
+  s->store_ = std::make_unique<PoolUnsubscribeStore>(*s->pool_);
+  s->unsubscribe_ = std::make_unique<UnsubscribeHandler>(options.unsubscribe, *s->store_);
+  s->health_ = std::make_unique<HealthProbe>(connect, options.health.db_bound);
+  s->router_ = std::make_unique<Router>(*s->unsubscribe_, s->health_.get(), options.health);
+  Result<std::unique_ptr<Server>> server = Server::Start(options.server, *s->router_);
+  if (!server.ok()) return server.status();
+  s->server_ = std::move(server).value();
+  std::vector<uint16_t> ports = s->server_->ports();
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const ListenAddress& a = options.server.listen[i];
+    log::Info("http: listening on {}:{} ({})",
+              a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip, ports[i],
+              options.server.cert_pem.empty() ? "http" : "https");
+  }
+  return s;
+}
+
+Service::~Service() { Stop(); }
+
+void Service::Stop() {
+  if (server_) server_->Stop();
+}
+
+}  // namespace postino::http
