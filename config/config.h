@@ -201,6 +201,21 @@ struct SubmissionConfig {
   std::string pool;  // source pool for submitted mail ("" = default_pool)
 };
 
+// [http]: the HTTP listener (http/, docs/http.md): one-click unsubscribe and
+// its page, /metrics, /healthz. Off unless `listen` is set.
+struct HttpConfig {
+  std::vector<std::string> listen;  // "127.0.0.1:8080", "[::1]:8080"
+  std::string cert_file;            // both set = HTTPS on every address
+  std::string key_file;
+  std::string public_url;           // "https://mail.example.com": where the page's form posts
+  int threads = 4;                  // per listen address
+  int max_connections = 1024;       // per listen address
+  int max_connections_per_ip = 0;   // 0 = no limit (behind a reverse proxy)
+  int idle_timeout_seconds = 15;
+  int max_body_bytes = 16384;
+  bool enabled() const { return !listen.empty(); }
+};
+
 struct Config {
   std::string file;  // where it was loaded from
   DatabaseConfig database;
@@ -221,6 +236,7 @@ struct Config {
   CampaignDefaultsConfig campaign_defaults;
   SuppressionConfig suppression;
   SubmissionConfig submission;
+  HttpConfig http;
 
   const SourceConfig* FindSource(std::string_view name) const;
   const PoolConfig* FindPool(std::string_view name) const;

@@ -67,6 +67,9 @@ class Parser {
   void Small(Config& c);
   void Unsubscribe(TableReader& t, UnsubscribeConfig& u);
 
+  // config_http.cc
+  void Http(Config& c);
+
   TableReader root_;
   ErrorSink* sink_;
 };
