@@ -9,6 +9,7 @@
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
+#include "cli/serve_http.h"
 #include "cli/sources_command.h"
 #include "cli/suppress_commands.h"
 #include "cli/template_commands.h"
@@ -182,6 +183,13 @@ int Main(int argc, char** argv) {
                 "exit 0 when nothing is left to send now (for cron)");
   run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
   run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
+
+  // serve (the HTTP listener alone; docs/http.md)
+  ServeOptions serve_opts;
+  CLI::App* serve = app.add_subcommand("serve", "run listeners without sending: --http");
+  serve->add_flag("--http", serve_opts.http,
+                  "the [http] listener: one-click unsubscribe, /metrics, /healthz");
+  serve->callback([&] { action = [&](Context& ctx) { return RunServe(ctx, serve_opts); }; });
 
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <uv.h>
 
+#include "cli/http_wiring.h"
 #include "common/log.h"
 #include "scheduler/db_work_store.h"
 #include "scheduler/engine_config.h"
@@ -94,6 +95,15 @@ int RunEngine(Context& ctx, const RunOptions& options) {
   if (!engine_config.ok()) {
     Fail(engine_config.status());
     return kExitConfig;
+  }
+
+  // [http] listen: the unsubscribe endpoint, /metrics and /healthz run
+  // beside the engine, on their own threads, until the engine has stopped.
+  Result<std::unique_ptr<http::Service>> http_service =
+      StartHttpService(**cfg, so.node, /*expect_loop=*/true);
+  if (!http_service.ok()) {
+    Fail(http_service.status());
+    return http_service.status().code() == Status::Code::kIoError ? kExitFailure : kExitConfig;
   }
 
   uv_loop_t loop;

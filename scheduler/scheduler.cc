@@ -113,6 +113,7 @@ Status Scheduler::Start(delivery::EngineConfig engine_config, std::function<void
                    auto* s = static_cast<Scheduler*>(t->data);
                    s->FeedEngine();
                    s->CheckStalled();
+                   if (s->engine_) ExportLoopTick(s->engine_->Counts());
                  },
                  200, 200);
   uv_timer_init(loop_, &stats_timer_);
@@ -124,6 +125,7 @@ Status Scheduler::Start(delivery::EngineConfig engine_config, std::function<void
   }
   last_stats_ = stats_.Snapshot(clock_);
   last_progress_ = clock_.Now();
+  stats_export_ = std::make_unique<PipelineStatsExport>(stats_);
 
   engine_ = std::make_unique<delivery::Engine>(loop_, std::move(engine_config),
                                                [this](delivery::Outcome o) { OnOutcome(std::move(o)); });
@@ -158,6 +160,7 @@ Status Scheduler::Reload(const config::Config& fresh) {
 }
 
 void Scheduler::OnPathEvent(delivery::PathEvent e) {
+  ExportPathEvent(e);
   log::Warn("path {} -> {} {}{}: {}", e.source_name, e.site, delivery::PathEventActionName(e.action),
             e.rate ? " to " + e.rate->ToString() : std::string(), e.reply);
   db::Database::EgressEvent ev;
@@ -231,6 +234,7 @@ int Scheduler::Finish() {
   if (db_thread_.joinable()) db_thread_.join();
   int db_code = db_loop_->Finish();
   engine_.reset();
+  stats_export_.reset();
   log::Info("{} (totals)", FormatStats(stats_.Snapshot(clock_), PipelineSnapshot()));
   log::Info("postino run: node {} stopped: {} delivered, {} deferred, {} bounced, {} failed",
             opt_.node, delivered_, deferred_, bounced_, failed_);
@@ -340,6 +344,7 @@ void Scheduler::FeedEngine() {
       in_engine_.emplace(id, std::move(meta));
     }
     stats_.Enter(Stage::kEngine, p.message.recipients.size());
+    ExportEngineMessage();
     engine_->Submit(std::move(p.message));
   }
 }
@@ -403,6 +408,7 @@ void Scheduler::OnOutcome(delivery::Outcome o) {
   }
   db::AttemptResult a = RecordOutcome(o, meta, retry_, cfg_.suppression.auto_suppress_hard_bounces,
                                       clock_.WallNow());
+  ExportOutcome(a, o.source_address, o.site);
   if (a.status == "delivered") {
     ++delivered_;
   } else if (a.status == "deferred") {

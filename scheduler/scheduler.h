@@ -29,6 +29,7 @@
 #include "scheduler/db_loop.h"
 #include "scheduler/dispatch.h"
 #include "scheduler/message_renderer.h"
+#include "scheduler/metrics_export.h"
 #include "scheduler/pipeline.h"
 #include "scheduler/retry_schedule.h"
 #include "scheduler/stats.h"
@@ -94,6 +95,7 @@ class Scheduler {
   std::unique_ptr<MessageRenderer> renderer_;
   const int window_;
   PipelineStats stats_;
+  std::unique_ptr<PipelineStatsExport> stats_export_;  // queue depths at /metrics
   PipelineSnapshot last_stats_;
   Outbox outbox_;
   Dispatcher dispatcher_;

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "common/metric_families.h"
+
 namespace postino::scheduler {
 
 const char* StageName(Stage s) {
@@ -40,6 +42,22 @@ void PipelineStats::Sql(SqlCounters& c, uint64_t rows, Nanos sql, bool ok) {
     c.rows.fetch_add(rows, kRelaxed);
   } else {
     c.failures.fetch_add(1, kRelaxed);
+  }
+}
+
+void PipelineStats::Export(bool claim, uint64_t rows, Nanos sql, bool ok) {
+  namespace fam = metrics::families;
+  static metrics::HistogramSeries& claim_time = fam::DbBatchDuration().With({"claim"});
+  static metrics::HistogramSeries& record_time = fam::DbBatchDuration().With({"record"});
+  static metrics::CounterSeries& claim_rows = fam::DbBatchRows().With({"claim"});
+  static metrics::CounterSeries& record_rows = fam::DbBatchRows().With({"record"});
+  static metrics::CounterSeries& claim_failed = fam::DbBatchFailures().With({"claim"});
+  static metrics::CounterSeries& record_failed = fam::DbBatchFailures().With({"record"});
+  (claim ? claim_time : record_time).Observe(std::chrono::duration<double>(sql).count());
+  if (ok) {
+    (claim ? claim_rows : record_rows).Inc(rows);
+  } else {
+    (claim ? claim_failed : record_failed).Inc();
   }
 }
 

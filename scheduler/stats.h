@@ -63,8 +63,14 @@ class PipelineStats {
   void Enter(Stage s, uint64_t n = 1) { St(s).entered.fetch_add(n, kRelaxed); }
   // `n` items leave `s`, each having waited `waited` there.
   void Leave(Stage s, Nanos waited, uint64_t n = 1);
-  void RecordClaim(uint64_t rows, Nanos sql, bool ok) { Sql(claim_, rows, sql, ok); }
-  void RecordWrite(uint64_t rows, Nanos sql, bool ok) { Sql(record_, rows, sql, ok); }
+  void RecordClaim(uint64_t rows, Nanos sql, bool ok) {
+    Sql(claim_, rows, sql, ok);
+    Export(true, rows, sql, ok);
+  }
+  void RecordWrite(uint64_t rows, Nanos sql, bool ok) {
+    Sql(record_, rows, sql, ok);
+    Export(false, rows, sql, ok);
+  }
   void Released(uint64_t n) { released_.fetch_add(n, kRelaxed); }
   void Postponed(uint64_t n) { postponed_.fetch_add(n, kRelaxed); }
   void SetDbDown(bool down);
@@ -83,6 +89,8 @@ class PipelineStats {
   StageCounters& St(Stage s) { return stages_[static_cast<int>(s)]; }
   static void Max(std::atomic<uint64_t>& m, uint64_t v);
   static void Sql(SqlCounters& c, uint64_t rows, Nanos sql, bool ok);
+  // The same batch into /metrics (postino_db_batch_*).
+  static void Export(bool claim, uint64_t rows, Nanos sql, bool ok);
 
   std::array<StageCounters, kStageCount> stages_;
   SqlCounters claim_, record_;
