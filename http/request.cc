@@ -97,7 +97,9 @@ std::vector<std::string> AcceptLanguages(std::string_view header) {
     }
     size_t dash = tag.find_first_of("-_");
     std::string primary = AsciiLower(tag.substr(0, dash));
-    if (primary.empty() || primary.size() > 8 || q <= 0) continue;
+    bool alpha = !primary.empty() && primary.find_first_not_of("abcdefghijklmnopqrstuvwxyz") ==
+                                         std::string::npos;
+    if ((!alpha && primary != "*") || primary.size() > 8 || q <= 0) continue;
     entries.push_back({std::move(primary), q, order++});
   }
   std::stable_sort(entries.begin(), entries.end(),
