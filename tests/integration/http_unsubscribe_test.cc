@@ -280,3 +280,43 @@ TEST_F(HttpUnsubscribeTest, HealthzFollowsTheDatabase) {
 
 }  // namespace
 }  // namespace postino::testing
+
+// Appended: the listener inside `postino run`.
+namespace postino::testing {
+namespace {
+
+TEST_F(HttpUnsubscribeTest, RunServesHealthAndMetricsWhileSending) {
+  SmtpSink sink;
+  port_ = FreePort();
+  WriteConfig(sink.port(), fmt::format("[http]\nlisten = [\"127.0.0.1:{}\"]\n", port_));
+  Prepare(30);
+  auto run = StartPostino({"run"}, "run.log");
+  ASSERT_TRUE(WaitForPort(port_, std::chrono::milliseconds(15000))) << ReadFile(dir_ + "/run.log");
+  EXPECT_TRUE(WaitFor([&] { return Count("status = 'delivered'") == 30; }, std::chrono::seconds(60)))
+      << ReadFile(dir_ + "/run.log");
+  HttpReply h;
+  EXPECT_TRUE(WaitFor([&] { return (h = Curl({Url("/healthz")})).code == 200; },
+                      std::chrono::seconds(10)))
+      << h.body;
+  EXPECT_NE(h.body.find("\"running\":true"), std::string::npos) << h.body;
+  HttpReply m = Curl({Url("/metrics")});
+  ASSERT_EQ(m.code, 200);
+  for (const char* want :
+       {"postino_recipients_total{outcome=\"delivered\"} 30\n",
+        "postino_recipients_by_source_total{source=\"127.0.0.1\",outcome=\"delivered\"} 30\n",
+        "postino_engine_messages_total 30\n", "postino_db_batch_duration_seconds_count{op=\"claim\"}",
+        "postino_queue_depth{stage=\"engine\"} 0\n", "postino_smtp_connections ", "postino_db_up 1\n",
+        "postino_loop_heartbeat_timestamp_seconds 1"}) {
+    EXPECT_NE(m.body.find(want), std::string::npos) << want << "\n" << m.body.substr(0, 6000);
+  }
+  if (RunProcess({"sh", "-c", "command -v promtool"}).exit_code == 0) {
+    std::string file = Write("metrics-run.txt", m.body);
+    ProcessResult p = RunProcess({"sh", "-c", "promtool check metrics < " + file});
+    EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  }
+  run->Signal(SIGTERM);
+  EXPECT_EQ(run->Wait(std::chrono::seconds(30)), 0) << ReadFile(dir_ + "/run.log");
+}
+
+}  // namespace
+}  // namespace postino::testing
