@@ -320,3 +320,54 @@ TEST_F(HttpUnsubscribeTest, RunServesHealthAndMetricsWhileSending) {
 
 }  // namespace
 }  // namespace postino::testing
+
+// Appended: HTTPS from [http] cert_file/key_file, and config errors at start.
+namespace postino::testing {
+namespace {
+
+TEST_F(HttpUnsubscribeTest, HttpsWithCertificateAndKey) {
+  SmtpSink sink;
+  std::string key = dir_ + "/http.key", cert = dir_ + "/http.crt";
+  ProcessResult gen = RunProcess({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                  "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                                  cert, "-subj", "/CN=localhost", "-days", "2"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  port_ = FreePort();
+  WriteConfig(sink.port(), fmt::format("[http]\nlisten = [\"127.0.0.1:{}\"]\ncert_file = \"{}\"\n"
+                                       "key_file = \"{}\"\n",
+                                       port_, cert, key));
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  serve_ = StartPostino({"serve", "--http"}, "serve.log");
+  ASSERT_TRUE(WaitForPort(port_, std::chrono::milliseconds(15000))) << ReadFile(dir_ + "/serve.log");
+  HttpReply h = Curl({"--cacert", cert, fmt::format("https://localhost:{}/healthz", port_),
+                      "--resolve", fmt::format("localhost:{}:127.0.0.1", port_)});
+  EXPECT_EQ(h.code, 200) << h.body << ReadFile(dir_ + "/serve.log");
+  // Plain HTTP on the TLS port is not answered as HTTP.
+  EXPECT_NE(Curl({Url("/healthz")}).code, 200);
+}
+
+TEST_F(HttpUnsubscribeTest, ServeRefusesWithoutListenOrWithABusyPort) {
+  SmtpSink sink;
+  WriteConfig(sink.port());
+  ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+  ProcessResult none = Postino({"serve", "--http"});
+  EXPECT_EQ(none.exit_code, 3);
+  EXPECT_NE(none.err.find("[http] listen is not set"), std::string::npos) << none.err;
+  ProcessResult bare = Postino({"serve"});
+  EXPECT_NE(bare.exit_code, 0);
+  EXPECT_NE(bare.err.find("--http"), std::string::npos) << bare.err;
+  // The port is taken by smtp-sink.
+  WriteConfig(sink.port(), fmt::format("[http]\nlisten = [\"127.0.0.1:{}\"]\n", sink.port()));
+  ProcessResult busy = Postino({"serve", "--http"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.err.find(fmt::format("cannot listen on 127.0.0.1:{}", sink.port())), std::string::npos)
+      << busy.err;
+  WriteConfig(sink.port(), "[http]\nlisten = [\"127.0.0.1:1\"]\ncert_file = \"/nonexistent.pem\"\n"
+                           "key_file = \"/nonexistent.key\"\n");
+  ProcessResult nocert = Postino({"serve", "--http"});
+  EXPECT_EQ(nocert.exit_code, 3);
+  EXPECT_NE(nocert.err.find("/nonexistent.pem"), std::string::npos) << nocert.err;
+}
+
+}  // namespace
+}  // namespace postino::testing
