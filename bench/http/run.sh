@@ -183,7 +183,8 @@ result wrk_requests "$(awk '/requests in/ {print $1}' "$VAR/wrk.txt")"
 result wrk_latency_p50 "$(awk '$1 == "50%" {print $2}' "$VAR/wrk.txt")"
 result wrk_latency_p90 "$(awk '$1 == "90%" {print $2}' "$VAR/wrk.txt")"
 result wrk_latency_p99 "$(awk '$1 == "99%" {print $2}' "$VAR/wrk.txt")"
-result wrk_non_2xx "$(awk '/Non-2xx/ {print $5}' "$VAR/wrk.txt" | sed 's/^$/0/')"
+non2xx=$(awk '/Non-2xx/ {print $5}' "$VAR/wrk.txt")
+result wrk_non_2xx "${non2xx:-0}"
 result wrk_errors "\"$(grep 'Socket errors' "$VAR/wrk.txt" || echo none)\""
 result send_rate_drop_pct "$(python3 -c "
 idle = ($rate_idle1 + $rate_idle2) / 2
