@@ -115,6 +115,11 @@ class PgDatabase final : public Database {
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
+  // In partitions.cc.
+  Result<std::vector<std::string>> EnsureEventPartitions(int months_ahead) override;
+  Result<std::vector<EventPartition>> EventPartitions() override;
+  Result<PruneReport> PruneEvents(TimePoint cutoff, bool dry_run) override;
+
  private:
   std::unique_ptr<pqxx::connection> conn_;
 };
