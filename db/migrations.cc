@@ -496,6 +496,14 @@ BEGIN
       SELECT campaign_id, domain, coalesce(source_ip, ''), status, -count(*)
         FROM old_rows GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
       ON CONFLICT (campaign_id, domain, source_ip, status) DO UPDATE SET n = k.n + excluded.n;
+    -- A campaign deleted whole takes its event counts and time series
+    -- along (its events went by ON DELETE CASCADE).
+    DELETE FROM event_counts v USING (SELECT DISTINCT campaign_id FROM old_rows) o
+     WHERE v.campaign_id = o.campaign_id
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = o.campaign_id);
+    DELETE FROM delivery_minutes m USING (SELECT DISTINCT campaign_id FROM old_rows) o
+     WHERE m.campaign_id = o.campaign_id
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = o.campaign_id);
   ELSE
     -- Only rows whose key changed (a lease renewal changes none).
     WITH ch AS MATERIALIZED (
