@@ -128,7 +128,9 @@ int RunDbPrune(Context& ctx, const DbPruneOptions& opt) {
     fmt::print("{} {} rows before the cutoff from delivery_events_default\n", del, r->default_rows);
   }
   if (r->minute_rows > 0) {
-    fmt::print("{} {} rows before the cutoff from delivery_minutes\n", del, r->minute_rows);
+    fmt::print("{} {} rows before the cutoff from the time series (delivery_minutes, "
+               "delivery_hours)\n",
+               del, r->minute_rows);
   }
   if (r->dropped.empty() && r->default_rows == 0 && r->minute_rows == 0) {
     fmt::print("nothing to prune: no delivery events before {}\n", UtcText(*cutoff));

@@ -281,7 +281,7 @@ class Database {
   struct PruneReport {
     std::vector<EventPartition> dropped;  // whole months, every row before the cutoff
     int64_t default_rows = 0;             // rows before the cutoff deleted from the default partition
-    int64_t minute_rows = 0;              // delivery_minutes rows before the cutoff deleted
+    int64_t minute_rows = 0;  // time series rows (delivery_minutes, delivery_hours) deleted
   };
   // Drops the month partitions that end at or before `cutoff` and deletes
   // older rows of the default partition and of the per-minute rollup. With

@@ -1,7 +1,7 @@
 // migration_7.cc: the SQL of schema migration 7 (issue 15, analytics at
 // scale), listed in migrations.cc: delivery_events partitioned by month,
 // the counts kept by statement triggers (delivery_counts, event_counts),
-// the per-minute time series (delivery_minutes, deliveries_per_minute,
+// the time series (delivery_minutes, delivery_hours, deliveries_per_minute,
 // delivery_series) and the views reading them. docs/analytics.md and
 // docs/schema.md describe it. Never edit once shipped: add a migration.
 namespace postino::db {
@@ -134,6 +134,18 @@ CREATE TABLE delivery_minutes (
   UNIQUE NULLS NOT DISTINCT (minute, campaign_id, site, source_ip, status)
 );
 CREATE INDEX delivery_minutes_campaign ON delivery_minutes (campaign_id, minute);
+-- The same per UTC hour: what series over days and months read (60 times
+-- fewer rows than the minutes when a campaign sends for hours).
+CREATE TABLE delivery_hours (
+  hour        timestamptz NOT NULL,
+  campaign_id bigint,
+  site        text NOT NULL,
+  source_ip   text NOT NULL,
+  status      text NOT NULL,
+  events      bigint NOT NULL,
+  UNIQUE NULLS NOT DISTINCT (hour, campaign_id, site, source_ip, status)
+);
+CREATE INDEX delivery_hours_campaign ON delivery_hours (campaign_id, hour);
 
 INSERT INTO delivery_counts (campaign_id, domain, source_ip, status, n)
   SELECT campaign_id, domain, coalesce(source_ip, ''), status, count(*)
@@ -149,6 +161,10 @@ INSERT INTO delivery_minutes (minute, campaign_id, site, source_ip, status, even
   SELECT date_trunc('minute', at), campaign_id, coalesce(site, ''), coalesce(source_ip, ''),
          status, count(*)
     FROM delivery_events GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO delivery_hours (hour, campaign_id, site, source_ip, status, events)
+  SELECT date_bin('1 hour', minute, timestamptz '2000-01-01 00:00:00+00'), campaign_id, site,
+         source_ip, status, sum(events)
+    FROM delivery_minutes GROUP BY 1, 2, 3, 4, 5;
 
 CREATE FUNCTION postino_count_deliveries() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -169,6 +185,9 @@ BEGIN
      WHERE v.campaign_id = o.campaign_id
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = o.campaign_id);
     DELETE FROM delivery_minutes m USING (SELECT DISTINCT campaign_id FROM old_rows) o
+     WHERE m.campaign_id = o.campaign_id
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = o.campaign_id);
+    DELETE FROM delivery_hours m USING (SELECT DISTINCT campaign_id FROM old_rows) o
      WHERE m.campaign_id = o.campaign_id
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = o.campaign_id);
   ELSE
@@ -205,6 +224,12 @@ BEGIN
            status, count(*)
       FROM new_rows GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (minute, campaign_id, site, source_ip, status)
+    DO UPDATE SET events = m.events + excluded.events;
+  INSERT INTO delivery_hours AS m (hour, campaign_id, site, source_ip, status, events)
+    SELECT date_bin('1 hour', at, timestamptz '2000-01-01 00:00:00+00'), campaign_id,
+           coalesce(site, ''), coalesce(source_ip, ''), status, count(*)
+      FROM new_rows GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (hour, campaign_id, site, source_ip, status)
     DO UPDATE SET events = m.events + excluded.events;
   INSERT INTO event_counts AS k (campaign_id, domain, kind, n)
     SELECT e.campaign_id, d.domain,
@@ -284,15 +309,21 @@ CREATE VIEW deliveries_per_minute AS
 SELECT m.minute, m.campaign_id, c.name AS campaign, m.site, m.source_ip, m.status, m.events
   FROM delivery_minutes m LEFT JOIN campaigns c ON c.id = m.campaign_id;
 
--- Dashboard series: (time, metric, value) rows in buckets of `bucket` from
--- the per-minute rollup, one metric per campaign, site or source IP (or
--- 'all'), counting events of `only_status` (NULL: every status).
+-- Dashboard series: (time, metric, value) rows in buckets of `bucket`, one
+-- metric per campaign, site or source IP (or 'all'), counting events of
+-- `only_status` (NULL: every status). Buckets of whole hours read the
+-- whole hours of the range from delivery_hours and only its partial hours
+-- from delivery_minutes; other buckets read delivery_minutes.
 CREATE FUNCTION delivery_series(from_time timestamptz, to_time timestamptz,
                                 by_what text DEFAULT 'campaign',
                                 bucket interval DEFAULT interval '1 minute',
                                 only_status text DEFAULT 'delivered')
 RETURNS TABLE ("time" timestamptz, metric text, value bigint)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  origin constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
+  h_from timestamptz := date_bin('1 hour', from_time, origin);
+  h_to timestamptz := date_bin('1 hour', to_time, origin);
 BEGIN
   IF by_what NOT IN ('campaign', 'site', 'source', 'all') THEN
     RAISE EXCEPTION 'delivery_series: by_what must be campaign, site, source or all, not %', by_what;
@@ -300,15 +331,29 @@ BEGIN
   IF bucket < interval '1 minute' THEN
     RAISE EXCEPTION 'delivery_series: bucket must be at least 1 minute';
   END IF;
+  IF h_from < from_time THEN
+    h_from := h_from + interval '1 hour';
+  END IF;
+  IF bucket < interval '1 hour' OR extract(epoch FROM bucket)::bigint % 3600 <> 0
+     OR h_from >= h_to THEN
+    h_from := to_time;  -- minutes only
+    h_to := to_time;
+  END IF;
   RETURN QUERY
-    SELECT date_bin(bucket, m.minute, timestamptz '2000-01-01 00:00:00+00') AS t,
+    SELECT date_bin(bucket, m.t, origin) AS t,
            CASE by_what WHEN 'campaign' THEN coalesce(c.name, '(no campaign)')
                         WHEN 'site' THEN m.site WHEN 'source' THEN m.source_ip
                         ELSE 'all' END AS k,
            sum(m.events)::bigint
-      FROM delivery_minutes m LEFT JOIN campaigns c ON c.id = m.campaign_id
-     WHERE m.minute >= from_time AND m.minute < to_time
-       AND (only_status IS NULL OR m.status = only_status)
+      FROM (SELECT h.hour AS t, h.campaign_id, h.site, h.source_ip, h.status, h.events
+              FROM delivery_hours h WHERE h.hour >= h_from AND h.hour < h_to
+            UNION ALL
+            SELECT n.minute, n.campaign_id, n.site, n.source_ip, n.status, n.events
+              FROM delivery_minutes n
+             WHERE n.minute >= from_time AND n.minute < to_time
+               AND (n.minute < h_from OR n.minute >= h_to)) m
+      LEFT JOIN campaigns c ON c.id = m.campaign_id
+     WHERE only_status IS NULL OR m.status = only_status
      GROUP BY 1, 2 ORDER BY 1, 2;
 END $$;
 )SQL";

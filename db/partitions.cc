@@ -97,12 +97,12 @@ Result<Database::PruneReport> PgDatabase::PruneEvents(TimePoint cutoff, bool dry
                                    verb, tail),
                        cut)[0][0]
             .as<int64_t>();
-    report.minute_rows =
-        tx.exec_params(
-              fmt::format("{} delivery_minutes WHERE minute < to_timestamp($1::float8){}", verb,
-                          tail),
-              cut)[0][0]
-            .as<int64_t>();
+    for (const char* rollup : {"delivery_minutes WHERE minute", "delivery_hours WHERE hour"}) {
+      report.minute_rows +=
+          tx.exec_params(
+                fmt::format("{} {} < to_timestamp($1::float8){}", verb, rollup, tail), cut)[0][0]
+              .as<int64_t>();
+    }
     if (dry_run) {
       tx.abort();
     } else {

@@ -73,6 +73,10 @@ bash "$here/load.sh" "$db_url" "$gen" "$N" "$CAMPAIGNS" 30 >/dev/null
 result load_s "$(elapsed "$t0" "$(now)")"
 result deliveries "$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM deliveries")"
 result delivery_events "$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM delivery_events")"
+if [ "$version" -ge 7 ]; then
+  result delivery_counts_rows "$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM delivery_counts")"
+  result delivery_minutes_rows "$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM delivery_minutes")"
+fi
 result db_size "\"$(psql -X -Atq "$db_url" -c "SELECT pg_size_pretty(pg_database_size('postino'))")\""
 
 queries="$here/queries.sql"

@@ -56,6 +56,11 @@ class AnalyticsTest : public PostinoTest {
               Rows("SELECT date_trunc('minute', at), campaign_id, coalesce(site, ''), "
                    "coalesce(source_ip, ''), status, count(*) FROM delivery_events "
                    "GROUP BY 1, 2, 3, 4, 5"));
+    EXPECT_EQ(Rows("SELECT hour, campaign_id, site, source_ip, status, events FROM "
+                   "delivery_hours"),
+              Rows("SELECT date_bin('1 hour', at, timestamptz '2000-01-01 00:00:00+00'), "
+                   "campaign_id, coalesce(site, ''), coalesce(source_ip, ''), status, count(*) "
+                   "FROM delivery_events GROUP BY 1, 2, 3, 4, 5"));
     EXPECT_EQ(Rows("SELECT campaign_id, domain, kind, n FROM event_counts WHERE n <> 0"),
               Rows("SELECT e.campaign_id, d.domain, CASE WHEN e.status = 'bounced' THEN "
                    "'async_bounced' ELSE e.status END, count(*) FROM delivery_events e JOIN "
@@ -293,6 +298,19 @@ TEST_F(AnalyticsTest, CountsAndTimeSeriesMatchRawRowsAfterACampaignAndLateEvents
   EXPECT_EQ(Sql("SELECT sum(value) FROM delivery_series(now() - interval '1 hour', now() + "
                 "interval '1 minute', 'site', interval '1 day', NULL)"),
             Sql("SELECT count(*) FROM delivery_events"));
+  // Hour buckets (whole hours from delivery_hours, the edges from the
+  // minutes) give the same totals as minute buckets over any range.
+  for (const char* range : {"now() - interval '3 hours', now() + interval '2 hours'",
+                            "date_trunc('hour', now()), now() + interval '1 minute'",
+                            "now() - interval '17 minutes', now() + interval '3 hours 5 minutes'"}) {
+    EXPECT_EQ(Sql(fmt::format("SELECT sum(value) FROM delivery_series({}, 'source', interval '1 "
+                              "hour', NULL)",
+                              range)),
+              Sql(fmt::format("SELECT sum(value) FROM delivery_series({}, 'source', interval '1 "
+                              "minute', NULL)",
+                              range)))
+        << range;
+  }
   EXPECT_NE(Sql("SELECT * FROM delivery_series(now(), now(), 'domain')").find("by_what"),
             std::string::npos);
   // Deleting a campaign takes its counts and time series along.
@@ -301,6 +319,7 @@ TEST_F(AnalyticsTest, CountsAndTimeSeriesMatchRawRowsAfterACampaignAndLateEvents
   EXPECT_EQ(Sql("SELECT count(*) FROM delivery_counts WHERE n <> 0 AND campaign_id = " + id), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM event_counts WHERE campaign_id = " + id), "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM delivery_minutes WHERE campaign_id = " + id), "0");
+  EXPECT_EQ(Sql("SELECT count(*) FROM delivery_hours WHERE campaign_id = " + id), "0");
 }
 
 // Every ```sql block of docs/analytics.md runs on a migrated database with a
