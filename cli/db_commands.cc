@@ -25,9 +25,11 @@ std::string Size(int64_t bytes) {
 
 std::string Describe(const db::Database::EventPartition& p) {
   if (p.is_default) return fmt::format("{} (default: rows of months without a partition)", p.name);
-  return fmt::format("{} ({} to {}, ~{} rows, {})", p.name,
+  std::string rows = p.rows < 0 ? std::string("rows not counted yet")
+                                 : fmt::format("~{} rows", p.rows);
+  return fmt::format("{} ({} to {}, {}, {})", p.name,
                      date::format("%Y-%m-%d", date::floor<date::days>(p.from)),
-                     date::format("%Y-%m-%d", date::floor<date::days>(p.to)), p.rows,
+                     date::format("%Y-%m-%d", date::floor<date::days>(p.to)), rows,
                      Size(p.bytes));
 }
 

@@ -270,7 +270,7 @@ class Database {
     std::string name;
     TimePoint from, to;   // [from, to); both unset for the default partition
     bool is_default = false;
-    int64_t rows = 0;     // planner estimate (pg_class.reltuples), 0 when never analyzed
+    int64_t rows = 0;     // planner estimate (pg_class.reltuples), -1 when never analyzed
     int64_t bytes = 0;    // table + indexes
   };
   // Creates the partitions of the current UTC month and the next

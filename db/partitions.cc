@@ -14,11 +14,12 @@ namespace {
 // Partitions of delivery_events with their bounds, read from the catalog
 // (the bound text carries its UTC offset, so the session time zone does not
 // matter). Columns: name, is_default, from, to (epoch; NULL for the default
-// or a bound that is not a plain range), estimated rows, bytes.
+// or a bound that is not a plain range), estimated rows (-1: never
+// analyzed), bytes.
 constexpr const char* kPartitionsSql =
     "SELECT c.relname, p.partstrat IS NULL AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT',"
     " extract(epoch FROM b.m[1]::timestamptz)::float8, extract(epoch FROM b.m[2]::timestamptz)::float8,"
-    " greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid)"
+    " c.reltuples::bigint, pg_total_relation_size(c.oid)"
     " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
     " LEFT JOIN pg_partitioned_table p ON p.partrelid = c.oid"
     " CROSS JOIN LATERAL (SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),"
