@@ -37,6 +37,17 @@ int Main(int argc, char** argv) {
   db->add_subcommand("migrate", "create or upgrade the schema (idempotent)")->callback([&] {
     action = [](Context& ctx) { return RunDbMigrate(ctx); };
   });
+  // Issue 15: delivery_events partitions and retention.
+  db->add_subcommand("partitions", "list the monthly partitions of delivery_events")
+      ->callback([&] { action = [](Context& ctx) { return RunDbPartitions(ctx); }; });
+  DbPruneOptions prune_opts;
+  CLI::App* prune = db->add_subcommand(
+      "prune", "drop the months of delivery_events older than a period (whole partitions)");
+  prune->add_option("--older-than", prune_opts.older_than,
+                    "period to keep: a count and d, w, m (months) or y, e.g. 13m")
+      ->required();
+  prune->add_flag("--dry-run", prune_opts.dry_run, "say what would be dropped, change nothing");
+  prune->callback([&] { action = [&](Context& ctx) { return RunDbPrune(ctx, prune_opts); }; });
 
   // list
   CLI::App* list = app.add_subcommand("list", "recipient lists");

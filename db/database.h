@@ -19,6 +19,10 @@ namespace postino::db {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// Months of delivery_events partitions kept ready after the current one
+// (db migrate, and postino run at start and daily).
+inline constexpr int kEventPartitionsAhead = 3;
+
 struct MigrateReport {
   int from_version = 0;
   int to_version = 0;
@@ -288,6 +292,33 @@ class Database {
     std::vector<std::vector<std::optional<std::string>>> rows;
   };
   virtual Result<Table> Query(const std::string& sql, const std::vector<std::string>& params) = 0;
+
+  // delivery_events partitions and retention (db/partitions.cc; issue 15,
+  // docs/analytics.md). One partition per UTC month, named
+  // delivery_events_YYYY_MM, plus delivery_events_default for rows whose
+  // month has none.
+  struct EventPartition {
+    std::string name;
+    TimePoint from, to;   // [from, to); both unset for the default partition
+    bool is_default = false;
+    int64_t rows = 0;     // planner estimate (pg_class.reltuples), -1 when never analyzed
+    int64_t bytes = 0;    // table + indexes
+  };
+  // Creates the partitions of the current UTC month and the next
+  // `months_ahead` ones that are missing (rows of those months in the
+  // default partition move into them); returns the names created.
+  virtual Result<std::vector<std::string>> EnsureEventPartitions(int months_ahead) = 0;
+  virtual Result<std::vector<EventPartition>> EventPartitions() = 0;
+  struct PruneReport {
+    std::vector<EventPartition> dropped;  // whole months, every row before the cutoff
+    int64_t default_rows = 0;             // rows before the cutoff deleted from the default partition
+    int64_t minute_rows = 0;  // time series rows (delivery_minutes, delivery_hours) deleted
+  };
+  // Drops the month partitions that end at or before `cutoff` and deletes
+  // older rows of the default partition and of the per-minute rollup. With
+  // dry_run, reports the same and changes nothing. Refuses (InvalidArgument)
+  // a cutoff after the start of the current UTC month.
+  virtual Result<PruneReport> PruneEvents(TimePoint cutoff, bool dry_run) = 0;
 };
 
 }  // namespace postino::db

@@ -119,6 +119,10 @@ class PgDatabase final : public Database {
   Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t campaign_id,
                                                                  int64_t delivery_id) override;
   Result<bool> RecordUnsubscribe(const UnsubscribeRecord& u) override;
+  // In partitions.cc.
+  Result<std::vector<std::string>> EnsureEventPartitions(int months_ahead) override;
+  Result<std::vector<EventPartition>> EventPartitions() override;
+  Result<PruneReport> PruneEvents(TimePoint cutoff, bool dry_run) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

@@ -256,6 +256,8 @@ milliseconds DbLoop::Step() {
 }
 
 void DbLoop::Housekeeping(MonoTime now) {
+  EnsurePartitions(now);
+  if (down_) return;
   Result<int> started = store_.StartDueCampaigns();
   if (!started.ok()) return Failed(now, started.status());
   if (*started > 0) log::Info("started {} scheduled campaign(s)", *started);
@@ -267,6 +269,24 @@ void DbLoop::Housekeeping(MonoTime now) {
     blocked_ = *blocked;
     hooks_.set_blocked(blocked_);
   }
+}
+
+// At the first housekeeping and then daily: the partitions of
+// delivery_events for this month and the next ones (issue 15). A refusal
+// (say, a lock wait timed out behind a long report) is retried in an hour;
+// a lost connection is an outage like any other.
+void DbLoop::EnsurePartitions(MonoTime now) {
+  if (next_partitions_ && now < *next_partitions_) return;
+  Result<std::vector<std::string>> created = store_.EnsureEventPartitions();
+  if (!created.ok()) {
+    if (created.status().code() == Status::Code::kIoError) return Failed(now, created.status());
+    log::Warn("could not create delivery_events partitions ahead ({}); retrying in an hour",
+              OneLine(created.status().message()));
+    next_partitions_ = now + std::chrono::hours(1);
+    return;
+  }
+  for (const auto& name : *created) log::Info("created partition {}", name);
+  next_partitions_ = now + std::chrono::hours(24);
 }
 
 void DbLoop::ClaimMore(MonoTime now) {

@@ -87,6 +87,7 @@ class DbLoop {
   // Records a failed call: a lost connection marks the database down.
   void Failed(MonoTime now, const Status& st);
   void Housekeeping(MonoTime now);
+  void EnsurePartitions(MonoTime now);
   void ClaimMore(MonoTime now);
   void RequestStop(int code, const std::string& why);
 
@@ -107,6 +108,7 @@ class DbLoop {
   bool gave_up_ = false;
   MonoTime down_since_{}, next_try_{}, done_at_{}, last_flush_{};
   std::optional<MonoTime> last_renew_, last_housekeeping_;
+  std::optional<MonoTime> next_partitions_;  // delivery_events months ahead (daily)
   Nanos backoff_{0};
   std::set<int64_t> blocked_;
 };

@@ -98,6 +98,10 @@ class DbWorkStore final : public WorkStore {
   Result<std::vector<db::Database::EgressEvent>> ActivePathStates() override {
     return Call([&](db::Database& d) { return d.ActivePathStates(); });
   }
+  Result<std::vector<std::string>> EnsureEventPartitions() override {
+    return Call(
+        [&](db::Database& d) { return d.EnsureEventPartitions(db::kEventPartitionsAhead); });
+  }
 
  private:
   // Runs `f` on the work connection, connecting first if needed; a lost

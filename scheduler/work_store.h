@@ -57,6 +57,13 @@ class WorkStore {
                                     const std::vector<db::Database::EgressEvent>& events) = 0;
   virtual Result<std::vector<db::Database::SentCount>> WarmupCounts() = 0;
   virtual Result<std::vector<db::Database::EgressEvent>> ActivePathStates() = 0;
+
+  // Housekeeping (issue 15): the months of delivery_events partitions ahead;
+  // returns the partitions created. A store without partitions has nothing
+  // to do.
+  virtual Result<std::vector<std::string>> EnsureEventPartitions() {
+    return std::vector<std::string>{};
+  }
 };
 
 }  // namespace postino::scheduler
