@@ -321,7 +321,7 @@ TEST_P(SmugglingTest, RefusedAndNothingStored) {
                      "MAIL FROM:<bad@x.test>\r\nRCPT TO:<victim@y.test>\r\nDATA\r\n"
                      "Subject: smuggled\r\n\r\nevil\r\n.\r\n";
   std::string r = h.Send(data);
-  EXPECT_EQ(r.substr(0, 88),
+  EXPECT_EQ(r.substr(0, 87),
             "550 5.6.0 Message refused: bare CR or LF in the message text (lines must end with CRLF)");
   EXPECT_TRUE(h.messages.empty());
   EXPECT_EQ(h.Send("RCPT TO:<b@y.test>\r\n"), "503 5.5.1 Send MAIL first\r\n");
