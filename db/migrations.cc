@@ -339,6 +339,23 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhance
      WHERE d.campaign_id = c.id AND d.status = 'failed'
      GROUP BY 1, 2, 3, 4) x;
 )SQL"},
+      {8, "submission users", R"SQL(
+-- Accounts of the SMTP submission listener (587/465): an Argon2id hash, the
+-- sender domains and addresses the account may use, an optional rate
+-- ("100/min") and daily quota, and a disabled flag.
+CREATE TABLE users (
+  id            bigserial PRIMARY KEY,
+  name          text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  domains       text[] NOT NULL DEFAULT '{}',
+  addresses     text[] NOT NULL DEFAULT '{}',
+  rate          text,
+  daily_quota   bigint CHECK (daily_quota IS NULL OR daily_quota > 0),
+  disabled      boolean NOT NULL DEFAULT false,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+)SQL"},
   };
   return kMigrations;
 }

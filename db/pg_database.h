@@ -115,6 +115,13 @@ class PgDatabase final : public Database {
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
+  // In users.cc.
+  Status AddUser(const UserRow& user) override;
+  Status UpdateUser(const UserRow& user) override;
+  Result<bool> RemoveUser(const std::string& name) override;
+  Result<std::vector<UserRow>> ListUsers() override;
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override;
+
  private:
   std::unique_ptr<pqxx::connection> conn_;
 };
