@@ -195,6 +195,7 @@ void SubmissionHandler::OnAuthChecked(const std::string& ip, const std::string& 
 
 std::optional<smtp::ServerReply> SubmissionHandler::CheckSender(const SessionInfo& session,
                                                                 const Envelope& env) {
+  if (!options_.require_auth && session.user.empty()) return std::nullopt;
   auto it = users_.find(session.user);
   if (it == users_.end()) return R(530, "5.7.0", "Authentication required");
   UserState& st = it->second;
@@ -252,7 +253,7 @@ void SubmissionHandler::Accept(const SessionInfo& session, Envelope env, std::st
   AddedHeaders added =
       AddSubmissionHeaders(bytes, session, env, options_.hostname, queue_id, clock_->WallNow());
   Submission s;
-  s.user = session.user;
+  s.user = session.user.empty() ? options_.anonymous_user : session.user;
   s.mail_from = env.mail_from;
   s.envid = env.envid;
   s.ret = env.ret;

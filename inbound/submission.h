@@ -35,6 +35,10 @@ struct SubmissionOptions {
   std::string hostname = "localhost";
   AuthThrottleOptions throttle;
   size_t max_batch = 512;  // messages per store transaction
+  // Benchmarks only (never from postino.toml): accept MAIL without AUTH and
+  // store as `anonymous_user`, because smtp-source cannot authenticate.
+  bool require_auth = true;
+  std::string anonymous_user;
 };
 
 struct SubmissionStats {
@@ -50,7 +54,7 @@ class SubmissionHandler final : public InboundHandler {
                     DbWorkers* store_workers, SubmissionStore* store, const Clock* clock);
   ~SubmissionHandler() override;
 
-  bool RequiresAuth() const override { return true; }
+  bool RequiresAuth() const override { return options_.require_auth; }
   void Authenticate(const SessionInfo& session, std::string user, std::string password,
                     std::function<void(AuthOutcome)> done) override;
   std::optional<smtp::ServerReply> CheckSender(const SessionInfo& session,

@@ -38,9 +38,13 @@ Result<std::shared_ptr<tls::TlsContext>> LoadServerCertificate(const std::string
 
 Result<std::unique_ptr<SubmissionService>> SubmissionService::Start(
     uv_loop_t* loop, SubmissionServiceOptions options, std::unique_ptr<SubmissionStore> store) {
-  Result<std::shared_ptr<tls::TlsContext>> tls =
-      LoadServerCertificate(options.cert_file, options.key_file);
-  if (!tls.ok()) return tls.status();
+  // No certificate (benchmarks only; postino.toml requires one): plain
+  // text without STARTTLS, and no implicit-TLS listener.
+  Result<std::shared_ptr<tls::TlsContext>> tls = std::shared_ptr<tls::TlsContext>();
+  if (!options.cert_file.empty() || !options.tls_listen.empty()) {
+    tls = LoadServerCertificate(options.cert_file, options.key_file);
+    if (!tls.ok()) return tls.status();
+  }
   std::unique_ptr<SubmissionService> s(new SubmissionService());
   s->loop_ = loop;
   s->options_ = std::move(options);
@@ -54,6 +58,8 @@ Result<std::unique_ptr<SubmissionService>> SubmissionService::Start(
   SubmissionOptions ho;
   ho.hostname = s->options_.hostname;
   ho.throttle = s->options_.throttle;
+  ho.require_auth = s->options_.require_auth;
+  ho.anonymous_user = s->options_.anonymous_user;
   s->handler_ = std::make_unique<SubmissionHandler>(loop, ho, s->auth_workers_.get(),
                                                     s->store_workers_.get(), s->store_.get(),
                                                     &SystemClock::Instance());
@@ -67,7 +73,7 @@ Result<std::unique_ptr<SubmissionService>> SubmissionService::Start(
   if (!s->options_.listen.empty()) {
     lo.name = "submission";
     lo.addresses = s->options_.listen;
-    lo.tls = ListenerTls::kStartTls;
+    lo.tls = *tls ? ListenerTls::kStartTls : ListenerTls::kNone;
     Result<std::unique_ptr<Listener>> l = Listener::Start(loop, lo, *tls, s->handler_.get());
     if (!l.ok()) return l.status();
     s->plain_ = std::move(l).value();
@@ -96,6 +102,7 @@ SubmissionService::~SubmissionService() {
 }
 
 Status SubmissionService::ReloadCertificate() {
+  if (options_.cert_file.empty()) return Status::Ok();
   Result<std::shared_ptr<tls::TlsContext>> tls =
       LoadServerCertificate(options_.cert_file, options_.key_file);
   if (!tls.ok()) return tls.status();

@@ -34,6 +34,9 @@ struct SubmissionServiceOptions {
   int store_threads = 2;
   std::string database_url;
   AuthThrottleOptions throttle;
+  // Benchmarks only (see SubmissionOptions): no AUTH, stored as this user.
+  bool require_auth = true;
+  std::string anonymous_user;
 };
 
 class SubmissionService {
