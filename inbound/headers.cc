@@ -29,7 +29,8 @@ std::optional<std::string> FindHeader(std::string_view msg, std::string_view nam
       while (next < msg.size() && (msg[next] == ' ' || msg[next] == '\t')) {
         size_t e = msg.find("\r\n", next);
         if (e == std::string_view::npos) e = msg.size();
-        value += " " + std::string(Trim(msg.substr(next, e - next)));
+        value.push_back(' ');
+        value.append(Trim(msg.substr(next, e - next)));
         next = e + 2;
       }
       return value;

@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <map>
 #include <sstream>
@@ -45,6 +48,7 @@ hostname = "submit.test"
 max_message_size = 20000
 max_recipients = 3
 max_errors = 20
+max_connections_per_ip = 4
 )",
                                         port_, tls_port_, cert_, key_));
     ProcessResult m = Postino({"db", "migrate"});
@@ -193,6 +197,60 @@ TEST_F(SubmissionTest, SmtplibSendsAndEveryProbeIsRefused) {
   EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE submission_id IS NOT NULL AND "
                 "email IN ('victim@dest.test', 'smuggled@dest.test', 'big@dest.test')"),
             "0");
+}
+
+std::string CertSubject(int port) {
+  ProcessResult r = RunProcess(
+      {"sh", "-c",
+       fmt::format("openssl s_client -connect 127.0.0.1:{} </dev/null 2>/dev/null | openssl x509 "
+                   "-noout -subject",
+                   port)},
+      {}, std::chrono::seconds(30));
+  return r.out;
+}
+
+TEST_F(SubmissionTest, SighupReloadsTheCertificateWithoutDroppingSessions) {
+  EXPECT_NE(CertSubject(tls_port_).find("submit.test"), std::string::npos);
+  std::string ready = dir_ + "/ready", go = dir_ + "/go";
+  BackgroundProcess held({"python3", SourceDir() + "/tests/integration/submission/hold_session.py",
+                          std::to_string(port_), "alice", kPassword, ready, go},
+                         {}, dir_ + "/hold.log");
+  ASSERT_TRUE(WaitFor([&] { return access(ready.c_str(), F_OK) == 0; },
+                      std::chrono::seconds(60)))
+      << ReadFile(dir_ + "/hold.log");
+  ProcessResult gen = RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                  "-keyout", key_ + ".new", "-out", cert_ + ".new", "-days", "2",
+                                  "-subj", "/CN=renewed.test"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  ASSERT_EQ(rename((key_ + ".new").c_str(), key_.c_str()), 0);
+  ASSERT_EQ(rename((cert_ + ".new").c_str(), cert_.c_str()), 0);
+  server_->Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return CertSubject(tls_port_).find("renewed.test") != std::string::npos; },
+                      std::chrono::seconds(20)));
+  Write("go", "");
+  EXPECT_EQ(held.Wait(std::chrono::seconds(60)), 0) << ReadFile(dir_ + "/hold.log");
+  EXPECT_EQ(Stored(), 1);
+  EXPECT_NE(ReadFile(dir_ + "/serve.log").find("certificate reloaded"), std::string::npos);
+}
+
+TEST_F(SubmissionTest, ConnectionsPerClientIpAreLimited) {
+  std::string script = R"(
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    held.append((s, s.recv(512)))
+extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+print(held[0][1].decode().split(" ")[0], extra.recv(512).decode().strip())
+)";
+  ProcessResult r = RunProcess({"python3", "-c", script, std::to_string(port_)}, {},
+                               std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 4), "220 ");
+  EXPECT_NE(r.out.find("421 4.7.0 submit.test Too many connections from your address"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(SubmissionTest, UserCommandsNeverShowThePassword) {
