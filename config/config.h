@@ -207,7 +207,7 @@ struct SubmissionConfig {
   int max_connections = 1000;
   int max_connections_per_ip = 20;
   int auth_threads = 2;   // Argon2id checks in parallel
-  int store_threads = 2;  // store transactions in parallel
+  int store_threads = 4;  // store transactions in parallel
   std::string pool;  // source pool for submitted mail ("" = default_pool)
 };
 

@@ -152,6 +152,7 @@ std::optional<smtp::ServerReply> Connection::CheckRecipient(const smtp::ServerEn
 
 void Connection::RefreshInfo() {
   info_.helo = session_.helo();
+  info_.esmtp = session_.esmtp();
   info_.user = session_.auth_user();
   info_.tls = session_.tls_active();
 }

@@ -31,7 +31,7 @@ struct SubmissionServiceOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds session_timeout{std::chrono::minutes(30)};
   int auth_threads = 2;
-  int store_threads = 2;
+  int store_threads = 4;
   std::string database_url;
   AuthThrottleOptions throttle;
   // Benchmarks only (see SubmissionOptions): no AUTH, stored as this user.

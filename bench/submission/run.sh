@@ -15,13 +15,13 @@
 # usage: bench/submission/run.sh SUBMISSION_SERVER_BINARY [N]
 #        (cmake --preset bench && cmake --build --preset bench --target submission_server;
 #         binary: build/bench/bench/submission/submission_server)
-# env:   CONNS=20  STORE_THREADS=2  VAR=<repo>/var/submission-bench
+# env:   CONNS=20  STORE_THREADS=4  VAR=<repo>/var/submission-bench
 #        POSTINO=<a postino binary, for `db migrate`>
 set -euo pipefail
 SERVER=$(readlink -f "${1:?usage: run.sh SUBMISSION_SERVER_BINARY [N]}")
 N=${2:-50000}
 CONNS=${CONNS:-20}
-STORE_THREADS=${STORE_THREADS:-2}
+STORE_THREADS=${STORE_THREADS:-4}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 VAR=${VAR:-$root/var/submission-bench}

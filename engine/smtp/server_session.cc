@@ -430,6 +430,7 @@ bool ServerSession::waiting() const {
   return impl_->state_ == Impl::State::kAuthWait || impl_->state_ == Impl::State::kStoreWait;
 }
 const std::string& ServerSession::helo() const { return impl_->helo_; }
+bool ServerSession::esmtp() const { return impl_->esmtp_; }
 const std::string& ServerSession::auth_user() const { return impl_->auth_user_; }
 size_t ServerSession::messages_accepted() const { return impl_->accepted_; }
 

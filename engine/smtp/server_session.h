@@ -131,6 +131,7 @@ class ServerSession {
   bool tls_active() const;
   bool waiting() const;  // a kVerifyAuth or kMessage is outstanding
   const std::string& helo() const;
+  bool esmtp() const;  // the client said EHLO (not HELO)
   const std::string& auth_user() const;  // "" until AUTH succeeded
   size_t messages_accepted() const;
 
