@@ -249,6 +249,20 @@ struct CampaignState {
   std::string status;
 };
 
+// ---- Submission users (issue 12, migration 8; db/users.cc) ---------------
+// An account that may send through the submission listener.
+struct UserRow {
+  int64_t id = 0;
+  std::string name;
+  std::string password_hash;  // Argon2id PHC string ("$argon2id$v=19$..."); never printed
+  std::vector<std::string> domains;    // may send as any address of these domains
+  std::vector<std::string> addresses;  // and as these exact addresses
+  std::string rate;                    // "100/min"; "" = no rate limit
+  std::optional<int64_t> daily_quota;  // messages per UTC day; nullopt = none
+  bool disabled = false;
+  TimePoint created_at, updated_at;
+};
+
 class Database {
  public:
   // Connects; the URL is a libpq connection string or postgresql:// URI.
@@ -365,6 +379,18 @@ class Database {
     std::vector<std::vector<std::optional<std::string>>> rows;
   };
   virtual Result<Table> Query(const std::string& sql, const std::vector<std::string>& params) = 0;
+
+  // ---- Submission users (issue 12; db/users.cc) -----------------------------
+  // AlreadyExists when the name is taken.
+  virtual Status AddUser(const UserRow& user) = 0;
+  // Replaces the hash, domains, addresses, rate, quota and disabled flag of
+  // an existing user (NotFound otherwise).
+  virtual Status UpdateUser(const UserRow& user) = 0;
+  // False when there was no such user.
+  virtual Result<bool> RemoveUser(const std::string& name) = 0;
+  virtual Result<std::vector<UserRow>> ListUsers() = 0;
+  // nullopt when there is no such user.
+  virtual Result<std::optional<UserRow>> GetUser(const std::string& name) = 0;
 
   // ---- Submitted mail (issue 12; db/submissions.cc) ------------------------
   // Stores the message and one pending deliveries row per recipient (due

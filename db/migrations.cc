@@ -339,6 +339,25 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhance
      WHERE d.campaign_id = c.id AND d.status = 'failed'
      GROUP BY 1, 2, 3, 4) x;
 )SQL"},
+<<<<<<< HEAD
+      {8, "submission users", R"SQL(
+-- Accounts of the SMTP submission listener (587/465): an Argon2id hash, the
+-- sender domains and addresses the account may use, an optional rate
+-- ("100/min") and daily quota, and a disabled flag.
+CREATE TABLE users (
+  id            bigserial PRIMARY KEY,
+  name          text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  domains       text[] NOT NULL DEFAULT '{}',
+  addresses     text[] NOT NULL DEFAULT '{}',
+  rate          text,
+  daily_quota   bigint CHECK (daily_quota IS NULL OR daily_quota > 0),
+  disabled      boolean NOT NULL DEFAULT false,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+>>>>>>> 8463c00
+)SQL"},
       {9, "submitted messages delivered through deliveries", R"SQL(
 -- Mail handed over by SMTP submission (issue 12): the message is stored once,
 -- and each recipient is a deliveries row, so claims, leases, retries, expiry
@@ -411,7 +430,7 @@ SELECT m.user_name, d.domain,
   FROM submitted_messages m JOIN deliveries d ON d.submission_id = m.id
  WHERE m.dsn_action IS NULL
  GROUP BY m.user_name, d.domain;
-)SQL"},
+=======
   };
   return kMigrations;
 }

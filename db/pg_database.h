@@ -130,6 +130,13 @@ class PgDatabase final : public Database {
                                            std::chrono::seconds max_queue_time) override;
   Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) override;
 
+  // In users.cc.
+  Status AddUser(const UserRow& user) override;
+  Status UpdateUser(const UserRow& user) override;
+  Result<bool> RemoveUser(const std::string& name) override;
+  Result<std::vector<UserRow>> ListUsers() override;
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override;
+
  private:
   std::unique_ptr<pqxx::connection> conn_;
 };
