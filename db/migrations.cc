@@ -339,7 +339,6 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhance
      WHERE d.campaign_id = c.id AND d.status = 'failed'
      GROUP BY 1, 2, 3, 4) x;
 )SQL"},
-<<<<<<< HEAD
       {8, "submission users", R"SQL(
 -- Accounts of the SMTP submission listener (587/465): an Argon2id hash, the
 -- sender domains and addresses the account may use, an optional rate
@@ -356,7 +355,6 @@ CREATE TABLE users (
   created_at    timestamptz NOT NULL DEFAULT now(),
   updated_at    timestamptz NOT NULL DEFAULT now()
 );
->>>>>>> 8463c00
 )SQL"},
       {9, "submitted messages delivered through deliveries", R"SQL(
 -- Mail handed over by SMTP submission (issue 12): the message is stored once,
@@ -430,7 +428,7 @@ SELECT m.user_name, d.domain,
   FROM submitted_messages m JOIN deliveries d ON d.submission_id = m.id
  WHERE m.dsn_action IS NULL
  GROUP BY m.user_name, d.domain;
-=======
+)SQL"},
   };
   return kMigrations;
 }
