@@ -51,11 +51,6 @@ void Parser::Small(Config& c) {
     t->Finish();
   }
   if (auto t = root_.Table("submission")) {
-    // Parsed (so its other errors show too) but refused until postino
-    // has a submission listener: a config must not promise an open port.
-    sink_->Add(t->table().source(), "submission",
-               "is not available yet: this postino has no SMTP submission listener, so nothing "
-               "would listen on these ports; remove the [submission] table");
     SubmissionConfig& s = c.submission;
     s.enabled = true;
     t->Bool("enabled", &s.enabled);
@@ -78,11 +73,39 @@ void Parser::Small(Config& c) {
       s.max_message_size = static_cast<uint64_t>(size);
     }
     if (t->String("pool", &s.pool)) CheckPool(*t, "pool", s.pool, c);
+    SubmissionQueue(*t, s);
+    // The listener keys are parsed (so their errors show too) but refused
+    // until postino has a submission listener: a config must not promise an
+    // open port. The queue keys above work without it.
+    if (!s.listen.empty() || !s.tls_listen.empty()) {
+      sink_->Add(t->table().source(), "submission",
+                 "is not available yet: this postino has no SMTP submission listener, so nothing "
+                 "would listen on these ports; remove listen and tls_listen (the delivery keys "
+                 "of submitted mail work without them)");
+    }
     if (s.enabled && !s.tls_listen.empty() && (s.cert_file.empty() || s.key_file.empty())) {
       t->Missing(s.cert_file.empty() ? "cert_file" : "key_file",
                  "a PEM file path (tls_listen needs a certificate and key)");
     }
     t->Finish();
+  }
+}
+
+// [submission] keys of the delivery of submitted mail and of DSNs.
+void Parser::SubmissionQueue(TableReader& t, SubmissionConfig& s) {
+  if (t.Duration("max_queue_time", &s.max_queue_time) && s.max_queue_time <= Nanos(0)) {
+    t.Error(*t.Get("max_queue_time"), "max_queue_time", "must be more than 0 (e.g. \"5d\")");
+  }
+  if (t.Duration("delay_warning", &s.delay_warning, /*seconds_ok=*/true) &&
+      s.delay_warning < Nanos(0)) {
+    t.Error(*t.Get("delay_warning"), "delay_warning", "must be 0 (no delay DSN) or more");
+  }
+  int64_t n = 0;
+  if (t.Int("recipients_per_message", 1, 1000, &n)) s.recipients_per_message = static_cast<int>(n);
+  if (t.Int("dsn_return_limit", 0, 1LL << 32, &n)) s.dsn_return_limit = static_cast<uint64_t>(n);
+  if (t.String("dsn_from", &s.dsn_from) &&
+      (s.dsn_from.find('@') == std::string::npos || s.dsn_from.find_first_of(" <>\"") != std::string::npos)) {
+    t.Error(*t.Get("dsn_from"), "dsn_from", "expected a bare address such as MAILER-DAEMON@mta.example");
   }
 }
 

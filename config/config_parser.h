@@ -66,6 +66,7 @@ class Parser {
   void Dkim(Config& c);
   void Small(Config& c);
   void Unsubscribe(TableReader& t, UnsubscribeConfig& u);
+  void SubmissionQueue(TableReader& t, SubmissionConfig& s);
 
   TableReader root_;
   ErrorSink* sink_;
