@@ -136,9 +136,9 @@ std::string HumanText(const DsnSpec& spec, const std::string& action, bool heade
 }  // namespace
 
 std::string DsnStatus(const DsnRecipientReport& r) {
-  if (ValidStatus(r.status)) return r.status;
   if (r.action == "delivered" || r.action == "relayed") return "2.0.0";
-  if (r.expired) return "4.4.7";
+  if (r.expired) return "4.4.7";  // the last reply stays in Diagnostic-Code
+  if (ValidStatus(r.status) && (r.status[0] == '4' || r.action != "delayed")) return r.status;
   // The enhanced code a reply starts with ("5.1.1 user unknown").
   std::string_view reply = r.reply;
   size_t sp = reply.find(' ');

@@ -57,10 +57,10 @@ struct BuiltDsn {
 // sender to report to, or actions differ.
 Result<BuiltDsn> BuildDsn(const DsnSpec& spec);
 
-// The RFC 3463 status of a recipient: its `status` when valid, else the
-// enhanced code at the start of `reply`, else from the SMTP code class and
-// the action (expiry: 4.4.7; failed without a reply: 5.0.0; delivered and
-// relayed: 2.0.0; delayed: 4.0.0).
+// The RFC 3463 status of a recipient: 2.0.0 for delivered and relayed,
+// 4.4.7 for an expiry, else its `status` when valid, else the enhanced code
+// at the start of `reply`, else from the SMTP code class and the action
+// (failed without a reply: 5.0.0; delayed: 4.0.0).
 std::string DsnStatus(const DsnRecipientReport& r);
 
 // The header of a message (up to and excluding the empty line), CRLF lines.
