@@ -9,6 +9,8 @@
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
+#include "cli/serve_command.h"
+#include "cli/user_commands.h"
 #include "cli/sources_command.h"
 #include "cli/submitted_commands.h"
 #include "cli/suppress_commands.h"
@@ -186,6 +188,46 @@ int Main(int argc, char** argv) {
                 "exit 0 when nothing is left to send now (for cron)");
   run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
   run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
+
+  // user + serve (issue 12: the submission listener)
+  CLI::App* user = app.add_subcommand("user", "accounts of the SMTP submission listener");
+  user->require_subcommand(1);
+  UserOptions user_opts;
+  auto password_flag = [&](CLI::App* sub) {
+    sub->add_flag("--password-stdin", user_opts.password_stdin,
+                  "read the password from the first line of stdin (default: prompt, no echo)");
+  };
+  CLI::App* user_add = user->add_subcommand("add", "add a user (asks for its password)");
+  user_add->add_option("name", user_opts.name, "user name (the AUTH login)")->required();
+  user_add->add_option("--domain", user_opts.domains, "sender domain the user may use (repeatable)");
+  user_add->add_option("--address", user_opts.addresses,
+                       "sender address the user may use (repeatable)");
+  user_add->add_option("--rate", user_opts.rate, "message rate, e.g. 100/min (default: none)");
+  user_add->add_option("--daily", user_opts.daily, "messages per UTC day (default: no quota)");
+  password_flag(user_add);
+  user_add->callback([&] { action = [&](Context& ctx) { return RunUserAdd(ctx, user_opts); }; });
+  CLI::App* user_passwd = user->add_subcommand("passwd", "set a user's password");
+  user_passwd->add_option("name", user_opts.name, "user name")->required();
+  password_flag(user_passwd);
+  user_passwd->callback(
+      [&] { action = [&](Context& ctx) { return RunUserPasswd(ctx, user_opts); }; });
+  CLI::App* user_rm = user->add_subcommand("rm", "remove a user");
+  user_rm->add_option("name", user_opts.name, "user name")->required();
+  user_rm->callback([&] { action = [&](Context& ctx) { return RunUserRm(ctx, user_opts.name); }; });
+  user->add_subcommand("ls", "show users (never their passwords)")->callback([&] {
+    action = [](Context& ctx) { return RunUserLs(ctx); };
+  });
+  for (bool disable : {true, false}) {
+    CLI::App* sub = user->add_subcommand(disable ? "disable" : "enable",
+                                         disable ? "refuse the user's AUTH from now on"
+                                                 : "accept the user's AUTH again");
+    sub->add_option("name", user_opts.name, "user name")->required();
+    sub->callback([&, disable] {
+      action = [&, disable](Context& ctx) { return RunUserSetDisabled(ctx, user_opts.name, disable); };
+    });
+  }
+  app.add_subcommand("serve", "only the SMTP submission listener ([submission]), no sending")
+      ->callback([&] { action = [](Context& ctx) { return RunServe(ctx); }; });
 
   try {
     app.parse(argc, argv);

@@ -391,6 +391,8 @@ class Database {
   virtual Result<std::vector<UserRow>> ListUsers() = 0;
   // nullopt when there is no such user.
   virtual Result<std::optional<UserRow>> GetUser(const std::string& name) = 0;
+  // Messages `user` submitted since 00:00 UTC today (daily quotas).
+  virtual Result<int64_t> SubmittedToday(const std::string& user) = 0;
 
   // ---- Submitted mail (issue 12; db/submissions.cc) ------------------------
   // Stores the message and one pending deliveries row per recipient (due

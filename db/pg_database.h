@@ -120,6 +120,13 @@ class PgDatabase final : public Database {
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
+  // In users.cc.
+  Status AddUser(const UserRow& user) override;
+  Status UpdateUser(const UserRow& user) override;
+  Result<bool> RemoveUser(const std::string& name) override;
+  Result<std::vector<UserRow>> ListUsers() override;
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override;
+  Result<int64_t> SubmittedToday(const std::string& user) override;
   // In submissions.cc.
   Result<int64_t> StoreSubmission(const NewSubmission& s) override;
   std::vector<Result<int64_t>> StoreSubmissions(const std::vector<NewSubmission>& s) override;
@@ -129,13 +136,6 @@ class PgDatabase final : public Database {
   Result<std::vector<DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
                                            std::chrono::seconds max_queue_time) override;
   Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) override;
-
-  // In users.cc.
-  Status AddUser(const UserRow& user) override;
-  Status UpdateUser(const UserRow& user) override;
-  Result<bool> RemoveUser(const std::string& name) override;
-  Result<std::vector<UserRow>> ListUsers() override;
-  Result<std::optional<UserRow>> GetUser(const std::string& name) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

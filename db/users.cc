@@ -126,4 +126,15 @@ Result<std::optional<UserRow>> PgDatabase::GetUser(const std::string& name) {
   });
 }
 
+Result<int64_t> PgDatabase::SubmittedToday(const std::string& user) {
+  return Guard("counting today's submissions", [&]() -> Result<int64_t> {
+    pqxx::read_transaction tx(*conn_);
+    pqxx::result r = tx.exec_params(
+        "SELECT count(*) FROM submitted_messages WHERE user_name = $1 AND received_at >= "
+        "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+        user);
+    return r[0][0].as<int64_t>();
+  });
+}
+
 }  // namespace postino::db::internal

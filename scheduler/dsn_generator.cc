@@ -34,7 +34,9 @@ std::string AddressKey(const std::string& address) {
 DsnOptions MakeDsnOptions(const config::Config& cfg) {
   DsnOptions o;
   o.reporting_mta = cfg.node.id;
-  if (!cfg.sources.empty() && !cfg.sources.front().ehlo.empty()) {
+  if (!cfg.submission.hostname.empty()) {
+    o.reporting_mta = cfg.submission.hostname;
+  } else if (!cfg.sources.empty() && !cfg.sources.front().ehlo.empty()) {
     o.reporting_mta = cfg.sources.front().ehlo;
   }
   o.from = cfg.submission.dsn_from.empty() ? "MAILER-DAEMON@" + o.reporting_mta

@@ -29,7 +29,7 @@ struct DsnOptions {
 };
 
 // [submission] and [node]/[[sources]] -> DsnOptions: the reporting host is
-// the first source's EHLO name (else the node id); From is dsn_from or
+// [submission] hostname, else the first source's EHLO name, else the node id; From is dsn_from or
 // MAILER-DAEMON@<reporting host>.
 DsnOptions MakeDsnOptions(const config::Config& cfg);
 

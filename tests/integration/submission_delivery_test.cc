@@ -229,7 +229,7 @@ TEST_F(SubmissionDeliveryTest, DeliversSignedAndReportsFailuresAsTheSenderAsked)
 }
 
 TEST_F(SubmissionDeliveryTest, ExpiryAndDelayProduceDsns) {
-  ASSERT_NO_FATAL_FAILURE(Configure("[submission]\nmax_queue_time = \"2d\"\ndelay_warning = \"1h\"\n"));
+  ASSERT_NO_FATAL_FAILURE(Configure("[submission]\nenabled = false\nmax_queue_time = \"2d\"\ndelay_warning = \"1h\"\n"));
   // Queued for three days already (older than max_queue_time): the next
   // temporary failure expires it.
   int64_t old = Store("alice", "alice@sender.example",
