@@ -12,6 +12,7 @@
 #include "cli/serve_command.h"
 #include "cli/user_commands.h"
 #include "cli/sources_command.h"
+#include "cli/submitted_commands.h"
 #include "cli/suppress_commands.h"
 #include "cli/template_commands.h"
 #include "common/log.h"
@@ -176,6 +177,9 @@ int Main(int argc, char** argv) {
       "sources", "each source's state, today's count and warm-up cap; suspended or slowed paths");
   sources->add_option("--events", source_events, "recent path events to show (default 10)");
   sources->callback([&] { action = [&](Context& ctx) { return RunSources(ctx, source_events); }; });
+
+  // submitted (issue 12)
+  AddSubmittedCommands(app, action);
 
   // run
   RunOptions run_opts;

@@ -209,6 +209,12 @@ struct SubmissionConfig {
   int auth_threads = 2;   // Argon2id checks in parallel
   int store_threads = 4;  // store transactions in parallel
   std::string pool;  // source pool for submitted mail ("" = default_pool)
+  // Delivery of submitted mail and DSNs (scheduler/, docs/dsn.md).
+  Nanos max_queue_time = std::chrono::hours(5 * 24);  // then the recipient expires (DSN)
+  Nanos delay_warning = std::chrono::hours(4);        // delay DSN after this; 0 = none
+  int recipients_per_message = 50;      // RCPTs of one message per SMTP transaction
+  uint64_t dsn_return_limit = 1 << 20;  // RET=FULL returns messages up to this size
+  std::string dsn_from;                 // "" = MAILER-DAEMON@<reporting host>
 };
 
 struct Config {

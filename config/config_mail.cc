@@ -91,6 +91,9 @@ void Parser::Submission(TableReader& t, Config& c) {
     t.Error(*t.Get(key), key, "must be at least 1s");
   }
   if (t.String("pool", &s.pool)) CheckPool(t, "pool", s.pool, c);
+  // Delivery of submitted mail and DSNs: used by `postino run` whether or
+  // not this node listens (enabled = false).
+  SubmissionQueue(t, s);
   if (s.enabled && s.listen.empty() && s.tls_listen.empty()) {
     t.Missing("listen", "an array of \"IP:port\" (587-style, STARTTLS) or tls_listen (465-style)");
   }
@@ -101,6 +104,24 @@ void Parser::Submission(TableReader& t, Config& c) {
               "certificate and key)");
   }
   t.Finish();
+}
+
+// [submission] keys of the delivery of submitted mail and of DSNs.
+void Parser::SubmissionQueue(TableReader& t, SubmissionConfig& s) {
+  if (t.Duration("max_queue_time", &s.max_queue_time) && s.max_queue_time <= Nanos(0)) {
+    t.Error(*t.Get("max_queue_time"), "max_queue_time", "must be more than 0 (e.g. \"5d\")");
+  }
+  if (t.Duration("delay_warning", &s.delay_warning, /*seconds_ok=*/true) &&
+      s.delay_warning < Nanos(0)) {
+    t.Error(*t.Get("delay_warning"), "delay_warning", "must be 0 (no delay DSN) or more");
+  }
+  int64_t n = 0;
+  if (t.Int("recipients_per_message", 1, 1000, &n)) s.recipients_per_message = static_cast<int>(n);
+  if (t.Int("dsn_return_limit", 0, 1LL << 32, &n)) s.dsn_return_limit = static_cast<uint64_t>(n);
+  if (t.String("dsn_from", &s.dsn_from) &&
+      (s.dsn_from.find('@') == std::string::npos || s.dsn_from.find_first_of(" <>\"") != std::string::npos)) {
+    t.Error(*t.Get("dsn_from"), "dsn_from", "expected a bare address such as MAILER-DAEMON@mta.example");
+  }
 }
 
 // [unsubscribe]: the token key comes from secret_file or secret_env; a

@@ -67,6 +67,7 @@ class Parser {
   void Small(Config& c);
   void Unsubscribe(TableReader& t, UnsubscribeConfig& u);
   void Submission(TableReader& t, Config& c);
+  void SubmissionQueue(TableReader& t, SubmissionConfig& s);
 
   TableReader root_;
   ErrorSink* sink_;

@@ -393,6 +393,7 @@ class Database {
   virtual Result<std::optional<UserRow>> GetUser(const std::string& name) = 0;
   // Messages `user` submitted since 00:00 UTC today (daily quotas).
   virtual Result<int64_t> SubmittedToday(const std::string& user) = 0;
+
   // ---- Submitted mail (issue 12; db/submissions.cc) ------------------------
   // Stores the message and one pending deliveries row per recipient (due
   // now) in ONE transaction; returns the submitted_messages id. Only an OK

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,23 @@ class WorkStore {
                                     const std::vector<db::Database::EgressEvent>& events) = 0;
   virtual Result<std::vector<db::Database::SentCount>> WarmupCounts() = 0;
   virtual Result<std::vector<db::Database::EgressEvent>> ActivePathStates() = 0;
+
+  // Submitted mail (issue 12). Defaults: a store without submitted mail.
+  virtual Result<db::SubmittedMessage> GetSubmittedMessage(int64_t id) {
+    return Status::NotFound("no submitted message " + std::to_string(id));
+  }
+  virtual Result<std::vector<db::DsnWork>> PendingDsns(int /*limit*/,
+                                                       std::chrono::seconds /*delay_warning*/,
+                                                       std::chrono::seconds /*max_queue_time*/) {
+    return std::vector<db::DsnWork>{};
+  }
+  virtual Result<int64_t> RecordDsn(const db::DsnWork& /*work*/,
+                                    const std::optional<db::NewSubmission>& /*dsn*/) {
+    return Status::FailedPrecondition("this store keeps no DSNs");
+  }
+  virtual Result<std::optional<db::UserRow>> GetUser(const std::string& /*name*/) {
+    return std::optional<db::UserRow>();
+  }
 };
 
 }  // namespace postino::scheduler
