@@ -253,6 +253,86 @@ print(held[0][1].decode().split(" ")[0], extra.recv(512).decode().strip())
       << r.out;
 }
 
+// The listener inside `postino run`, end to end: 20 concurrent smtplib
+// sessions (STARTTLS + AUTH) submit; `postino run` is killed with SIGKILL in
+// the middle and restarted; every message that got 250 reaches the sink
+// (delivered by the engine from PostgreSQL), and nothing reaches it that
+// was not submitted.
+class SubmissionRunTest : public SubmissionTest {
+ protected:
+  void SetUp() override {
+    PostinoTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    sink_ = std::make_unique<SmtpSink>();
+    cert_ = dir_ + "/cert.pem";
+    key_ = dir_ + "/key.pem";
+    ProcessResult gen = RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                    "-keyout", key_, "-out", cert_, "-days", "2", "-subj",
+                                    "/CN=submit.test"});
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    port_ = FreePort();
+    WriteConfig(sink_->port(), fmt::format(R"(
+[submission]
+listen = ["127.0.0.1:{}"]
+cert_file = "{}"
+key_file = "{}"
+hostname = "submit.test"
+)",
+                                           port_, cert_, key_));
+    ASSERT_EQ(Postino({"db", "migrate"}).exit_code, 0);
+    ProcessResult add = Shell(fmt::format(
+        "printf '%s\\n' '{}' | {} --config {} user add alice --domain example.com "
+        "--password-stdin",
+        kPassword, Binary(), config_path_));
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+  }
+  void TearDown() override {}
+  std::unique_ptr<SmtpSink> sink_;
+};
+
+TEST_F(SubmissionRunTest, KilledMidStreamLosesNoAcceptedMessage) {
+  auto run = StartPostino({"run"}, "run1.log");
+  ASSERT_TRUE(WaitForPort(port_, std::chrono::seconds(30))) << ReadFile(dir_ + "/run1.log");
+  std::string out = dir_ + "/clients.out";
+  BackgroundProcess clients(
+      {"python3", SourceDir() + "/tests/integration/submission/send_many.py",
+       std::to_string(port_), "alice", kPassword, "20", "25"},
+      {}, out);
+  auto ok_lines = [&] {
+    std::vector<std::string> ok;
+    std::istringstream in(ReadFile(out));
+    std::string word, rcpt;
+    while (in >> word) {
+      if (word == "OK" && in >> rcpt) ok.push_back(rcpt);
+    }
+    return ok;
+  };
+  ASSERT_TRUE(WaitFor([&] { return ok_lines().size() >= 150; }, std::chrono::seconds(120)))
+      << ReadFile(out) << ReadFile(dir_ + "/run1.log");
+  run->Signal(SIGKILL);
+  run->Wait(std::chrono::seconds(30));
+  clients.Wait(std::chrono::seconds(120));
+  std::vector<std::string> accepted = ok_lines();
+  ASSERT_GE(accepted.size(), 150u);
+  auto run2 = StartPostino({"run"}, "run2.log");
+  std::map<std::string, int> seen;
+  bool all = WaitFor(
+      [&] {
+        seen = Multiplicity(sink_->Recipients());
+        for (const std::string& r : accepted) {
+          if (seen.count(r) == 0) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(180));
+  run2->Signal(SIGTERM);
+  EXPECT_EQ(run2->Wait(std::chrono::seconds(60)), 0) << ReadFile(dir_ + "/run2.log");
+  EXPECT_TRUE(all) << "accepted " << accepted.size() << ", at the sink " << seen.size();
+  for (const auto& [rcpt, n] : seen) {
+    EXPECT_EQ(rcpt.rfind("r-", 0), 0u) << rcpt;  // nothing that was not submitted
+  }
+}
+
 TEST_F(SubmissionTest, UserCommandsNeverShowThePassword) {
   ProcessResult ls = Postino({"user", "ls"});
   ASSERT_EQ(ls.exit_code, 0) << ls.err;
