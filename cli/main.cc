@@ -10,7 +10,10 @@
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
 #include "cli/serve_http.h"
+#include "cli/serve_command.h"
+#include "cli/user_commands.h"
 #include "cli/sources_command.h"
+#include "cli/submitted_commands.h"
 #include "cli/suppress_commands.h"
 #include "cli/template_commands.h"
 #include "common/log.h"
@@ -187,6 +190,9 @@ int Main(int argc, char** argv) {
   sources->add_option("--events", source_events, "recent path events to show (default 10)");
   sources->callback([&] { action = [&](Context& ctx) { return RunSources(ctx, source_events); }; });
 
+  // submitted (issue 12)
+  AddSubmittedCommands(app, action);
+
   // run
   RunOptions run_opts;
   CLI::App* run = app.add_subcommand("run", "the engine: send every running campaign");
@@ -195,9 +201,50 @@ int Main(int argc, char** argv) {
   run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
   run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
 
-  // serve (the HTTP listener alone; docs/http.md)
+  // user (issue 12: accounts of the submission listener)
+  CLI::App* user = app.add_subcommand("user", "accounts of the SMTP submission listener");
+  user->require_subcommand(1);
+  UserOptions user_opts;
+  auto password_flag = [&](CLI::App* sub) {
+    sub->add_flag("--password-stdin", user_opts.password_stdin,
+                  "read the password from the first line of stdin (default: prompt, no echo)");
+  };
+  CLI::App* user_add = user->add_subcommand("add", "add a user (asks for its password)");
+  user_add->add_option("name", user_opts.name, "user name (the AUTH login)")->required();
+  user_add->add_option("--domain", user_opts.domains, "sender domain the user may use (repeatable)");
+  user_add->add_option("--address", user_opts.addresses,
+                       "sender address the user may use (repeatable)");
+  user_add->add_option("--rate", user_opts.rate, "message rate, e.g. 100/min (default: none)");
+  user_add->add_option("--daily", user_opts.daily, "messages per UTC day (default: no quota)");
+  password_flag(user_add);
+  user_add->callback([&] { action = [&](Context& ctx) { return RunUserAdd(ctx, user_opts); }; });
+  CLI::App* user_passwd = user->add_subcommand("passwd", "set a user's password");
+  user_passwd->add_option("name", user_opts.name, "user name")->required();
+  password_flag(user_passwd);
+  user_passwd->callback(
+      [&] { action = [&](Context& ctx) { return RunUserPasswd(ctx, user_opts); }; });
+  CLI::App* user_rm = user->add_subcommand("rm", "remove a user");
+  user_rm->add_option("name", user_opts.name, "user name")->required();
+  user_rm->callback([&] { action = [&](Context& ctx) { return RunUserRm(ctx, user_opts.name); }; });
+  user->add_subcommand("ls", "show users (never their passwords)")->callback([&] {
+    action = [](Context& ctx) { return RunUserLs(ctx); };
+  });
+  for (bool disable : {true, false}) {
+    CLI::App* sub = user->add_subcommand(disable ? "disable" : "enable",
+                                         disable ? "refuse the user's AUTH from now on"
+                                                 : "accept the user's AUTH again");
+    sub->add_option("name", user_opts.name, "user name")->required();
+    sub->callback([&, disable] {
+      action = [&, disable](Context& ctx) { return RunUserSetDisabled(ctx, user_opts.name, disable); };
+    });
+  }
+  // serve: the listeners without the sending engine (docs/submission.md, docs/http.md)
   ServeOptions serve_opts;
-  CLI::App* serve = app.add_subcommand("serve", "run listeners without sending: --http");
+  CLI::App* serve = app.add_subcommand(
+      "serve", "run the configured listeners without sending ([submission], [http]); "
+               "flags pick some of them");
+  serve->add_flag("--submission", serve_opts.submission,
+                  "the [submission] SMTP listener (587/465)");
   serve->add_flag("--http", serve_opts.http,
                   "the [http] listener: one-click unsubscribe, /metrics, /healthz");
   serve->callback([&] { action = [&](Context& ctx) { return RunServe(ctx, serve_opts); }; });

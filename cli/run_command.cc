@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "cli/http_wiring.h"
+#include "cli/serve_command.h"
 #include "common/log.h"
 #include "scheduler/db_work_store.h"
 #include "scheduler/engine_config.h"
@@ -42,6 +43,9 @@ class Signals {
                     SIGINT);
     uv_signal_start(&hup_, [](uv_signal_t* h, int) { Self(h)->Reload(); }, SIGHUP);
   }
+  // The submission listener, when [submission] is enabled: SIGHUP reloads
+  // its certificate too.
+  void set_submission(inbound::SubmissionService* s) { submission_ = s; }
   void Close() {
     for (uv_signal_t* h : {&term_, &int_, &hup_}) {
       if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) {
@@ -57,6 +61,10 @@ class Signals {
   // pools, limits, rules, backoff, warm-up) without dropping connections. An
   // invalid file is refused; the running configuration stays.
   void Reload() {
+    if (submission_ != nullptr) {
+      Status cert = submission_->ReloadCertificate();
+      if (!cert.ok()) log::Error("SIGHUP: submission certificate not reloaded: {}", cert.message());
+    }
     Result<config::Config> fresh = config::LoadConfigFile(cfg_.file);
     Status st = fresh.ok() ? scheduler_.Reload(*fresh) : fresh.status();
     if (!st.ok()) {
@@ -70,6 +78,7 @@ class Signals {
 
   scheduler::Scheduler& scheduler_;
   const config::Config& cfg_;
+  inbound::SubmissionService* submission_ = nullptr;
   uv_signal_t term_{}, int_{}, hup_{};
 };
 
@@ -113,7 +122,22 @@ int RunEngine(Context& ctx, const RunOptions& options) {
     scheduler::Scheduler s(&loop, **cfg, so, scheduler::MakeDbWorkStore((*cfg)->database.url),
                            std::move(renderer).value());
     Signals signals(&loop, s, **cfg);
-    Status st = s.Start(std::move(engine_config).value(), [&signals] { signals.Close(); });
+    // The submission listener shares the loop; it stops with the engine.
+    std::unique_ptr<inbound::SubmissionService> submission;
+    Status st = s.Start(std::move(engine_config).value(), [&signals, &submission] {
+      signals.Close();
+      if (submission) submission->Stop([] {});
+    });
+    if (st.ok() && (*cfg)->submission.enabled) {
+      Result<std::unique_ptr<inbound::SubmissionService>> started = StartSubmission(&loop, **cfg);
+      if (started.ok()) {
+        submission = std::move(started).value();
+        signals.set_submission(submission.get());
+      } else {
+        s.Stop(kExitConfig, "the submission listener could not start");
+        Fail(started.status());
+      }
+    }
     if (!st.ok()) {
       signals.Close();
       uv_run(&loop, UV_RUN_NOWAIT);
@@ -123,6 +147,7 @@ int RunEngine(Context& ctx, const RunOptions& options) {
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     code = s.Finish();
+    submission.reset();
     uv_run(&loop, UV_RUN_NOWAIT);
   }
   uv_loop_close(&loop);

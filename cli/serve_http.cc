@@ -1,10 +1,10 @@
-// serve_http.cc: [http] -> http::ServiceOptions, and `postino serve --http`.
+// serve_http.cc: [http] -> http::ServiceOptions, and starting the HTTP service
+// for `postino serve` and `postino run`.
 #include "cli/serve_http.h"
 
 #include "cli/http_wiring.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 
 #include <fstream>
 #include <sstream>
@@ -79,40 +79,6 @@ Result<std::unique_ptr<http::Service>> StartHttpService(const config::Config& cf
   Result<http::ServiceOptions> o = MakeHttpServiceOptions(cfg, node, expect_loop);
   if (!o.ok()) return o.status();
   return http::Service::Start(std::move(o).value());
-}
-
-int RunServe(Context& ctx, const ServeOptions& options) {
-  if (!options.http) {
-    return Fail(Status::InvalidArgument("nothing to serve: pass --http (the [http] listener)"));
-  }
-  Result<const config::Config*> cfg = ctx.Config();
-  if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
-  if (!(*cfg)->http.enabled()) {
-    Fail(Status::InvalidArgument(fmt::format(
-        "{}: [http] listen is not set, so there is nothing to serve; add e.g.\n"
-        "[http]\nlisten = [\"127.0.0.1:8080\"]",
-        (*cfg)->file)));
-    return kExitConfig;
-  }
-  Result<db::Database*> db = ctx.Database();  // the schema must be current
-  if (!db.ok()) return ctx.SetupFailure(db.status());
-  // The service's threads inherit this mask: the signals wait for sigwait.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  Result<std::unique_ptr<http::Service>> service =
-      StartHttpService(**cfg, (*cfg)->node.id, /*expect_loop=*/false);
-  if (!service.ok()) {
-    Fail(service.status());
-    return service.status().code() == Status::Code::kIoError ? kExitFailure : kExitConfig;
-  }
-  int sig = 0;
-  sigwait(&set, &sig);
-  log::Info("http: {}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  (*service)->Stop();
-  return kExitOk;
 }
 
 }  // namespace postino::cli

@@ -190,15 +190,31 @@ struct SuppressionConfig {
   bool auto_suppress_hard_bounces = true;
 };
 
-// Refused at load for now (no listener yet); kept for the listener to come.
+// [submission]: the SMTP submission listener (inbound/, docs/submission.md).
 struct SubmissionConfig {
   bool enabled = false;
   std::vector<std::string> listen;      // "0.0.0.0:587" (STARTTLS offered)
   std::vector<std::string> tls_listen;  // "0.0.0.0:465" (implicit TLS)
-  std::string cert_file;
+  std::string cert_file;                // PEM chain; reloaded on SIGHUP
   std::string key_file;
+  std::string hostname;                 // banner/EHLO/Received ("" = [node] hostname, else host name)
   uint64_t max_message_size = 50 * 1024 * 1024;
+  int max_recipients = 100;
+  int max_commands = 10000;
+  int max_errors = 10;
+  Nanos idle_timeout = std::chrono::minutes(5);
+  Nanos session_timeout = std::chrono::minutes(30);
+  int max_connections = 1000;
+  int max_connections_per_ip = 20;
+  int auth_threads = 2;   // Argon2id checks in parallel
+  int store_threads = 4;  // store transactions in parallel
   std::string pool;  // source pool for submitted mail ("" = default_pool)
+  // Delivery of submitted mail and DSNs (scheduler/, docs/dsn.md).
+  Nanos max_queue_time = std::chrono::hours(5 * 24);  // then the recipient expires (DSN)
+  Nanos delay_warning = std::chrono::hours(4);        // delay DSN after this; 0 = none
+  int recipients_per_message = 50;      // RCPTs of one message per SMTP transaction
+  uint64_t dsn_return_limit = 1 << 20;  // RET=FULL returns messages up to this size
+  std::string dsn_from;                 // "" = MAILER-DAEMON@<reporting host>
 };
 
 // [http]: the HTTP listener (http/, docs/http.md): one-click unsubscribe and

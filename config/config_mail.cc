@@ -50,39 +50,77 @@ void Parser::Small(Config& c) {
     t->Bool("auto_suppress_hard_bounces", &c.suppression.auto_suppress_hard_bounces);
     t->Finish();
   }
-  if (auto t = root_.Table("submission")) {
-    // Parsed (so its other errors show too) but refused until postino
-    // has a submission listener: a config must not promise an open port.
-    sink_->Add(t->table().source(), "submission",
-               "is not available yet: this postino has no SMTP submission listener, so nothing "
-               "would listen on these ports; remove the [submission] table");
-    SubmissionConfig& s = c.submission;
-    s.enabled = true;
-    t->Bool("enabled", &s.enabled);
-    for (std::string_view key : {"listen", "tls_listen"}) {
-      std::vector<std::string>* list = key == "listen" ? &s.listen : &s.tls_listen;
-      if (!t->StringArray(key, list)) continue;
-      for (size_t i = 0; i < list->size(); ++i) {
-        std::string host;
-        uint16_t port = 0;
-        if (!SplitHostPort((*list)[i], 0, &host, &port) || port == 0 || !IsIpLiteral(host)) {
-          t->Error(*t->Get(key)->as_array()->get(i), fmt::format("{}[{}]", key, i),
-                   fmt::format("\"{}\" is not \"IP:port\" (IPv6 as \"[::1]:587\")", (*list)[i]));
-        }
+  if (auto t = root_.Table("submission")) Submission(*t, c);
+}
+
+// [submission]: the SMTP submission listener (docs/submission.md).
+void Parser::Submission(TableReader& t, Config& c) {
+  SubmissionConfig& s = c.submission;
+  s.enabled = true;
+  t.Bool("enabled", &s.enabled);
+  for (std::string_view key : {"listen", "tls_listen"}) {
+    std::vector<std::string>* list = key == "listen" ? &s.listen : &s.tls_listen;
+    if (!t.StringArray(key, list)) continue;
+    for (size_t i = 0; i < list->size(); ++i) {
+      std::string host;
+      uint16_t port = 0;
+      if (!SplitHostPort((*list)[i], 0, &host, &port) || port == 0 || !IsIpLiteral(host)) {
+        t.Error(*t.Get(key)->as_array()->get(i), fmt::format("{}[{}]", key, i),
+                fmt::format("\"{}\" is not \"IP:port\" (IPv6 as \"[::1]:587\")", (*list)[i]));
       }
     }
-    t->String("cert_file", &s.cert_file);
-    t->String("key_file", &s.key_file);
-    int64_t size = 0;
-    if (t->Int("max_message_size", 1024, 1LL << 32, &size)) {
-      s.max_message_size = static_cast<uint64_t>(size);
-    }
-    if (t->String("pool", &s.pool)) CheckPool(*t, "pool", s.pool, c);
-    if (s.enabled && !s.tls_listen.empty() && (s.cert_file.empty() || s.key_file.empty())) {
-      t->Missing(s.cert_file.empty() ? "cert_file" : "key_file",
-                 "a PEM file path (tls_listen needs a certificate and key)");
-    }
-    t->Finish();
+  }
+  t.String("cert_file", &s.cert_file);
+  t.String("key_file", &s.key_file);
+  t.String("hostname", &s.hostname);
+  int64_t size = 0;
+  if (t.Int("max_message_size", 1024, 1LL << 32, &size)) {
+    s.max_message_size = static_cast<uint64_t>(size);
+  }
+  ReadInt(t, "max_recipients", 1, 100000, &s.max_recipients);
+  ReadInt(t, "max_commands", 10, 10000000, &s.max_commands);
+  ReadInt(t, "max_errors", 1, 1000, &s.max_errors);
+  ReadInt(t, "max_connections", 1, 1000000, &s.max_connections);
+  ReadInt(t, "max_connections_per_ip", 1, 1000000, &s.max_connections_per_ip);
+  ReadInt(t, "auth_threads", 1, 64, &s.auth_threads);
+  ReadInt(t, "store_threads", 1, 64, &s.store_threads);
+  t.Duration("idle_timeout", &s.idle_timeout, true);
+  t.Duration("session_timeout", &s.session_timeout, true);
+  if (s.idle_timeout < std::chrono::seconds(1) || s.session_timeout < std::chrono::seconds(1)) {
+    const char* key = s.idle_timeout < std::chrono::seconds(1) ? "idle_timeout" : "session_timeout";
+    t.Error(*t.Get(key), key, "must be at least 1s");
+  }
+  if (t.String("pool", &s.pool)) CheckPool(t, "pool", s.pool, c);
+  // Delivery of submitted mail and DSNs: used by `postino run` whether or
+  // not this node listens (enabled = false).
+  SubmissionQueue(t, s);
+  if (s.enabled && s.listen.empty() && s.tls_listen.empty()) {
+    t.Missing("listen", "an array of \"IP:port\" (587-style, STARTTLS) or tls_listen (465-style)");
+  }
+  // Both listeners need a certificate: AUTH is offered only over TLS.
+  if (s.enabled && (s.cert_file.empty() || s.key_file.empty())) {
+    t.Missing(s.cert_file.empty() ? "cert_file" : "key_file",
+              "a PEM file path (AUTH is offered only over TLS, so submission needs a "
+              "certificate and key)");
+  }
+  t.Finish();
+}
+
+// [submission] keys of the delivery of submitted mail and of DSNs.
+void Parser::SubmissionQueue(TableReader& t, SubmissionConfig& s) {
+  if (t.Duration("max_queue_time", &s.max_queue_time) && s.max_queue_time <= Nanos(0)) {
+    t.Error(*t.Get("max_queue_time"), "max_queue_time", "must be more than 0 (e.g. \"5d\")");
+  }
+  if (t.Duration("delay_warning", &s.delay_warning, /*seconds_ok=*/true) &&
+      s.delay_warning < Nanos(0)) {
+    t.Error(*t.Get("delay_warning"), "delay_warning", "must be 0 (no delay DSN) or more");
+  }
+  int64_t n = 0;
+  if (t.Int("recipients_per_message", 1, 1000, &n)) s.recipients_per_message = static_cast<int>(n);
+  if (t.Int("dsn_return_limit", 0, 1LL << 32, &n)) s.dsn_return_limit = static_cast<uint64_t>(n);
+  if (t.String("dsn_from", &s.dsn_from) &&
+      (s.dsn_from.find('@') == std::string::npos || s.dsn_from.find_first_of(" <>\"") != std::string::npos)) {
+    t.Error(*t.Get("dsn_from"), "dsn_from", "expected a bare address such as MAILER-DAEMON@mta.example");
   }
 }
 

@@ -66,6 +66,8 @@ class Parser {
   void Dkim(Config& c);
   void Small(Config& c);
   void Unsubscribe(TableReader& t, UnsubscribeConfig& u);
+  void Submission(TableReader& t, Config& c);
+  void SubmissionQueue(TableReader& t, SubmissionConfig& s);
 
   // config_http.cc
   void Http(Config& c);

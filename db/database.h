@@ -124,6 +124,9 @@ struct ClaimedDelivery {
   // age for max_age counts from here, not from the launch, so time spent
   // paused or scheduled never expires anyone.
   TimePoint first_attempt_at;
+  // A submitted message's recipient (campaign_id and subscriber_id are 0):
+  // the submitted_messages id, else 0.
+  int64_t submission_id = 0;
 };
 
 // The result of one attempt, to record.
@@ -138,6 +141,111 @@ struct AttemptResult {
   TimePoint next_attempt_at;  // for deferred
   bool suppress = false;      // add the address to suppressions (hard bounce)
   std::string email;          // needed when suppress is set
+};
+
+// ---- Submitted mail (issue 12; db/submissions.cc, docs/dsn.md) ----------
+
+// One RCPT TO of a submission.
+struct NewRecipient {
+  std::string address;  // as given (after validation); may be UTF-8 with SMTPUTF8
+  std::string domain;   // its domain as an A-label, lower case (address::DomainToAscii)
+  std::string notify;   // RFC 3461 NOTIFY: "" = not given, "NEVER", or a comma list of
+                        // SUCCESS, FAILURE, DELAY (any order/case)
+  std::string orcpt;    // RFC 3461 ORCPT xtext-decoded: "" or "rfc822;user@example.org"
+};
+
+// One message accepted after DATA, with its envelope.
+struct NewSubmission {
+  std::string user;        // authenticated user name
+  std::string mail_from;   // envelope sender; "" = null sender <>
+  std::string envid;       // RFC 3461 ENVID, xtext-decoded; "" = none
+  std::string ret;         // RFC 3461 RET: "", "FULL" or "HDRS"
+  std::string bytes;       // the message, CRLF lines, not dot-stuffed, with the
+                           // Received (and any added Message-ID/Date) header
+  std::string message_id;  // without <>; "" = read from the Message-ID header
+  std::string client_ip;
+  bool body_8bitmime = false;  // BODY=8BITMIME
+  bool smtputf8 = false;       // SMTPUTF8
+  std::vector<NewRecipient> recipients;  // 1 or more
+  std::optional<TimePoint> received_at;  // default: the database's now()
+  // Internal (DSNs postino generates): the reported message and the action.
+  int64_t dsn_for = 0;
+  std::string dsn_action;
+};
+
+// A stored message as the scheduler sends it.
+struct SubmittedMessage {
+  int64_t id = 0;
+  std::string user, mail_from, message_id;
+  std::string bytes;
+  bool is_dsn = false;
+  TimePoint received_at;
+};
+
+struct SubmissionFilter {
+  std::string user;                   // "" = every user
+  std::string status;                 // "" = any; queued, delivered, failed, partial
+  std::optional<TimePoint> since;     // received at or after
+  int limit = 100;
+};
+
+// One line of `postino submitted ls`.
+struct SubmissionListRow {
+  int64_t id = 0;
+  std::string user, mail_from, message_id, status;  // status: queued|delivered|failed|partial
+  int64_t size = 0;
+  int64_t recipients = 0, delivered = 0, queued = 0, failed = 0;
+  bool is_dsn = false;
+  TimePoint received_at;
+};
+
+struct SubmissionRecipient {
+  int64_t delivery_id = 0;
+  std::string address, domain, status, notify, orcpt;
+  int attempts = 0;
+  int code = 0;
+  std::string enhanced, reply, mx_host, source_ip;
+  std::optional<TimePoint> next_attempt_at, last_attempt_at, finished_at;
+  bool delay_warned = false;
+};
+
+struct SubmissionDsn {
+  int64_t id = 0;      // the DSN's own submitted_messages id
+  std::string action;  // failed, delayed, relayed
+  std::string status;  // its delivery's status to the sender
+  TimePoint created_at;
+};
+
+struct SubmissionDetail {
+  int64_t id = 0;
+  std::string user, mail_from, envid, ret, message_id, client_ip;
+  int64_t size = 0;
+  bool body_8bitmime = false, smtputf8 = false;
+  int64_t dsn_for = 0;  // this message is a DSN about that one (0 = no)
+  std::string dsn_action;
+  TimePoint received_at;
+  std::vector<SubmissionRecipient> recipients;
+  std::vector<SubmissionDsn> dsns;  // DSNs sent about this message
+};
+
+// A recipient a DSN must report on (see PendingDsns).
+struct DsnRecipient {
+  int64_t delivery_id = 0;
+  std::string address, orcpt, status;  // status: bounced, expired, failed, delivered, deferred
+  int code = 0;
+  std::string enhanced, reply, mx_host;
+  std::optional<TimePoint> last_attempt_at;
+  TimePoint deadline;  // received_at + max queue time (delayed reports)
+};
+
+// One DSN to generate: a message, an action and the recipients it reports.
+struct DsnWork {
+  std::string action;  // failed, delayed, relayed
+  int64_t submission_id = 0;
+  std::string user, mail_from, envid, ret, message_id;
+  TimePoint received_at;
+  std::string original;  // the stored bytes (headers only are used for RET=HDRS)
+  std::vector<DsnRecipient> recipients;
 };
 
 struct CampaignState {
@@ -162,6 +270,20 @@ struct UnsubscribeRecord {
   int64_t campaign_id = 0;
   std::string node;    // delivery_events.node
   std::string method;  // "one-click" or "page": delivery_events.reply and suppressions.detail
+};
+
+// ---- Submission users (issue 12, migration 8; db/users.cc) ---------------
+// An account that may send through the submission listener.
+struct UserRow {
+  int64_t id = 0;
+  std::string name;
+  std::string password_hash;  // Argon2id PHC string ("$argon2id$v=19$..."); never printed
+  std::vector<std::string> domains;    // may send as any address of these domains
+  std::vector<std::string> addresses;  // and as these exact addresses
+  std::string rate;                    // "100/min"; "" = no rate limit
+  std::optional<int64_t> daily_quota;  // messages per UTC day; nullopt = none
+  bool disabled = false;
+  TimePoint created_at, updated_at;
 };
 
 class Database {
@@ -319,6 +441,51 @@ class Database {
   // dry_run, reports the same and changes nothing. Refuses (InvalidArgument)
   // a cutoff after the start of the current UTC month.
   virtual Result<PruneReport> PruneEvents(TimePoint cutoff, bool dry_run) = 0;
+
+  // ---- Submission users (issue 12; db/users.cc) -----------------------------
+  // AlreadyExists when the name is taken.
+  virtual Status AddUser(const UserRow& user) = 0;
+  // Replaces the hash, domains, addresses, rate, quota and disabled flag of
+  // an existing user (NotFound otherwise).
+  virtual Status UpdateUser(const UserRow& user) = 0;
+  // False when there was no such user.
+  virtual Result<bool> RemoveUser(const std::string& name) = 0;
+  virtual Result<std::vector<UserRow>> ListUsers() = 0;
+  // nullopt when there is no such user.
+  virtual Result<std::optional<UserRow>> GetUser(const std::string& name) = 0;
+  // Messages `user` submitted since 00:00 UTC today (daily quotas).
+  virtual Result<int64_t> SubmittedToday(const std::string& user) = 0;
+
+  // ---- Submitted mail (issue 12; db/submissions.cc) ------------------------
+  // Stores the message and one pending deliveries row per recipient (due
+  // now) in ONE transaction; returns the submitted_messages id. Only an OK
+  // return means the message is durable (reply 250 then, never before).
+  // InvalidArgument (nothing stored) for a bad envelope: no recipient, a
+  // recipient without a domain or with a non-ASCII/upper-case domain, RET
+  // other than FULL/HDRS, NOTIFY not NEVER or a list of SUCCESS/FAILURE/DELAY.
+  virtual Result<int64_t> StoreSubmission(const NewSubmission& s) = 0;
+  // Group commit: every valid submission in ONE transaction. One entry per
+  // input, in order: its id, or why it was refused (its own InvalidArgument,
+  // or the database error that stored none of them).
+  virtual std::vector<Result<int64_t>> StoreSubmissions(const std::vector<NewSubmission>& s) = 0;
+  // The stored message, for sending.
+  virtual Result<SubmittedMessage> GetSubmittedMessage(int64_t id) = 0;
+  // `postino submitted ls|show`.
+  virtual Result<std::vector<SubmissionListRow>> ListSubmissions(const SubmissionFilter& f) = 0;
+  virtual Result<SubmissionDetail> GetSubmission(int64_t id) = 0;
+  // DSNs owed: final outcomes whose NOTIFY asks for one (failed; relayed
+  // for SUCCESS), and, when delay_warning > 0, recipients still queued that
+  // long after the message arrived whose NOTIFY allows DELAY (not given
+  // counts as FAILURE,DELAY). Messages with a null sender never appear (their
+  // rows are cleared). At most `limit` messages. `max_queue_time` sets
+  // DsnRecipient::deadline.
+  virtual Result<std::vector<DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
+                                                   std::chrono::seconds max_queue_time) = 0;
+  // In ONE transaction: stores `dsn` (when set: a null-sender submission with
+  // dsn_for/dsn_action set) and marks the reported recipients of `work` done
+  // (final DSN cleared, or delay warning sent). With no dsn (NOTIFY or the
+  // sender's ownership forbid one) only the marks are written.
+  virtual Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) = 0;
 };
 
 }  // namespace postino::db

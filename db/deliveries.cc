@@ -12,29 +12,53 @@
 
 namespace postino::db::internal {
 
+namespace {
+
+// Rows `d2` with whether giving them back cancels them (their campaign was
+// cancelled meanwhile); submitted rows have no campaign and never are.
+constexpr const char* kCancelledRows =
+    "SELECT d2.id, (d2.status IN ('pending', 'deferred') AND c.status IS NOT DISTINCT FROM"
+    " 'cancelled') AS cancelled FROM deliveries d2 LEFT JOIN campaigns c ON c.id = d2.campaign_id";
+
+}  // namespace
+
 Result<std::vector<ClaimedDelivery>> PgDatabase::Claim(const std::string& node, int limit,
                                                        std::chrono::seconds lease) {
   return Guard("claiming deliveries", [&]() -> Result<std::vector<ClaimedDelivery>> {
     pqxx::work tx(*conn_);
     // Per running campaign, its due rows in next_attempt_at order through
     // deliveries_claim (campaign_id, next_attempt_at): paused or scheduled
-    // campaigns cost nothing however many rows they hold.
+    // campaigns cost nothing however many rows they hold. Submitted
+    // recipients (submission_id set, no campaign) are due on their own.
+    // Subscribers' suppressions and statuses apply to campaign rows only.
     pqxx::result r = tx.exec_params(
-        "WITH due AS ("
-        " SELECT x.id FROM campaigns c CROSS JOIN LATERAL ("
+        "WITH camp AS ("
+        " SELECT x.id, x.next_attempt_at FROM campaigns c CROSS JOIN LATERAL ("
         "  SELECT d.id, d.next_attempt_at FROM deliveries d"
         "  WHERE d.campaign_id = c.id AND d.status IN ('pending', 'deferred')"
         "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
         "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) x"
-        " WHERE c.status = 'running' ORDER BY x.next_attempt_at LIMIT $2)"
+        " WHERE c.status = 'running' ORDER BY x.next_attempt_at LIMIT $2),"
+        // Submitted recipients (no campaign) through deliveries_submitted_due.
+        " sub AS ("
+        " SELECT d.id, d.next_attempt_at FROM deliveries d"
+        "  WHERE d.submission_id IS NOT NULL AND d.status IN ('pending', 'deferred')"
+        "   AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())"
+        "  ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED),"
+        " due AS (SELECT u.id FROM (SELECT * FROM camp UNION ALL SELECT * FROM sub) u"
+        "  ORDER BY u.next_attempt_at LIMIT $2)"
         " UPDATE deliveries d SET lease_owner = $1, lease_until = now() + make_interval(secs => "
         "$3)"
-        " FROM due, subscribers s WHERE d.id = due.id AND s.id = d.subscriber_id"
-        " RETURNING d.id, d.campaign_id, d.subscriber_id, d.email, d.domain, d.attempts,"
-        "  coalesce(d.message_id, ''), s.attributes::text,"
+        " FROM due WHERE d.id = due.id"
+        " RETURNING d.id, coalesce(d.campaign_id, 0), coalesce(d.subscriber_id, 0), d.email,"
+        "  d.domain, d.attempts, coalesce(d.message_id, ''),"
+        "  coalesce((SELECT s.attributes::text FROM subscribers s WHERE s.id = d.subscriber_id),"
+        "   '{}'),"
         "  extract(epoch from coalesce(d.first_attempt_at, now()))::float8,"
-        "  (s.status <> 'active' OR EXISTS (SELECT 1 FROM suppressions sp WHERE sp.email_key = "
-        "s.email_key)) AS blocked",
+        "  coalesce((SELECT s.status <> 'active' OR EXISTS (SELECT 1 FROM suppressions sp WHERE"
+        "   sp.email_key = s.email_key) FROM subscribers s WHERE s.id = d.subscriber_id), false)"
+        "   AS blocked,"
+        "  coalesce(d.submission_id, 0)",
         node, limit, static_cast<double>(lease.count()));
     // Addresses suppressed or unsubscribed since the launch are not sent.
     std::string blocked = "{";
@@ -65,6 +89,7 @@ Result<std::vector<ClaimedDelivery>> PgDatabase::Claim(const std::string& node, 
       d.message_id = Str(row[6]);
       d.attributes = Str(row[7]);
       d.first_attempt_at = FromEpoch(row[8].as<double>());
+      d.submission_id = row[10].as<int64_t>();
       out.push_back(std::move(d));
     }
     return out;
@@ -97,7 +122,7 @@ Status PgDatabase::RecordResults(const std::string& node,
         "INSERT INTO delivery_events (delivery_id, campaign_id, attempt, status, smtp_code, "
         "enhanced_code, reply, phase, source_ip, mx_host, tls_version, tls_cipher, message_id, "
         "node, at, site)"
-        " SELECT r.delivery_id, r.campaign_id, d.attempts + 1, r.status, NULLIF(r.smtp_code, 0),"
+        " SELECT r.delivery_id, NULLIF(r.campaign_id, 0), d.attempts + 1, r.status, NULLIF(r.smtp_code, 0),"
         " NULLIF(r.enhanced, ''), NULLIF(r.reply, ''), NULLIF(r.phase, ''), NULLIF(r.source_ip, "
         "''), NULLIF(r.mx_host, ''), NULLIF(r.tls_version, ''), NULLIF(r.tls_cipher, ''),"
         " NULLIF(r.message_id, ''), $1, to_timestamp(r.at), NULLIF(r.site, '')"
@@ -138,9 +163,12 @@ Status PgDatabase::RecordResults(const std::string& node,
         "INSERT INTO suppressions (email_key, reason, detail, campaign_id)"
         " SELECT DISTINCT ON (lower(r.email)) lower(r.email), 'hard_bounce',"
         " concat_ws(' ', NULLIF(r.smtp_code, 0)::text, NULLIF(r.enhanced, ''), r.reply), "
-        "r.campaign_id"
+        "NULLIF(r.campaign_id, 0)"
         " FROM results_in r WHERE r.suppress AND r.email <> ''"
         " ON CONFLICT (email_key) DO NOTHING");
+    bool submitted = false;
+    for (const AttemptResult& r : results) submitted = submitted || r.campaign_id == 0;
+    if (submitted) MarkDsnOwed(tx);
     tx.commit();
     return Status::Ok();
   });
@@ -171,12 +199,10 @@ Status PgDatabase::GiveBack(const std::string& node, const std::vector<int64_t>&
         "UPDATE deliveries d SET lease_owner = NULL, lease_until = NULL,"
         " next_attempt_at = CASE WHEN $3::float8 IS NULL THEN d.next_attempt_at ELSE "
         "greatest(d.next_attempt_at, to_timestamp($3::float8)) END,"
-        " status = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', 'deferred') "
-        "THEN 'cancelled' ELSE d.status END,"
-        " finished_at = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', "
-        "'deferred') THEN now() ELSE d.finished_at END"
-        " FROM campaigns c WHERE c.id = d.campaign_id AND d.id = ANY($2::bigint[]) AND "
-        "d.lease_owner = $1",
+        " status = CASE WHEN x.cancelled THEN 'cancelled' ELSE d.status END,"
+        " finished_at = CASE WHEN x.cancelled THEN now() ELSE d.finished_at END"
+        " FROM (" + std::string(kCancelledRows) + " WHERE d2.id = ANY($2::bigint[]) AND"
+        " d2.lease_owner = $1) x WHERE d.id = x.id",
         node, array,
         not_before ? std::optional<double>(ToEpoch(*not_before)) : std::optional<double>());
     tx.commit();
@@ -205,7 +231,11 @@ Result<bool> PgDatabase::HasDueWork() {
         "'deferred') AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until "
         "< now())))"
         " OR EXISTS (SELECT 1 FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= "
-        "now())");
+        "now())"
+        " OR EXISTS (SELECT 1 FROM deliveries d WHERE d.submission_id IS NOT NULL AND d.status IN"
+        " ('pending', 'deferred') AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR"
+        " d.lease_until < now()))"
+        " OR EXISTS (SELECT 1 FROM deliveries WHERE dsn_pending IS NOT NULL)");
     return r[0][0].as<bool>();
   });
 }
@@ -214,8 +244,10 @@ Result<int64_t> PgDatabase::OutstandingDeliveries() {
   return Guard("counting outstanding deliveries", [&]() -> Result<int64_t> {
     pqxx::read_transaction tx(*conn_);
     pqxx::result r = tx.exec(
-        "SELECT count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id WHERE "
-        "c.status = 'running' AND d.status IN ('pending', 'deferred')");
+        "SELECT (SELECT count(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id"
+        " WHERE c.status = 'running' AND d.status IN ('pending', 'deferred'))"
+        " + (SELECT count(*) FROM deliveries WHERE submission_id IS NOT NULL AND status IN"
+        " ('pending', 'deferred'))");
     return r[0][0].as<int64_t>();
   });
 }
@@ -235,11 +267,10 @@ Result<int64_t> PgDatabase::ReclaimLeases(const std::string& node) {
     pqxx::work tx(*conn_);
     pqxx::result r = tx.exec_params(
         "UPDATE deliveries d SET lease_owner = NULL, lease_until = NULL,"
-        " status = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', 'deferred') "
-        "THEN 'cancelled' ELSE d.status END,"
-        " finished_at = CASE WHEN c.status = 'cancelled' AND d.status IN ('pending', "
-        "'deferred') THEN now() ELSE d.finished_at END"
-        " FROM campaigns c WHERE c.id = d.campaign_id AND d.lease_owner = $1",
+        " status = CASE WHEN x.cancelled THEN 'cancelled' ELSE d.status END,"
+        " finished_at = CASE WHEN x.cancelled THEN now() ELSE d.finished_at END"
+        " FROM (" + std::string(kCancelledRows) + " WHERE d2.lease_owner = $1) x"
+        " WHERE d.id = x.id",
         node);
     tx.commit();
     return static_cast<int64_t>(r.affected_rows());

@@ -344,6 +344,96 @@ SELECT c.id AS campaign_id, c.name AS campaign, x.status, x.smtp_code, x.enhance
 )SQL"},
       // Issue 15 (analytics at scale): the SQL is in migration_7.cc.
       {7, "partitioned delivery events, counts and time series for analysts", kMigration7Sql},
+      {8, "submission users", R"SQL(
+-- Accounts of the SMTP submission listener (587/465): an Argon2id hash, the
+-- sender domains and addresses the account may use, an optional rate
+-- ("100/min") and daily quota, and a disabled flag.
+CREATE TABLE users (
+  id            bigserial PRIMARY KEY,
+  name          text NOT NULL UNIQUE,
+  password_hash text NOT NULL,
+  domains       text[] NOT NULL DEFAULT '{}',
+  addresses     text[] NOT NULL DEFAULT '{}',
+  rate          text,
+  daily_quota   bigint CHECK (daily_quota IS NULL OR daily_quota > 0),
+  disabled      boolean NOT NULL DEFAULT false,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+)SQL"},
+      {9, "submitted messages delivered through deliveries", R"SQL(
+-- Mail handed over by SMTP submission (issue 12): the message is stored once,
+-- and each recipient is a deliveries row, so claims, leases, retries, expiry
+-- and shaping are the campaigns'. A DSN postino generates is a submitted
+-- message too (null sender, dsn_for = the message it reports on).
+CREATE TABLE submitted_messages (
+  id             bigserial PRIMARY KEY,
+  user_name      text NOT NULL DEFAULT '',   -- the authenticated user ('' for DSNs of none)
+  mail_from      text NOT NULL DEFAULT '',   -- envelope sender; '' = null sender <>
+  envid          text,                       -- RFC 3461 ENVID, xtext-decoded
+  ret            text CHECK (ret IN ('FULL', 'HDRS')),  -- RFC 3461 RET; NULL = not given (HDRS)
+  body           bytea NOT NULL,             -- the message as accepted (CRLF lines)
+  size           bigint NOT NULL,
+  message_id     text,                       -- without <>
+  received_at    timestamptz NOT NULL DEFAULT now(),
+  client_ip      text,
+  body_8bitmime  boolean NOT NULL DEFAULT false,
+  smtputf8       boolean NOT NULL DEFAULT false,
+  dsn_for        bigint REFERENCES submitted_messages (id) ON DELETE SET NULL,
+  dsn_action     text                        -- for a DSN: failed, delayed, delivered/relayed
+);
+CREATE INDEX submitted_messages_received ON submitted_messages (received_at);
+CREATE INDEX submitted_messages_user_received ON submitted_messages (user_name, received_at);
+CREATE INDEX submitted_messages_dsn_for ON submitted_messages (dsn_for) WHERE dsn_for IS NOT NULL;
+
+-- A delivery is a campaign's (campaign_id, subscriber_id) or a submitted
+-- message's (submission_id), never both.
+ALTER TABLE deliveries ALTER COLUMN campaign_id DROP NOT NULL;
+ALTER TABLE deliveries ALTER COLUMN subscriber_id DROP NOT NULL;
+ALTER TABLE deliveries ADD COLUMN submission_id bigint
+  REFERENCES submitted_messages (id) ON DELETE CASCADE;
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_one_origin
+  CHECK ((campaign_id IS NULL) <> (submission_id IS NULL));
+-- RFC 3461 per recipient: NOTIFY (NULL = not given: FAILURE,DELAY; else
+-- 'NEVER' or a comma list of SUCCESS, FAILURE, DELAY) and ORCPT
+-- ("addr-type;address", xtext-decoded).
+ALTER TABLE deliveries ADD COLUMN dsn_notify text;
+ALTER TABLE deliveries ADD COLUMN dsn_orcpt text;
+-- A DSN owed for the final outcome ('failed' or 'delivered'), cleared in the
+-- transaction that stores the DSN (or decides none is sent).
+ALTER TABLE deliveries ADD COLUMN dsn_pending text CHECK (dsn_pending IN ('failed', 'delivered'));
+-- The delay warning went out (at most one per recipient).
+ALTER TABLE deliveries ADD COLUMN dsn_delay_sent boolean NOT NULL DEFAULT false;
+CREATE INDEX deliveries_submission ON deliveries (submission_id) WHERE submission_id IS NOT NULL;
+CREATE INDEX deliveries_submitted_due ON deliveries (next_attempt_at)
+  WHERE submission_id IS NOT NULL AND status IN ('pending', 'deferred');
+CREATE INDEX deliveries_dsn_pending ON deliveries (submission_id) WHERE dsn_pending IS NOT NULL;
+
+-- Events of submitted recipients carry no campaign (works on the plain and
+-- on the partitioned table alike).
+ALTER TABLE delivery_events ALTER COLUMN campaign_id DROP NOT NULL;
+
+-- Per submitting user and recipient domain (DSNs postino generated, which
+-- have a dsn_action, left out).
+CREATE VIEW submission_summary AS
+SELECT m.user_name, d.domain,
+       count(DISTINCT m.id) AS messages,
+       count(*) AS recipients,
+       count(*) FILTER (WHERE d.status = 'delivered') AS delivered,
+       count(*) FILTER (WHERE d.status = 'pending') AS pending,
+       count(*) FILTER (WHERE d.status = 'deferred') AS deferred,
+       count(*) FILTER (WHERE d.status = 'bounced') AS bounced,
+       count(*) FILTER (WHERE d.status = 'expired') AS expired,
+       count(*) FILTER (WHERE d.status = 'failed') AS failed,
+       round(count(*) FILTER (WHERE d.status = 'delivered')::numeric / count(*), 4)
+         AS delivery_rate,
+       sum(m.size) AS bytes,
+       min(m.received_at) AS first_received_at,
+       max(m.received_at) AS last_received_at
+  FROM submitted_messages m JOIN deliveries d ON d.submission_id = m.id
+ WHERE m.dsn_action IS NULL
+ GROUP BY m.user_name, d.domain;
+)SQL"},
   };
   return kMigrations;
 }

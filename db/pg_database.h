@@ -3,7 +3,8 @@
 // share. Its methods are defined by area in database.cc (connection, schema,
 // lists, templates, subscribers, suppressions), campaigns.cc (campaigns,
 // progress, reports) and deliveries.cc (claims, leases, results, egress
-// events, warm-up counts, path states). Every libpqxx exception is caught
+// events, warm-up counts, path states) and submissions.cc (submitted mail, DSN
+// bookkeeping). Every libpqxx exception is caught
 // there and turned into a Status; only db/*.cc include this header.
 #pragma once
 
@@ -56,6 +57,10 @@ auto Guard(const char* what, F&& body) -> decltype(body()) {
     return Status::Internal(fmt::format("{}: {}", what, e.what()));
   }
 }
+
+// In submissions.cc: marks the submitted rows of RecordResults' results_in
+// that now owe a DSN (inside its transaction).
+void MarkDsnOwed(pqxx::work& tx);
 
 class PgDatabase final : public Database {
  public:
@@ -123,6 +128,22 @@ class PgDatabase final : public Database {
   Result<std::vector<std::string>> EnsureEventPartitions(int months_ahead) override;
   Result<std::vector<EventPartition>> EventPartitions() override;
   Result<PruneReport> PruneEvents(TimePoint cutoff, bool dry_run) override;
+  // In users.cc.
+  Status AddUser(const UserRow& user) override;
+  Status UpdateUser(const UserRow& user) override;
+  Result<bool> RemoveUser(const std::string& name) override;
+  Result<std::vector<UserRow>> ListUsers() override;
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override;
+  Result<int64_t> SubmittedToday(const std::string& user) override;
+  // In submissions.cc.
+  Result<int64_t> StoreSubmission(const NewSubmission& s) override;
+  std::vector<Result<int64_t>> StoreSubmissions(const std::vector<NewSubmission>& s) override;
+  Result<SubmittedMessage> GetSubmittedMessage(int64_t id) override;
+  Result<std::vector<SubmissionListRow>> ListSubmissions(const SubmissionFilter& f) override;
+  Result<SubmissionDetail> GetSubmission(int64_t id) override;
+  Result<std::vector<DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
+                                           std::chrono::seconds max_queue_time) override;
+  Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

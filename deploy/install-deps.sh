@@ -9,6 +9,8 @@ packages=(
   libuv1-dev libssl-dev libpqxx-dev libpq-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # issue 12: Argon2id password hashes of submission users
+  libargon2-dev
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps

@@ -264,6 +264,12 @@ void DbLoop::Housekeeping(MonoTime now) {
   Result<std::vector<std::string>> finished = store_.FinishCampaigns();
   if (!finished.ok()) return Failed(now, finished.status());
   for (const auto& name : *finished) log::Info("campaign \"{}\" finished", name);
+  if (hooks_.dsn_round) {
+    bool delays = !last_delay_check_ || now - *last_delay_check_ >= std::chrono::seconds(60);
+    if (delays) last_delay_check_ = now;
+    Status st = hooks_.dsn_round(delays);
+    if (!st.ok()) return Failed(now, st);
+  }
   std::optional<std::set<int64_t>> blocked = dispatcher_.Blocked(store_);
   if (blocked && *blocked != blocked_) {
     blocked_ = *blocked;

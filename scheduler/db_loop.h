@@ -49,6 +49,9 @@ class DbLoop {
     std::function<void(std::vector<Job>)> dispatch;             // to the render workers
     std::function<std::vector<int64_t>()> take_unrendered;      // jobs left when stopping
     std::function<void(bool up)> db_state;                      // reachable or not
+    // DSNs of submitted mail (dsn_generator.h), with housekeeping; with
+    // delay warnings about once a minute. Unset: none.
+    std::function<Status(bool with_delays)> dsn_round;
   };
 
   DbLoop(WorkStore& store, const Clock& clock, DbLoopOptions options, Outbox& outbox,
@@ -98,6 +101,7 @@ class DbLoop {
   PipelineStats& stats_;
   Dispatcher& dispatcher_;
   Hooks hooks_;
+  std::optional<MonoTime> last_delay_check_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> loop_done_{false};

@@ -102,6 +102,20 @@ class DbWorkStore final : public WorkStore {
     return Call(
         [&](db::Database& d) { return d.EnsureEventPartitions(db::kEventPartitionsAhead); });
   }
+  Result<db::SubmittedMessage> GetSubmittedMessage(int64_t id) override {
+    return Call([&](db::Database& d) { return d.GetSubmittedMessage(id); });
+  }
+  Result<std::vector<db::DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
+                                               std::chrono::seconds max_queue_time) override {
+    return Call([&](db::Database& d) { return d.PendingDsns(limit, delay_warning, max_queue_time); });
+  }
+  Result<int64_t> RecordDsn(const db::DsnWork& work,
+                            const std::optional<db::NewSubmission>& dsn) override {
+    return Call([&](db::Database& d) { return d.RecordDsn(work, dsn); });
+  }
+  Result<std::optional<db::UserRow>> GetUser(const std::string& name) override {
+    return Call([&](db::Database& d) { return d.GetUser(name); });
+  }
 
  private:
   // Runs `f` on the work connection, connecting first if needed; a lost

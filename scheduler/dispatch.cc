@@ -1,4 +1,5 @@
-// dispatch.cc: campaign cache, grouping of claimed rows into render jobs.
+// dispatch.cc: campaign cache, grouping of claimed rows into render jobs;
+// the cache of submitted messages in flight.
 #include "scheduler/dispatch.h"
 
 #include <fmt/format.h>
@@ -15,7 +16,29 @@ std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDeli
   std::vector<Job> jobs;
   // (campaign, domain, message id) -> index in `jobs` of the group filling up.
   std::map<std::tuple<int64_t, std::string, std::string>, size_t> open_groups;
+  // (submission, domain) -> index in `jobs` of the group filling up.
+  std::map<std::pair<int64_t, std::string>, size_t> open_submitted;
   for (auto& d : batch) {
+    if (d.submission_id != 0) {
+      auto key = std::make_pair(d.submission_id, d.domain);
+      auto open = open_submitted.find(key);
+      if (open != open_submitted.end()) {
+        Job& job = jobs[open->second];
+        job.deliveries.push_back(std::move(d));
+        if (job.deliveries.size() >= submitted_.recipients_per_message) open_submitted.erase(open);
+        continue;
+      }
+      std::shared_ptr<LoadedSubmission> m = LoadSubmission(store, d.submission_id);
+      if (!m) {
+        released->push_back(d.id);
+        continue;
+      }
+      if (submitted_.recipients_per_message > 1) open_submitted.emplace(std::move(key), jobs.size());
+      Job job{{}, nullptr, submitted_.pool, submitted_.max_age, now, std::move(m)};
+      job.deliveries.push_back(std::move(d));
+      jobs.push_back(std::move(job));
+      continue;
+    }
     auto it = campaigns_.find(d.campaign_id);
     if (it == campaigns_.end()) {
       Entry entry = Load(store, d.campaign_id);
@@ -38,11 +61,35 @@ std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDeli
       }
       open_groups.emplace(std::move(key), jobs.size());
     }
-    Job job{{}, c.prepared, c.pool, c.max_age, now};
+    Job job{{}, c.prepared, c.pool, c.max_age, now, nullptr};
     job.deliveries.push_back(std::move(d));
     jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+std::shared_ptr<LoadedSubmission> Dispatcher::LoadSubmission(WorkStore& store, int64_t id) {
+  auto it = submissions_.find(id);
+  if (it != submissions_.end()) {
+    if (std::shared_ptr<LoadedSubmission> m = it->second.lock()) return m;
+  }
+  if (submissions_.size() > 4096) {
+    for (auto e = submissions_.begin(); e != submissions_.end();) {
+      e = e->second.expired() ? submissions_.erase(e) : std::next(e);
+    }
+  }
+  Result<db::SubmittedMessage> row = store.GetSubmittedMessage(id);
+  if (!row.ok()) {
+    log::Error("{} (retrying with the next claim)", row.status().message());
+    return nullptr;
+  }
+  auto m = std::make_shared<LoadedSubmission>();
+  m->id = row->id;
+  m->mail_from = std::move(row->mail_from);
+  m->message_id = std::move(row->message_id);
+  m->bytes = std::move(row->bytes);
+  submissions_[id] = m;
+  return m;
 }
 
 Dispatcher::Entry Dispatcher::Load(WorkStore& store, int64_t campaign_id) {

@@ -4,6 +4,8 @@
 // recipients of one domain sharing one message (a retry joins only
 // recipients of its own earlier group, by stored Message-ID). Campaigns are
 // loaded and prepared once; one that cannot be rendered is paused.
+// Recipients of a submitted message become jobs of up to [submission]
+// recipients_per_message recipients of one domain, sharing the stored bytes.
 #pragma once
 
 #include <chrono>
@@ -19,9 +21,18 @@
 
 namespace postino::scheduler {
 
+// How submitted messages are sent ([submission] in postino.toml).
+struct SubmittedOptions {
+  std::string pool;                   // "" = default pool
+  std::chrono::seconds max_age{5 * 24 * 3600};  // max_queue_time
+  size_t recipients_per_message = 50;
+};
+
 class Dispatcher {
  public:
   explicit Dispatcher(const MessageRenderer& renderer) : renderer_(renderer) {}
+
+  void SetSubmittedOptions(SubmittedOptions o) { submitted_ = std::move(o); }
 
   // Jobs for `batch`; deliveries whose campaign could not be loaded (a
   // database error, retried with the next claim, or a campaign that cannot
@@ -41,10 +52,15 @@ class Dispatcher {
     std::chrono::seconds max_age{0};
   };
   Entry Load(WorkStore& store, int64_t campaign_id);
+  // The submitted message, from the cache while some of its recipients are
+  // in flight, else from the store; null on an error (logged).
+  std::shared_ptr<LoadedSubmission> LoadSubmission(WorkStore& store, int64_t id);
 
   const MessageRenderer& renderer_;
   std::unordered_map<int64_t, Entry> campaigns_;
   std::set<int64_t> ended_;
+  SubmittedOptions submitted_;
+  std::unordered_map<int64_t, std::weak_ptr<LoadedSubmission>> submissions_;
 };
 
 }  // namespace postino::scheduler

@@ -308,3 +308,21 @@ Result<RenderedMessage> MessageRenderer::RenderShared(const PreparedCampaign& ca
 }
 
 }  // namespace postino::scheduler
+
+namespace postino::scheduler {
+
+std::shared_ptr<const std::string> MessageRenderer::SignSubmitted(std::string bytes,
+                                                                  bool* signed_out) const {
+  *signed_out = false;
+  if (impl_->signer_) {
+    // NotFound (no key for the From domain) or no From: sent unsigned.
+    Result<std::string> sig = impl_->signer_->Sign(bytes, std::chrono::system_clock::now());
+    if (sig.ok()) {
+      bytes.insert(0, *sig);
+      *signed_out = true;
+    }
+  }
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+}  // namespace postino::scheduler

@@ -85,6 +85,11 @@ class MessageRenderer {
   Result<RenderedMessage> RenderShared(const PreparedCampaign& campaign,
                                        const std::string& message_id) const;
 
+  // A submitted message as sent: signed with the DKIM key(s) of its From
+  // domain when the configuration has one, else unchanged (`*signed_out`
+  // false). Thread-safe.
+  std::shared_ptr<const std::string> SignSubmitted(std::string bytes, bool* signed_out) const;
+
   class Impl;
 
  private:

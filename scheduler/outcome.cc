@@ -31,7 +31,8 @@ db::AttemptResult RecordOutcome(const delivery::Outcome& o, const Meta& meta,
     case delivery::Disposition::kBounced:
       a.status = "bounced";
       // The engine's policy decided it (Outcome::decision); never re-classified.
-      a.suppress = auto_suppress && o.decision.suppress;
+      // Suppression lists are the campaigns'; submitted mail reports by DSN.
+      a.suppress = auto_suppress && o.decision.suppress && meta.submission_id == 0;
       break;
     case delivery::Disposition::kDeferred: {
       RetryDecision d =

@@ -39,16 +39,31 @@ struct Meta {
   std::chrono::seconds max_age{0};  // the campaign's
   std::string message_id;
   MonoTime since{};  // entered its current stage (stats)
+  int64_t submission_id = 0;  // a submitted message's recipient (campaign_id 0)
+};
+
+// A submitted message while its recipients are in flight: loaded once per
+// claim round that needs it (Dispatcher), signed once (by the first worker).
+struct LoadedSubmission {
+  int64_t id = 0;
+  std::string mail_from;  // "" = null sender (DSNs)
+  std::string message_id;
+  std::string bytes;      // as stored
+  std::once_flag sign_once;
+  std::shared_ptr<const std::string> data;  // what is sent (signed when a key fits)
 };
 
 // One message to render: one delivery, or several of one campaign and one
-// domain when the campaign shares a message (recipients_per_message > 1).
+// domain when the campaign shares a message (recipients_per_message > 1), or
+// up to [submission] recipients_per_message recipients of one submitted
+// message and one domain.
 struct Job {
   std::vector<db::ClaimedDelivery> deliveries;  // at least one
   std::shared_ptr<const PreparedCampaign> campaign;
   std::string pool;
   std::chrono::seconds max_age{0};
   MonoTime queued_at{};
+  std::shared_ptr<LoadedSubmission> submission;  // set for submitted mail (campaign null)
 };
 
 // A rendered message (or why it could not be rendered), for the loop thread.

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/utf8.h"
+#include "scheduler/dsn_generator.h"
 #include "scheduler/engine_config.h"
 #include "scheduler/journal.h"
 #include "scheduler/outcome.h"
@@ -72,6 +73,13 @@ Scheduler::Scheduler(uv_loop_t* loop, const config::Config& config, SchedulerOpt
     return ids;
   };
   h.db_state = [this](bool up) { db_up_ = up; };
+  dispatcher_.SetSubmittedOptions(
+      {cfg_.submission.pool, std::chrono::duration_cast<seconds>(cfg_.submission.max_queue_time),
+       static_cast<size_t>(std::max(1, cfg_.submission.recipients_per_message))});
+  h.dsn_round = [this, dsn = MakeDsnOptions(cfg_)](bool with_delays) -> Status {
+    Result<DsnRoundResult> r = RunDsnRound(*store_, dsn, with_delays, clock_.WallNow());
+    return r.ok() ? Status::Ok() : r.status();
+  };
   db_loop_ = std::make_unique<DbLoop>(*store_, clock_, std::move(o), outbox_, stats_, dispatcher_,
                                       std::move(h));
 }
@@ -428,7 +436,7 @@ void Scheduler::WorkerMain() {
     Ready r;
     for (const db::ClaimedDelivery& d : job->deliveries) {
       r.metas.push_back({d.id, d.campaign_id, d.email, d.domain, d.attempts, d.first_attempt_at,
-                         job->max_age, d.message_id, {}});
+                         job->max_age, d.message_id, {}, d.submission_id});
     }
     if (stopping_) {
       Release(DeliveryIds(r.metas));
@@ -437,7 +445,9 @@ void Scheduler::WorkerMain() {
     stats_.Enter(Stage::kRender, r.metas.size());
     const db::ClaimedDelivery& first = job->deliveries.front();
     Result<RenderedMessage> m = Status::Internal("not rendered");
-    if (job->campaign->recipients_per_message() > 1) {
+    if (job->submission) {
+      m = SubmittedMessageFor(*job->submission);
+    } else if (job->campaign->recipients_per_message() > 1) {
       // One message for the group. A retry keeps a Message-ID stored by an
       // earlier attempt (the first the group has), so receivers see the
       // same message again.
@@ -471,6 +481,23 @@ void Scheduler::WorkerMain() {
     // Workers are joined before the handle is closed (OnEngineStopped).
     uv_async_send(&ready_async_);
   }
+}
+
+// The stored bytes, signed once per message (the first worker to send it).
+Result<RenderedMessage> Scheduler::SubmittedMessageFor(LoadedSubmission& m) {
+  std::call_once(m.sign_once, [&] {
+    bool is_signed = false;
+    m.data = renderer_->SignSubmitted(std::move(m.bytes), &is_signed);
+    m.bytes.clear();
+    if (!is_signed && !cfg_.dkim.keys.empty()) {
+      log::Warn("submitted message {}: no DKIM key for its From domain; sent unsigned", m.id);
+    }
+  });
+  RenderedMessage out;
+  out.data = m.data;
+  out.message_id = m.message_id;
+  out.envelope_from = m.mail_from;
+  return out;
 }
 
 void Scheduler::RequestStop(int code, const std::string& why) {

@@ -83,6 +83,7 @@ class Scheduler {
   void LogStats();
   void Release(const std::vector<int64_t>& ids) { outbox_.Release(ids); }
   void WorkerMain();
+  Result<RenderedMessage> SubmittedMessageFor(LoadedSubmission& m);
   // From the DB thread.
   void RequestStop(int code, const std::string& why);
   void SendControl();

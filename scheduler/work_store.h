@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,22 @@ class WorkStore {
   // to do.
   virtual Result<std::vector<std::string>> EnsureEventPartitions() {
     return std::vector<std::string>{};
+  }
+  // Submitted mail (issue 12). Defaults: a store without submitted mail.
+  virtual Result<db::SubmittedMessage> GetSubmittedMessage(int64_t id) {
+    return Status::NotFound("no submitted message " + std::to_string(id));
+  }
+  virtual Result<std::vector<db::DsnWork>> PendingDsns(int /*limit*/,
+                                                       std::chrono::seconds /*delay_warning*/,
+                                                       std::chrono::seconds /*max_queue_time*/) {
+    return std::vector<db::DsnWork>{};
+  }
+  virtual Result<int64_t> RecordDsn(const db::DsnWork& /*work*/,
+                                    const std::optional<db::NewSubmission>& /*dsn*/) {
+    return Status::FailedPrecondition("this store keeps no DSNs");
+  }
+  virtual Result<std::optional<db::UserRow>> GetUser(const std::string& /*name*/) {
+    return std::optional<db::UserRow>();
   }
 };
 

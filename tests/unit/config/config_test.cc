@@ -578,11 +578,42 @@ TEST_F(ConfigTest, UnsubscribeNeedsASecretFromAFileOnlyPostinoCanRead) {
       << e;
 }
 
-// Issue 11 item 16: nothing listens for submission yet, so the table is
-// refused rather than silently accepted.
-TEST_F(ConfigTest, SubmissionIsRefusedUntilTheListenerExists) {
-  std::string e = ErrorOf(std::string(kBase) + "[submission]\nlisten = [\"127.0.0.1:5870\"]\n");
-  EXPECT_NE(e.find("postino.toml:14:1: submission: is not available yet"), std::string::npos) << e;
+// Issue 12: [submission] configures the listener; its errors name
+// FILE:LINE:COL and the key like every other table.
+TEST_F(ConfigTest, SubmissionListenerKeys) {
+  Result<Config> c = ParseConfig(std::string(kBase) +
+                                     "[submission]\nlisten = [\"127.0.0.1:587\"]\n"
+                                     "tls_listen = [\"[::1]:465\"]\ncert_file = \"c.pem\"\n"
+                                     "key_file = \"k.pem\"\nhostname = \"mx.example\"\n"
+                                     "max_recipients = 50\nidle_timeout = \"2m\"\n"
+                                     "session_timeout = 600\nmax_connections_per_ip = 5\n"
+                                     "max_message_size = 2048\nmax_errors = 3\n",
+                                 "postino.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const SubmissionConfig& s = c->submission;
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.listen, std::vector<std::string>{"127.0.0.1:587"});
+  EXPECT_EQ(s.tls_listen, std::vector<std::string>{"[::1]:465"});
+  EXPECT_EQ(s.hostname, "mx.example");
+  EXPECT_EQ(s.max_recipients, 50);
+  EXPECT_EQ(s.idle_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(s.session_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(s.max_connections_per_ip, 5);
+  EXPECT_EQ(s.max_message_size, 2048u);
+  EXPECT_EQ(s.max_errors, 3);
+}
+
+TEST_F(ConfigTest, SubmissionErrorsNamePlaceAndKey) {
+  std::string e = ErrorOf(std::string(kBase) +
+                          "[submission]\nlisten = [\"nope\"]\ncert_file = \"c\"\n"
+                          "key_file = \"k\"\nmax_recipients = 0\nlistn = 1\n");
+  EXPECT_NE(e.find("postino.toml:15:11: submission.listen[0]: \"nope\" is not \"IP:port\""),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("postino.toml:18:18: submission.max_recipients:"), std::string::npos) << e;
+  EXPECT_NE(e.find("submission.listn: unknown key"), std::string::npos) << e;
+  e = ErrorOf(std::string(kBase) + "[submission]\nlisten = [\"127.0.0.1:587\"]\n");
+  EXPECT_NE(e.find("postino.toml:14:1: submission.cert_file:"), std::string::npos) << e;
 }
 
 }  // namespace

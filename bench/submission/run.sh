@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# run.sh: submission listener benchmark (issue 12). In ONE run on loopback:
+#   1. postino's listener (bench/submission/submission_server: the production
+#      Listener + SubmissionHandler + PostgreSQL store with group commit; AUTH
+#      off because smtp-source cannot authenticate) against a PostgreSQL
+#      cluster with DURABLE settings (fsync=on, synchronous_commit=on,
+#      full_page_writes=on): every 250 follows its commit.
+#   2. Postfix smtpd with its own queue (private instance, `postfix -c DIR`,
+#      private queue_directory, inet_interfaces=127.0.0.1, mail delivered to
+#      the discard transport), fsync of queue files as shipped.
+# Both fed by: smtp-source -s CONNS -m N -l 5000 (TLS off: smtp-source has
+# no TLS). Accepted msgs/s = N / wall time of smtp-source; postino's count
+# is checked in the database afterwards.
+#
+# usage: bench/submission/run.sh SUBMISSION_SERVER_BINARY [N]
+#        (cmake --preset bench && cmake --build --preset bench --target submission_server;
+#         binary: build/bench/bench/submission/submission_server)
+# env:   CONNS=20  STORE_THREADS=4  VAR=<repo>/var/submission-bench
+#        POSTINO=<a postino binary, for `db migrate`>
+set -euo pipefail
+SERVER=$(readlink -f "${1:?usage: run.sh SUBMISSION_SERVER_BINARY [N]}")
+N=${2:-50000}
+CONNS=${CONNS:-20}
+STORE_THREADS=${STORE_THREADS:-4}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+VAR=${VAR:-$root/var/submission-bench}
+bindir=/usr/lib/postgresql/15/bin
+mkdir -p "$VAR"
+chmod 755 "$root/var" "$VAR" 2>/dev/null || true
+results="$VAR/results.txt"
+: > "$results"
+log() { printf '\n== %s\n' "$*" >&2; }
+result() { echo "RESULT $1 $2" | tee -a "$results"; }
+now() { date +%s.%N; }
+rate() { python3 -c "print('%.0f' % ($1 / ($3 - $2)))"; }
+secs() { python3 -c "print('%.2f' % ($2 - $1))"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+result date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+result nproc "$(nproc)"
+result cpu "\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\""
+result load_start "\"$(uptime | sed 's/.*load average: //')\""
+result command "\"smtp-source -s $CONNS -m $N -l 5000\""
+
+pg_port=$(free_port)
+srv_port=$(free_port)
+pf_port=$(free_port)
+pgdata="$VAR/pgdata"
+pf="$VAR/postfix"
+srv_pid=""
+cleanup() {
+  [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null || true
+  [ -f "$pf/conf/main.cf" ] && postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+  as_pg "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+log "PostgreSQL (durable: fsync, synchronous_commit, full_page_writes on) on $pg_port"
+as_pg "$bindir/pg_ctl" -D "$pgdata" -w -m fast stop >/dev/null 2>&1 || true
+rm -rf "$pgdata"; mkdir -p "$pgdata"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pgdata"
+chmod 700 "$pgdata"
+as_pg "$bindir/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 > "$VAR/initdb.log" 2>&1
+as_pg "$bindir/pg_ctl" -D "$pgdata" -w -t 60 -l "$pgdata/server.log" \
+  -o "-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=256MB" \
+  start > /dev/null
+as_pg "$bindir/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres postino
+db_url="postgresql://postgres@127.0.0.1:$pg_port/postino"
+cat > "$VAR/postino.toml" <<TOML
+[database]
+url = "$db_url"
+[[sources]]
+name = "lo"
+address = "127.0.0.1"
+TOML
+# Any postino build can create the schema (default: the debug-asan one).
+postino_bin=${POSTINO:-$root/build/debug-asan/cli/postino}
+"$postino_bin" --config "$VAR/postino.toml" db migrate > "$VAR/migrate.log" 2>&1
+
+log "postino submission listener on 127.0.0.1:$srv_port (store threads $STORE_THREADS)"
+"$SERVER" "$db_url" "$srv_port" "$STORE_THREADS" > "$VAR/server.log" 2>&1 &
+srv_pid=$!
+wait_port "$srv_port"
+t0=$(now)
+timeout 1800 /usr/sbin/smtp-source -s "$CONNS" -m "$N" -l 5000 -f bench@example.com \
+  -t rcpt@dest.example 127.0.0.1:"$srv_port" > "$VAR/source-postino.log" 2>&1
+t1=$(now)
+stored=$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM submitted_messages")
+rows=$(psql -X -Atq "$db_url" -c "SELECT count(*) FROM deliveries WHERE submission_id IS NOT NULL")
+kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=""
+result postino_seconds "$(secs "$t0" "$t1")"
+result postino_msgs_per_s "$(rate "$N" "$t0" "$t1")"
+result postino_stored "$stored"
+result postino_delivery_rows "$rows"
+
+log "Postfix smtpd + queue (discard transport) on 127.0.0.1:$pf_port"
+[ -f "$pf/conf/main.cf" ] && postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+rm -rf "$pf"; mkdir -p "$pf/conf" "$pf/spool" "$pf/data"
+pf=$(cd "$pf" && pwd)
+chown postfix "$pf/data"
+cat > "$pf/conf/main.cf" <<CF
+# Generated by bench/submission/run.sh: smtpd + queue, everything discarded.
+compatibility_level = 3.6
+queue_directory = $pf/spool
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = pfbench.localdomain
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+default_transport = discard:benchmark
+relay_transport = discard:benchmark
+local_transport = discard:benchmark
+smtp_dns_support_level = disabled
+disable_dns_lookups = yes
+smtpd_tls_security_level = none
+biff = no
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+in_flow_delay = 0
+CF
+cat > "$pf/conf/master.cf" <<CF
+127.0.0.1:$pf_port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+script -qec "postfix -c $pf/conf check && postfix -c $pf/conf start" /dev/null > "$VAR/postfix-start.log" 2>&1
+wait_port "$pf_port"
+t0=$(now)
+timeout 1800 /usr/sbin/smtp-source -s "$CONNS" -m "$N" -l 5000 -f bench@example.com \
+  -t rcpt@dest.example 127.0.0.1:"$pf_port" > "$VAR/source-postfix.log" 2>&1
+t1=$(now)
+result postfix_seconds "$(secs "$t0" "$t1")"
+result postfix_msgs_per_s "$(rate "$N" "$t0" "$t1")"
+postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+result ratio_postino_over_postfix \
+  "$(awk '/postino_msgs_per_s/{a=$3} /postfix_msgs_per_s/{b=$3} END{printf "%.2f", a/b}' "$results")"
+result load_end "\"$(uptime | sed 's/.*load average: //')\""
