@@ -9,7 +9,6 @@
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/run_command.h"
-#include "cli/serve_http.h"
 #include "cli/serve_command.h"
 #include "cli/user_commands.h"
 #include "cli/sources_command.h"
