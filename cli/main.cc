@@ -8,6 +8,7 @@
 #include "cli/db_commands.h"
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
+#include "cli/marketer_cli.h"
 #include "cli/run_command.h"
 #include "cli/sources_command.h"
 #include "cli/suppress_commands.h"
@@ -51,9 +52,6 @@ int Main(int argc, char** argv) {
   import->add_option("--encoding", import_opts.encoding,
                      "file encoding: utf-8 (default), latin1 or windows-1252");
   import->callback([&] { action = [&](Context& ctx) { return RunListImport(ctx, import_opts); }; });
-  list->add_subcommand("ls", "show lists and their sizes")->callback([&] {
-    action = [](Context& ctx) { return RunListLs(ctx); };
-  });
 
   // template
   CLI::App* tpl = app.add_subcommand("template", "message templates");
@@ -66,17 +64,6 @@ int Main(int argc, char** argv) {
   tpl_add->add_option("--text", tpl_opts.text_file, "text part template file")->required();
   tpl_add->add_flag("--replace", tpl_opts.replace, "overwrite a template of the same name");
   tpl_add->callback([&] { action = [&](Context& ctx) { return RunTemplateAdd(ctx, tpl_opts); }; });
-  TemplatePreviewOptions preview_opts;
-  CLI::App* preview = tpl->add_subcommand("preview", "render one recipient's message to stdout");
-  preview->add_option("name", preview_opts.name, "template name")->required();
-  preview->add_option("--email", preview_opts.email, "subscriber whose attributes to use")
-      ->required();
-  preview->add_option("--from", preview_opts.from, "From address")
-      ->default_val("Preview <preview@example.com>");
-  preview->add_option("--campaign", preview_opts.campaign, "campaign name shown in {{campaign.name}}")
-      ->default_val("preview");
-  preview->callback(
-      [&] { action = [&](Context& ctx) { return RunTemplatePreview(ctx, preview_opts); }; });
 
   // campaign
   CLI::App* campaign = app.add_subcommand("campaign", "campaigns");
@@ -118,14 +105,6 @@ int Main(int argc, char** argv) {
   status->add_flag("-w,--watch", watch, "refresh every second until the campaign is over");
   status->callback(
       [&] { action = [&](Context& ctx) { return RunCampaignStatus(ctx, campaign_name, watch); }; });
-  std::string format = "table";
-  CLI::App* report = campaign->add_subcommand("report", "counts per status and per domain");
-  report->add_option("name", campaign_name, "campaign name")->required();
-  report->add_option("--format", format, "table, csv or json")
-      ->check(CLI::IsMember({"table", "csv", "json"}));
-  report->callback([&] {
-    action = [&](Context& ctx) { return RunCampaignReport(ctx, campaign_name, format); };
-  });
 
   // dkim
   CLI::App* dkim = app.add_subcommand("dkim", "DKIM keys");
@@ -182,6 +161,10 @@ int Main(int argc, char** argv) {
                 "exit 0 when nothing is left to send now (for cron)");
   run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
   run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
+
+  // Marketers' commands (issue 14): ls/rm/show, preview, check, plan, test,
+  // report, subscriber (cli/marketer_cli.cc).
+  AddMarketerCommands(app, list, tpl, campaign, action);
 
   try {
     app.parse(argc, argv);
