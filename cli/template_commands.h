@@ -5,7 +5,10 @@
 #include <vector>
 
 #include "cli/context.h"
-#include "templates/mime_decode.h"
+
+namespace postino::templates {
+struct DecodedMessage;
+}
 
 namespace postino::cli {
 
