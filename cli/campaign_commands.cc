@@ -12,6 +12,9 @@
 
 #include "address/address.h"
 #include "scheduler/message_renderer.h"
+#include "cli/output.h"
+#include "cli/plan_build.h"
+#include "cli/status_eta.h"
 #include "cli/time_parse.h"
 #include "common/strings.h"
 #include "templates/header_rules.h"
@@ -29,41 +32,32 @@ Result<db::Database*> Db(Context& ctx, int* exit_code) {
   return db;
 }
 
-std::string FormatDuration(double seconds) {
-  if (seconds < 0 || seconds > 1e9) return "--";
-  auto s = static_cast<long long>(seconds + 0.5);
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-}
-
 // `per_message` > 1 is shown as the campaign's grouping.
 std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty,
-                         int per_message) {
+                         int per_message, const Eta& eta) {
   int64_t done = p.done();
   double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
                                             p.elapsed_seconds
                                       : 0;
-  int64_t remaining = p.pending + p.deferred;
-  double eta = rate > 0 ? static_cast<double>(remaining) / rate : -1;
   double frac = p.total > 0 ? static_cast<double>(done) / static_cast<double>(p.total) : 0;
   std::string counts = fmt::format(
       "delivered {} deferred {} bounced {} expired {} suppressed {} cancelled {} failed {}",
       p.delivered, p.deferred, p.bounced, p.expired, p.suppressed, p.cancelled, p.failed);
   std::string grouping =
       per_message > 1 ? fmt::format(", {} recipients per message", per_message) : "";
+  std::string eta_text = eta.seconds ? FormatDuration(*eta.seconds) : "--";
+  std::string note = eta.note.empty() ? "" : " (" + eta.note + ")";
   if (!tty) {
-    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}{}", name, p.status,
-                       done, p.total, frac * 100, counts, rate, FormatDuration(eta), grouping);
+    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}{}{}", name, p.status,
+                       done, p.total, frac * 100, counts, rate, eta_text, note, grouping);
   }
   counts += grouping;
   constexpr int kWidth = 30;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar;
   for (int i = 0; i < kWidth; ++i) bar += i < filled ? "\u2588" : "\u2591";
-  return fmt::format("{} [{}] {:5.1f}% {}/{} {:.0f} msg/s ETA {} ({})\n  {}", name, bar,
-                     frac * 100, done, p.total, rate,
-                     p.status == "running" ? FormatDuration(eta) : "--", p.status, counts);
+  return fmt::format("{} [{}] {:5.1f}% {}/{} {:.0f} msg/s ETA {} ({}){}\n  {}", name, bar,
+                     frac * 100, done, p.total, rate, eta_text, p.status, note, counts);
 }
 
 // Every header in a campaign's settings.headers passes ValidateExtraHeader.
@@ -264,14 +258,28 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
   if (!db.ok()) return code;
   bool tty = isatty(STDOUT_FILENO) == 1;
   bool first = true;
-  int per_message = 1;
-  if (Result<db::CampaignRow> c = (*db)->GetCampaign(name); c.ok()) {
-    per_message = RecipientsPerMessageSetting(c->settings_json);
-  }
+  Result<db::CampaignRow> c = (*db)->GetCampaign(name);
+  if (!c.ok()) return Fail(c.status());
+  int per_message = RecipientsPerMessageSetting(c->settings_json);
+  // The run estimate (sites, caps, suspensions) for the ETA: rebuilt every
+  // 30 s while watching. Without a usable configuration the ETA is the rate's.
+  std::optional<BuiltPlan> plan;
+  auto plan_built = std::chrono::steady_clock::time_point::min();
   for (;;) {
     Result<db::CampaignProgress> p = (*db)->Progress(name);
     if (!p.ok()) return Fail(p.status());
-    std::string line = ProgressLine(name, *p, tty, per_message);
+    if (p->status == "running" &&
+        std::chrono::steady_clock::now() - plan_built > std::chrono::seconds(30)) {
+      plan_built = std::chrono::steady_clock::now();
+      Result<const config::Config*> cfg = ctx.Config();
+      Result<db::CampaignRow> fresh = (*db)->GetCampaign(name);
+      if (cfg.ok() && fresh.ok()) {
+        Result<BuiltPlan> built = BuildPlan(**cfg, **db, *fresh);
+        if (built.ok()) plan = std::move(built).value();
+      }
+    }
+    Eta eta = ComputeEta(**db, *c, *p, plan ? &*plan : nullptr);
+    std::string line = ProgressLine(name, *p, tty, per_message, eta);
     if (tty && !first) fmt::print("\x1b[2A\r\x1b[J");
     fmt::print("{}\n", line);
     std::fflush(stdout);

@@ -324,6 +324,7 @@ class Database {
     int64_t due_now = 0;        // pending/deferred with next_attempt_at <= now
     int64_t waiting = 0;        // pending/deferred not due yet
     std::optional<TimePoint> next_attempt_at;  // earliest of the waiting ones
+    std::optional<TimePoint> last_attempt_at;  // latest of the waiting ones
     int64_t leased = 0;         // held by a node right now
     double recent_rate = 0;     // final results per second over the last 5 minutes
   };

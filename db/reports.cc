@@ -44,7 +44,8 @@ Result<Database::WaitInfo> PgDatabase::CampaignWaits(int64_t campaign_id) {
         "lease_until < now())), count(*) FILTER (WHERE next_attempt_at > now() AND (lease_until "
         "IS NULL OR lease_until < now())), extract(epoch from min(next_attempt_at) FILTER (WHERE "
         "next_attempt_at > now() AND (lease_until IS NULL OR lease_until < now())))::float8, "
-        "count(*) FILTER (WHERE lease_until >= now()) FROM deliveries WHERE campaign_id = $1 AND "
+        "count(*) FILTER (WHERE lease_until >= now()), extract(epoch from max(next_attempt_at) "
+        "FILTER (WHERE next_attempt_at > now()))::float8 FROM deliveries WHERE campaign_id = $1 AND "
         "status IN ('pending', 'deferred')",
         campaign_id);
     WaitInfo w;
@@ -52,6 +53,7 @@ Result<Database::WaitInfo> PgDatabase::CampaignWaits(int64_t campaign_id) {
     w.waiting = r[0][1].as<int64_t>();
     w.next_attempt_at = OptTime(r[0][2]);
     w.leased = r[0][3].as<int64_t>();
+    w.last_attempt_at = OptTime(r[0][4]);
     // Final results over the last five minutes (or since the start, when
     // more recent), per second.
     pqxx::result rate = tx.exec_params(
