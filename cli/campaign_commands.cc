@@ -264,12 +264,12 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
   // The run estimate (sites, caps, suspensions) for the ETA: rebuilt every
   // 30 s while watching. Without a usable configuration the ETA is the rate's.
   std::optional<BuiltPlan> plan;
-  auto plan_built = std::chrono::steady_clock::time_point::min();
+  std::optional<std::chrono::steady_clock::time_point> plan_built;
   for (;;) {
     Result<db::CampaignProgress> p = (*db)->Progress(name);
     if (!p.ok()) return Fail(p.status());
     if (p->status == "running" &&
-        std::chrono::steady_clock::now() - plan_built > std::chrono::seconds(30)) {
+        (!plan_built || std::chrono::steady_clock::now() - *plan_built > std::chrono::seconds(30))) {
       plan_built = std::chrono::steady_clock::now();
       Result<const config::Config*> cfg = ctx.Config();
       Result<db::CampaignRow> fresh = (*db)->GetCampaign(name);

@@ -270,10 +270,15 @@ std::string ReplyLine(int code, const std::string& enhanced, const std::string& 
       t = TrimLeft(t.substr(c.size() + (t.size() > c.size() ? 1 : 0)));
     }
   }
-  for (std::string_view prefix : {std::string_view(enhanced), std::string_view("<n>.<n>.<n>")}) {
-    if (!prefix.empty() && t.substr(0, prefix.size()) == prefix &&
-        (t.size() == prefix.size() || t[prefix.size()] == ' ')) {
-      t = TrimLeft(t.substr(prefix.size()));
+  // (Some servers repeat it themselves: "550 5.1.1 5.1.1 ...": every copy goes.)
+  for (bool stripped = true; stripped;) {
+    stripped = false;
+    for (std::string_view prefix : {std::string_view(enhanced), std::string_view("<n>.<n>.<n>")}) {
+      if (!prefix.empty() && t.substr(0, prefix.size()) == prefix &&
+          (t.size() == prefix.size() || t[prefix.size()] == ' ')) {
+        t = TrimLeft(t.substr(prefix.size()));
+        stripped = true;
+      }
     }
   }
   std::string out = code > 0 ? std::to_string(code) : std::string();

@@ -235,7 +235,7 @@ TEST_F(MarketerCliTest, TestSendsTheSignedMessageOutsideTheCounts) {
   Script reject;
   reject.rcpt = Step{"550 5.1.1 no such user"};
   FakeMx bad(reject);
-  Setup(bad.port());
+  WriteConfig(bad.port());
   r = Postino({"campaign", "test", "c", "--to", "nobody@inbox.example"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("bounced"), std::string::npos) << r.out;
@@ -253,6 +253,7 @@ TEST_F(MarketerCliTest, StatusEtaIsHonestAboutPausesRetriesAndSuspensions) {
   Sql("UPDATE deliveries SET status = 'deferred', attempts = 1, next_attempt_at = now() + "
       "CASE WHEN email LIKE 'anna%' THEN interval '20 minutes' ELSE interval '40 minutes' END");
   r = Postino({"campaign", "status", "c"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("waiting for retries"), std::string::npos) << r.out;
   EXPECT_TRUE(r.out.find("eta 39m") != std::string::npos ||
               r.out.find("eta 40m") != std::string::npos)
