@@ -54,7 +54,8 @@ std::string Curve(const ReportData& d) {
     total += p.delivered + p.bounced + p.other;
     max_deferred = std::max(max_deferred, p.deferred);
   }
-  double ymax = static_cast<double>(std::max<int64_t>(total, 1));
+  // A top that four grid lines divide into whole numbers.
+  double ymax = static_cast<double>((std::max<int64_t>(total, 1) + 3) / 4 * 4);
   auto x = [&](double t) { return kL + (std::clamp(t, t0, t1) - t0) / (t1 - t0) * (kW - kL - kR); };
   auto y = [&](double v) { return kT + (kH - kT - kB) * (1 - v / ymax); };
   std::string svg = fmt::format(
@@ -83,8 +84,9 @@ std::string Curve(const ReportData& d) {
         "<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"axis\">{}</text>\n",
         kL, yy, kW - kR, yy, kL - 6, yy + 4, static_cast<int64_t>(v + 0.5));
     double t = t0 + (t1 - t0) * i / 4;
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" class=\"axis\">{}</text>\n",
-                       x(t), kH - kB + 18, Clock(t, with_date));
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"{}\" class=\"axis\">{}</text>\n",
+                       x(t), kH - kB + 18, i == 0 ? "start" : i == 4 ? "end" : "middle",
+                       Clock(t, with_date));
   }
   svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"axis\">UTC</text>\n",
                      kW - kR, kH - 4);
@@ -105,9 +107,10 @@ std::string Curve(const ReportData& d) {
     const char* color;
     int64_t (*get)(const db::Database::TimelinePoint&);
   } series[] = {
-      {"delivered", Color("delivered"), [](const db::Database::TimelinePoint& p) { return p.delivered; }},
-      {"bounced", Color("bounced"), [](const db::Database::TimelinePoint& p) { return p.bounced; }},
+      // Drawn last = on top: delivered.
       {"other", Color("expired"), [](const db::Database::TimelinePoint& p) { return p.other; }},
+      {"bounced", Color("bounced"), [](const db::Database::TimelinePoint& p) { return p.bounced; }},
+      {"delivered", Color("delivered"), [](const db::Database::TimelinePoint& p) { return p.delivered; }},
   };
   for (const Series& s : series) {
     std::string points = fmt::format("{:.1f},{:.1f}", x(t0), y(0));
