@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -94,8 +95,11 @@ Result<ReportData> Load(db::Database& db, const std::string& name) {
         db.CampaignTimeline(c->id, d.bucket_seconds);
     if (!t.ok()) return t.status();
     d.timeline = std::move(t).value();
-    Result<std::vector<db::Database::EgressEvent>> e =
-        db.EgressEventsBetween(d.span->first, d.span->second, 500);
+    // Path events from the start to the end of the campaign (or now).
+    db::TimePoint from = std::min(d.span->first, c->started_at.value_or(d.span->first));
+    db::TimePoint to = std::max(d.span->second,
+                                c->finished_at.value_or(std::chrono::system_clock::now()));
+    Result<std::vector<db::Database::EgressEvent>> e = db.EgressEventsBetween(from, to, 500);
     if (!e.ok()) return e.status();
     d.egress = std::move(e).value();
   }

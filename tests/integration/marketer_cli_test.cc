@@ -287,8 +287,8 @@ TEST_F(MarketerCliTest, HtmlReportRendersInChromiumAndCsvHasNoTotalsRow) {
   ProcessResult run = Postino({"run", "--until-idle"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   Sql("INSERT INTO egress_events (at, node, source_name, source_ip, site, action, reply, until) "
-      "VALUES (now() - interval '1 second', 'test', 'lo', '127.0.0.1', 'mx.example', "
-      "'suspended', '421 <b>busy</b>', now() + interval '1 hour')");
+      "SELECT min(at), 'test', 'lo', '127.0.0.1', 'mx.example', 'suspended', '421 <b>busy</b>', "
+      "now() + interval '1 hour' FROM delivery_events");
 
   ProcessResult table = Postino({"campaign", "report", "c"});
   ASSERT_EQ(table.exit_code, 0) << table.err;
