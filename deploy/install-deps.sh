@@ -12,6 +12,8 @@ packages=(
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps
+  # issue 14: the HTML campaign report is rendered in headless Chromium
+  chromium
 )
 
 missing=()
