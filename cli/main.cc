@@ -142,7 +142,11 @@ int Main(int argc, char** argv) {
   });
   CLI::App* sup_ls = sup->add_subcommand("ls", "show suppressed addresses, newest first");
   sup_ls->add_option("--limit", sup_limit, "rows to show (default 100)");
-  sup_ls->callback([&] { action = [&](Context& ctx) { return RunSuppressLs(ctx, sup_limit); }; });
+  std::string sup_format = "table";
+  sup_ls->add_option("--format", sup_format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  sup_ls->callback(
+      [&] { action = [&](Context& ctx) { return RunSuppressLs(ctx, sup_limit, sup_format); }; });
   CLI::App* sup_rm = sup->add_subcommand("rm", "remove an address from the suppression list");
   sup_rm->add_option("email", sup_email, "address")->required();
   sup_rm->callback([&] { action = [&](Context& ctx) { return RunSuppressRm(ctx, sup_email); }; });

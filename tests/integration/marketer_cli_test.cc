@@ -113,6 +113,10 @@ TEST_F(MarketerCliTest, ListShowAndDeleteWithJson) {
   anna = Json({"subscriber", "show", "ANNA@example.com", "--format", "json"});
   EXPECT_EQ(anna["status"], "unsubscribed");
   EXPECT_EQ(anna["suppressed"], "unsubscribe");
+  json sup = Json({"suppress", "ls", "--format", "json"});
+  ASSERT_EQ(sup.size(), 1u);
+  EXPECT_EQ(sup[0]["email"], "anna@example.com");
+  EXPECT_EQ(sup[0]["reason"], "unsubscribe");
   // A recipient still to be sent by a running campaign cannot be erased.
   r = Postino({"subscriber", "rm", "bob@example.org"});
   EXPECT_EQ(r.exit_code, 7) << r.err;
