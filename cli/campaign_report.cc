@@ -136,20 +136,21 @@ std::string Json(const ReportData& d) {
     j["total"] = dom.total;
     out["domains"].push_back(j);
   }
-  auto reasons = [](const std::vector<ReportData::Reason>& v) {
+  // Bounce reasons count recipients; deferral reasons count attempts.
+  auto reasons = [](const std::vector<ReportData::Reason>& v, const char* count_key) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& r : v) {
       a.push_back({{"status", r.status},
                    {"reply", r.reply},
-                   {"recipients", r.recipients},
+                   {count_key, r.recipients},
                    {"smtp_code", r.code ? std::to_string(r.code) : std::string()},
                    {"enhanced_code", r.enhanced},
                    {"reason", r.reason}});
     }
     return a;
   };
-  out["bounce_reasons"] = reasons(d.bounce_reasons);
-  out["deferral_reasons"] = reasons(d.deferral_reasons);
+  out["bounce_reasons"] = reasons(d.bounce_reasons, "recipients");
+  out["deferral_reasons"] = reasons(d.deferral_reasons, "attempts");
   out["sources"] = nlohmann::json::array();
   for (const auto& s : d.sources) {
     for (const auto& [status, n] : s.counts) {

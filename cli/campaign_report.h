@@ -35,7 +35,7 @@ struct ReportData {
   struct Reason {
     std::string status;  // bounced, expired, deferred
     std::string reply;   // "550 5.1.1 user unknown": code and enhanced code once
-    int64_t recipients = 0;
+    int64_t recipients = 0;  // deferral reasons: attempts
     int code = 0;        // as stored
     std::string enhanced, reason;
   };
