@@ -12,6 +12,9 @@
 
 #include "address/address.h"
 #include "scheduler/message_renderer.h"
+#include "cli/output.h"
+#include "cli/plan_build.h"
+#include "cli/status_eta.h"
 #include "cli/time_parse.h"
 #include "common/strings.h"
 #include "templates/header_rules.h"
@@ -29,41 +32,32 @@ Result<db::Database*> Db(Context& ctx, int* exit_code) {
   return db;
 }
 
-std::string FormatDuration(double seconds) {
-  if (seconds < 0 || seconds > 1e9) return "--";
-  auto s = static_cast<long long>(seconds + 0.5);
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-}
-
 // `per_message` > 1 is shown as the campaign's grouping.
 std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty,
-                         int per_message) {
+                         int per_message, const Eta& eta) {
   int64_t done = p.done();
   double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
                                             p.elapsed_seconds
                                       : 0;
-  int64_t remaining = p.pending + p.deferred;
-  double eta = rate > 0 ? static_cast<double>(remaining) / rate : -1;
   double frac = p.total > 0 ? static_cast<double>(done) / static_cast<double>(p.total) : 0;
   std::string counts = fmt::format(
       "delivered {} deferred {} bounced {} expired {} suppressed {} cancelled {} failed {}",
       p.delivered, p.deferred, p.bounced, p.expired, p.suppressed, p.cancelled, p.failed);
   std::string grouping =
       per_message > 1 ? fmt::format(", {} recipients per message", per_message) : "";
+  std::string eta_text = eta.seconds ? FormatDuration(*eta.seconds) : "--";
+  std::string note = eta.note.empty() ? "" : " (" + eta.note + ")";
   if (!tty) {
-    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}{}", name, p.status,
-                       done, p.total, frac * 100, counts, rate, FormatDuration(eta), grouping);
+    return fmt::format("{}: {} {}/{} done ({:.1f}%) {} rate {:.1f}/s eta {}{}{}", name, p.status,
+                       done, p.total, frac * 100, counts, rate, eta_text, note, grouping);
   }
   counts += grouping;
   constexpr int kWidth = 30;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar;
   for (int i = 0; i < kWidth; ++i) bar += i < filled ? "\u2588" : "\u2591";
-  return fmt::format("{} [{}] {:5.1f}% {}/{} {:.0f} msg/s ETA {} ({})\n  {}", name, bar,
-                     frac * 100, done, p.total, rate,
-                     p.status == "running" ? FormatDuration(eta) : "--", p.status, counts);
+  return fmt::format("{} [{}] {:5.1f}% {}/{} {:.0f} msg/s ETA {} ({}){}\n  {}", name, bar,
+                     frac * 100, done, p.total, rate, eta_text, p.status, note, counts);
 }
 
 // Every header in a campaign's settings.headers passes ValidateExtraHeader.
@@ -264,14 +258,28 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
   if (!db.ok()) return code;
   bool tty = isatty(STDOUT_FILENO) == 1;
   bool first = true;
-  int per_message = 1;
-  if (Result<db::CampaignRow> c = (*db)->GetCampaign(name); c.ok()) {
-    per_message = RecipientsPerMessageSetting(c->settings_json);
-  }
+  Result<db::CampaignRow> c = (*db)->GetCampaign(name);
+  if (!c.ok()) return Fail(c.status());
+  int per_message = RecipientsPerMessageSetting(c->settings_json);
+  // The run estimate (sites, caps, suspensions) for the ETA: rebuilt every
+  // 30 s while watching. Without a usable configuration the ETA is the rate's.
+  std::optional<BuiltPlan> plan;
+  std::optional<std::chrono::steady_clock::time_point> plan_built;
   for (;;) {
     Result<db::CampaignProgress> p = (*db)->Progress(name);
     if (!p.ok()) return Fail(p.status());
-    std::string line = ProgressLine(name, *p, tty, per_message);
+    if (p->status == "running" &&
+        (!plan_built || std::chrono::steady_clock::now() - *plan_built > std::chrono::seconds(30))) {
+      plan_built = std::chrono::steady_clock::now();
+      Result<const config::Config*> cfg = ctx.Config();
+      Result<db::CampaignRow> fresh = (*db)->GetCampaign(name);
+      if (cfg.ok() && fresh.ok()) {
+        Result<BuiltPlan> built = BuildPlan(**cfg, **db, *fresh);
+        if (built.ok()) plan = std::move(built).value();
+      }
+    }
+    Eta eta = ComputeEta(**db, *c, *p, plan ? &*plan : nullptr);
+    std::string line = ProgressLine(name, *p, tty, per_message, eta);
     if (tty && !first) fmt::print("\x1b[2A\r\x1b[J");
     fmt::print("{}\n", line);
     std::fflush(stdout);
@@ -279,143 +287,6 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
     bool over = p->status == "finished" || p->status == "cancelled" || p->status == "draft";
     if (!watch || over) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  return kExitOk;
-}
-
-int RunCampaignReport(Context& ctx, const std::string& name, const std::string& format) {
-  int code = kExitOk;
-  Result<db::Database*> db = Db(ctx, &code);
-  if (!db.ok()) return code;
-  Result<db::CampaignProgress> p = (*db)->Progress(name);
-  if (!p.ok()) return Fail(p.status());
-  Result<std::vector<db::DomainCount>> domains = (*db)->DomainCounts(name);
-  if (!domains.ok()) return Fail(domains.status());
-
-  static const char* kStatuses[] = {"delivered", "deferred", "bounced",  "expired", "suppressed",
-                                    "cancelled", "failed",   "pending"};
-  std::map<std::string, int64_t> totals = {
-      {"delivered", p->delivered}, {"deferred", p->deferred},   {"bounced", p->bounced},
-      {"expired", p->expired},     {"suppressed", p->suppressed}, {"cancelled", p->cancelled},
-      {"failed", p->failed},       {"pending", p->pending}};
-  // domain -> status -> count, keeping the order (largest domains first).
-  std::vector<std::string> order;
-  std::map<std::string, std::map<std::string, int64_t>> by_domain;
-  for (const auto& d : *domains) {
-    if (!by_domain.count(d.domain)) order.push_back(d.domain);
-    by_domain[d.domain][d.status] = d.count;
-  }
-
-  Result<db::Database::Table> reasons = (*db)->Query(
-      "SELECT status, coalesce(smtp_code::text, ''), enhanced_code, reason, recipients FROM "
-      "bounce_reasons WHERE campaign = $1 ORDER BY recipients DESC, reason LIMIT 50",
-      {name});
-  if (!reasons.ok()) return Fail(reasons.status());
-  Result<db::Database::Table> sources = (*db)->Query(
-      "SELECT source_ip, status, recipients FROM source_summary WHERE campaign = $1 AND "
-      "source_ip <> '' ORDER BY source_ip, status",
-      {name});
-  if (!sources.ok()) return Fail(sources.status());
-
-  if (format == "json") {
-    nlohmann::json out;
-    out["campaign"] = name;
-    out["status"] = p->status;
-    out["total"] = p->total;
-    for (const char* s : kStatuses) out["counts"][s] = totals[s];
-    out["delivery_rate"] = p->total ? static_cast<double>(p->delivered) / p->total : 0.0;
-    out["domains"] = nlohmann::json::array();
-    for (const auto& dom : order) {
-      nlohmann::json d;
-      d["domain"] = dom;
-      int64_t total = 0;
-      for (const char* s : kStatuses) {
-        d[s] = by_domain[dom][s];
-        total += by_domain[dom][s];
-      }
-      d["total"] = total;
-      out["domains"].push_back(d);
-    }
-    out["bounce_reasons"] = nlohmann::json::array();
-    for (const auto& row : reasons->rows) {
-      out["bounce_reasons"].push_back({{"status", row[0].value_or("")},
-                                       {"smtp_code", row[1].value_or("")},
-                                       {"enhanced_code", row[2].value_or("")},
-                                       {"reason", row[3].value_or("")},
-                                       {"recipients", std::stoll(row[4].value_or("0"))}});
-    }
-    out["sources"] = nlohmann::json::array();
-    for (const auto& row : sources->rows) {
-      out["sources"].push_back({{"source_ip", row[0].value_or("")},
-                                {"status", row[1].value_or("")},
-                                {"recipients", std::stoll(row[2].value_or("0"))}});
-    }
-    // JSON escapes control characters itself; bytes that are not UTF-8 (a
-    // peer's reply text) become U+FFFD instead of an exception.
-    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
-    return kExitOk;
-  }
-  if (format == "csv") {
-    fmt::print("domain,total");
-    for (const char* s : kStatuses) fmt::print(",{}", s);
-    fmt::print("\n");
-    auto row = [&](const std::string& label, std::map<std::string, int64_t>& counts) {
-      int64_t total = 0;
-      for (const char* s : kStatuses) total += counts[s];
-      fmt::print("{},{}", label, total);
-      for (const char* s : kStatuses) fmt::print(",{}", counts[s]);
-      fmt::print("\n");
-    };
-    row("*", totals);
-    for (const auto& dom : order) row(EscapeControl(dom), by_domain[dom]);
-    return kExitOk;
-  }
-  if (format != "table") {
-    return Fail(Status::InvalidArgument(
-        fmt::format("--format \"{}\": expected table, csv or json", format)));
-  }
-  fmt::print("Campaign {} ({})\n", name, p->status);
-  fmt::print("  {:<12} {:>10}\n", "total", p->total);
-  for (const char* s : kStatuses) {
-    if (totals[s] == 0 && (std::string(s) == "pending" || std::string(s) == "failed")) continue;
-    fmt::print("  {:<12} {:>10}  {:5.1f}%\n", s, totals[s],
-               p->total ? 100.0 * static_cast<double>(totals[s]) / p->total : 0.0);
-  }
-  if (p->started_at) {
-    fmt::print("  {:<12} {:>10}\n", "elapsed", FormatDuration(p->elapsed_seconds));
-  }
-  fmt::print("\n{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", "DOMAIN", "TOTAL",
-             "DELIVERED", "DEFERRED", "BOUNCED", "EXPIRED", "SUPPRESSED", "FAILED");
-  size_t shown = 0;
-  for (const auto& dom : order) {
-    if (++shown > 50) {
-      fmt::print("... {} more domains (use --format csv for all)\n", order.size() - 50);
-      break;
-    }
-    auto& c = by_domain[dom];
-    int64_t total = 0;
-    for (const char* s : kStatuses) total += c[s];
-    fmt::print("{:<32} {:>8} {:>10} {:>9} {:>8} {:>8} {:>11} {:>7}\n", EscapeControl(dom), total,
-               c["delivered"], c["deferred"], c["bounced"], c["expired"], c["suppressed"],
-               c["failed"]);
-  }
-  if (!reasons->rows.empty()) {
-    fmt::print("\nTop bounce, expiry and failure reasons\n");
-    size_t n = 0;
-    for (const auto& row : reasons->rows) {
-      if (++n > 10) break;
-      // Reply texts come from remote servers: printed escaped (stored as received).
-      fmt::print("{:>8}  {:<8} {} {} {}\n", row[4].value_or(""), row[0].value_or(""),
-                 row[1].value_or(""), EscapeControl(row[2].value_or("")),
-                 EscapeControl(row[3].value_or("").substr(0, 100)));
-    }
-  }
-  if (!sources->rows.empty()) {
-    fmt::print("\n{:<40} {:<10} {:>10}\n", "SOURCE", "STATUS", "RECIPIENTS");
-    for (const auto& row : sources->rows) {
-      fmt::print("{:<40} {:<10} {:>10}\n", EscapeControl(row[0].value_or("")), row[1].value_or(""),
-                 row[2].value_or(""));
-    }
   }
   return kExitOk;
 }

@@ -1,4 +1,5 @@
-// campaign_commands.h: `postino campaign create|launch|pause|resume|cancel|status|report`.
+// campaign_commands.h: `postino campaign create|launch|pause|resume|cancel|status` (the
+// others: manage_commands.h, campaign_check.h, campaign_report.h).
 #pragma once
 
 #include <string>
@@ -26,7 +27,5 @@ int RunCampaignCancel(Context& ctx, const std::string& name);
 // Prints progress once, or refreshes every second until the campaign is over
 // when `watch` is set. A progress bar on a terminal, one plain line otherwise.
 int RunCampaignStatus(Context& ctx, const std::string& name, bool watch);
-// format: table, csv or json.
-int RunCampaignReport(Context& ctx, const std::string& name, const std::string& format);
 
 }  // namespace postino::cli

@@ -22,6 +22,9 @@ enum ExitCode : int {
   kExitPartial = 5,       // input partly rejected (e.g. CSV rows), the rest accepted
   kExitNotFound = 6,      // a named list, template or campaign does not exist
   kExitState = 7,         // not allowed in the current state (launching a finished campaign)
+  // A check found problems (template preview: fields the recipient lacks;
+  // campaign check: something that would hurt the send). Output says what.
+  kExitCheck = 8,
 };
 
 // Maps a Status to the exit code a script should see.

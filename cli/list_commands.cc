@@ -367,14 +367,4 @@ int RunListImport(Context& ctx, const ListImportOptions& options) {
   return invalid > 0 ? kExitPartial : kExitOk;
 }
 
-int RunListLs(Context& ctx) {
-  Result<db::Database*> db = ctx.Database();
-  if (!db.ok()) return ctx.SetupFailure(db.status());
-  Result<std::vector<db::ListInfo>> lists = (*db)->Lists();
-  if (!lists.ok()) return Fail(lists.status());
-  fmt::print("{:<30} {:>10} {:>10}\n", "LIST", "MEMBERS", "ACTIVE");
-  for (const auto& l : *lists) fmt::print("{:<30} {:>10} {:>10}\n", l.name, l.members, l.active);
-  return kExitOk;
-}
-
 }  // namespace postino::cli

@@ -1,4 +1,4 @@
-// list_commands.h: `postino list import|ls`.
+// list_commands.h: `postino list import` (ls and rm: manage_commands.h).
 #pragma once
 
 #include <string>
@@ -16,6 +16,5 @@ struct ListImportOptions {
 };
 
 int RunListImport(Context& ctx, const ListImportOptions& options);
-int RunListLs(Context& ctx);
 
 }  // namespace postino::cli

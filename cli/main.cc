@@ -8,6 +8,7 @@
 #include "cli/db_commands.h"
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
+#include "cli/marketer_cli.h"
 #include "cli/run_command.h"
 #include "cli/serve_command.h"
 #include "cli/user_commands.h"
@@ -65,9 +66,6 @@ int Main(int argc, char** argv) {
   import->add_option("--encoding", import_opts.encoding,
                      "file encoding: utf-8 (default), latin1 or windows-1252");
   import->callback([&] { action = [&](Context& ctx) { return RunListImport(ctx, import_opts); }; });
-  list->add_subcommand("ls", "show lists and their sizes")->callback([&] {
-    action = [](Context& ctx) { return RunListLs(ctx); };
-  });
 
   // template
   CLI::App* tpl = app.add_subcommand("template", "message templates");
@@ -80,17 +78,6 @@ int Main(int argc, char** argv) {
   tpl_add->add_option("--text", tpl_opts.text_file, "text part template file")->required();
   tpl_add->add_flag("--replace", tpl_opts.replace, "overwrite a template of the same name");
   tpl_add->callback([&] { action = [&](Context& ctx) { return RunTemplateAdd(ctx, tpl_opts); }; });
-  TemplatePreviewOptions preview_opts;
-  CLI::App* preview = tpl->add_subcommand("preview", "render one recipient's message to stdout");
-  preview->add_option("name", preview_opts.name, "template name")->required();
-  preview->add_option("--email", preview_opts.email, "subscriber whose attributes to use")
-      ->required();
-  preview->add_option("--from", preview_opts.from, "From address")
-      ->default_val("Preview <preview@example.com>");
-  preview->add_option("--campaign", preview_opts.campaign, "campaign name shown in {{campaign.name}}")
-      ->default_val("preview");
-  preview->callback(
-      [&] { action = [&](Context& ctx) { return RunTemplatePreview(ctx, preview_opts); }; });
 
   // campaign
   CLI::App* campaign = app.add_subcommand("campaign", "campaigns");
@@ -132,14 +119,6 @@ int Main(int argc, char** argv) {
   status->add_flag("-w,--watch", watch, "refresh every second until the campaign is over");
   status->callback(
       [&] { action = [&](Context& ctx) { return RunCampaignStatus(ctx, campaign_name, watch); }; });
-  std::string format = "table";
-  CLI::App* report = campaign->add_subcommand("report", "counts per status and per domain");
-  report->add_option("name", campaign_name, "campaign name")->required();
-  report->add_option("--format", format, "table, csv or json")
-      ->check(CLI::IsMember({"table", "csv", "json"}));
-  report->callback([&] {
-    action = [&](Context& ctx) { return RunCampaignReport(ctx, campaign_name, format); };
-  });
 
   // dkim
   CLI::App* dkim = app.add_subcommand("dkim", "DKIM keys");
@@ -177,7 +156,11 @@ int Main(int argc, char** argv) {
   });
   CLI::App* sup_ls = sup->add_subcommand("ls", "show suppressed addresses, newest first");
   sup_ls->add_option("--limit", sup_limit, "rows to show (default 100)");
-  sup_ls->callback([&] { action = [&](Context& ctx) { return RunSuppressLs(ctx, sup_limit); }; });
+  std::string sup_format = "table";
+  sup_ls->add_option("--format", sup_format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  sup_ls->callback(
+      [&] { action = [&](Context& ctx) { return RunSuppressLs(ctx, sup_limit, sup_format); }; });
   CLI::App* sup_rm = sup->add_subcommand("rm", "remove an address from the suppression list");
   sup_rm->add_option("email", sup_email, "address")->required();
   sup_rm->callback([&] { action = [&](Context& ctx) { return RunSuppressRm(ctx, sup_email); }; });
@@ -247,6 +230,9 @@ int Main(int argc, char** argv) {
   serve->add_flag("--http", serve_opts.http,
                   "the [http] listener: one-click unsubscribe, /metrics, /healthz");
   serve->callback([&] { action = [&](Context& ctx) { return RunServe(ctx, serve_opts); }; });
+  // Marketers' commands (issue 14): ls/rm/show, preview, check, plan, test,
+  // report, subscriber (cli/marketer_cli.cc).
+  AddMarketerCommands(app, list, tpl, campaign, action);
 
   try {
     app.parse(argc, argv);

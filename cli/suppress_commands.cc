@@ -6,8 +6,10 @@
 
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "address/address.h"
+#include "cli/output.h"
 #include "common/csv.h"
 #include "common/strings.h"
 
@@ -95,14 +97,27 @@ int RunSuppressImport(Context& ctx, const std::string& file, const std::string& 
   return invalid > 0 ? kExitPartial : kExitOk;
 }
 
-int RunSuppressLs(Context& ctx, int limit) {
+int RunSuppressLs(Context& ctx, int limit, const std::string& format) {
   Result<db::Database*> db = ctx.Database();
   if (!db.ok()) return ctx.SetupFailure(db.status());
   Result<db::Database::Table> t = (*db)->Query(
       "SELECT email_key, reason, coalesce(detail, ''), to_char(created_at AT TIME ZONE 'UTC', "
-      "'YYYY-MM-DD HH24:MI') FROM suppressions ORDER BY created_at DESC, email_key LIMIT $1",
+      "'YYYY-MM-DD HH24:MI'), to_char(created_at AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM suppressions ORDER BY created_at DESC, email_key "
+      "LIMIT $1",
       {std::to_string(limit)});
   if (!t.ok()) return Fail(t.status());
+  if (format == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& row : t->rows) {
+      out.push_back({{"email", row[0].value_or("")},
+                     {"reason", row[1].value_or("")},
+                     {"detail", row[2].value_or("")},
+                     {"since", row[4].value_or("")}});
+    }
+    PrintJson(out);
+    return kExitOk;
+  }
   fmt::print("{:<40} {:<12} {:<17} {}\n", "ADDRESS", "REASON", "SINCE (UTC)", "DETAIL");
   for (const auto& row : t->rows) {
     // The detail is often a remote server's reply: printed escaped.

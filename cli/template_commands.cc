@@ -6,10 +6,13 @@
 
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "address/address.h"
+#include "cli/output.h"
 #include "scheduler/message_renderer.h"
+#include "templates/mime_decode.h"
 #include "templates/template.h"
 
 namespace postino::cli {
@@ -30,6 +33,23 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
 }
 
 }  // namespace
+
+std::vector<std::string> PreviewWarnings(const config::Config& cfg,
+                                         const templates::DecodedMessage& m, bool dkim_signed,
+                                         const std::string& from_address) {
+  std::vector<std::string> out;
+  if (m.has_html && m.html.find("href=\"\"") != std::string::npos) {
+    out.push_back(cfg.unsubscribe.url_base.empty()
+                      ? "the HTML part has an empty link (href=\"\"): {{unsubscribe_url}} is "
+                        "empty because [unsubscribe] url_base is not set in " + cfg.file
+                      : "the HTML part has an empty link (href=\"\")");
+  }
+  if (!dkim_signed) {
+    out.push_back("no DKIM key for " + from_address.substr(from_address.rfind('@') + 1) +
+                  " in [dkim]: messages go out unsigned (Gmail and Yahoo require DKIM)");
+  }
+  return out;
+}
 
 int RunTemplateAdd(Context& ctx, const TemplateAddOptions& o) {
   if (o.name.empty()) return Fail(Status::InvalidArgument("the template name is empty"));
@@ -100,7 +120,60 @@ int RunTemplatePreview(Context& ctx, const TemplatePreviewOptions& o) {
   Result<RenderedMessage> msg =
       (*renderer)->Render(**prepared, rcpt->ToString(), *attrs, /*delivery_id=*/0, "");
   if (!msg.ok()) return Fail(msg.status());
-  fmt::print("{}", *msg->data);
+  const std::vector<std::string>& missing = msg->missing_fields;
+  templates::DecodedMessage decoded = templates::DecodeMessage(*msg->data);
+  if (!o.html_file.empty()) {
+    std::ofstream out(o.html_file, std::ios::binary | std::ios::trunc);
+    out << decoded.html;
+    if (!out.flush()) {
+      return Fail(Status::IoError(
+          fmt::format("--html {}: cannot write: {}", o.html_file, std::strerror(errno))));
+    }
+  }
+  std::vector<std::string> warnings = PreviewWarnings(**cfg, decoded, msg->dkim_signed,
+                                                      campaign.from_address);
+  if (o.format == "json") {
+    nlohmann::json headers = nlohmann::json::array();
+    for (const auto& [name, value] : decoded.headers) headers.push_back({name, value});
+    PrintJson({{"template", o.name},
+               {"email", rcpt->ToString()},
+               {"subject", decoded.Header("Subject")},
+               {"headers", headers},
+               {"text", decoded.text},
+               {"html", decoded.html},
+               {"size", msg->data->size()},
+               {"dkim_signed", msg->dkim_signed},
+               {"missing_fields", missing},
+               {"warnings", warnings}});
+  } else if (o.raw) {
+    fmt::print("{}", *msg->data);
+  } else {
+    for (const char* h : {"From", "To", "Reply-To", "Subject", "List-Unsubscribe"}) {
+      std::string v = decoded.Header(h);
+      if (!v.empty()) fmt::print("{}: {}\n", h, Printable(v));
+    }
+    fmt::print("Size: {} bytes, {}\n", msg->data->size(),
+               msg->dkim_signed ? "DKIM-signed" : "not DKIM-signed");
+    fmt::print("\n--- text part ---\n{}\n", decoded.has_text ? Printable(decoded.text, true)
+                                                             : std::string("(no text part)"));
+    if (!decoded.has_html) {
+      fmt::print("--- html part: none ---\n");
+    } else if (!o.html_file.empty()) {
+      fmt::print("--- html part: {} bytes written to {} ---\n", decoded.html.size(), o.html_file);
+    } else {
+      fmt::print("--- html part: {} bytes (--html FILE writes it) ---\n", decoded.html.size());
+    }
+  }
+  for (const std::string& w : warnings) fmt::print(stderr, "postino: warning: {}\n", w);
+  if (!missing.empty()) {
+    std::string names;
+    for (const std::string& n : missing) names += (names.empty() ? "" : ", ") + n;
+    fmt::print(stderr,
+               "postino: {} lacks {} field{} the template uses (rendered empty): {}; add them "
+               "to the list (list import) or give a default ({{{{name | default: \"...\"}}}})\n",
+               rcpt->ToString(), missing.size(), missing.size() == 1 ? "" : "s", Printable(names));
+    return kExitCheck;
+  }
   return kExitOk;
 }
 

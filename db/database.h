@@ -486,6 +486,98 @@ class Database {
   // (final DSN cleared, or delay warning sent). With no dsn (NOTIFY or the
   // sender's ownership forbid one) only the marks are written.
   virtual Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) = 0;
+  // ---- Marketers' management and reports (issue 14): db/catalog.cc, db/reports.cc ----
+  // One row of `campaign ls`.
+  struct CampaignListRow {
+    int64_t id = 0;
+    std::string name, status, list_name, template_name, from_address;
+    int64_t total = 0, delivered = 0, bounced = 0, remaining = 0;  // remaining: pending+deferred
+    TimePoint created_at;
+    std::optional<TimePoint> scheduled_at, started_at, finished_at;
+  };
+  virtual Result<std::vector<CampaignListRow>> ListCampaigns() = 0;
+  // Deletes a draft campaign; FailedPrecondition (naming the status) for any other.
+  virtual Status DeleteDraftCampaign(const std::string& name) = 0;
+  struct TemplateInfo {
+    std::string name, subject;
+    int64_t campaigns = 0;  // campaigns using it
+    TimePoint updated_at;
+  };
+  virtual Result<std::vector<TemplateInfo>> ListTemplates() = 0;
+  // Deletes a template; FailedPrecondition naming the campaigns that use it.
+  virtual Status DeleteTemplate(const std::string& name) = 0;
+  // Deletes a list and its memberships (subscribers stay); FailedPrecondition
+  // naming the campaigns that use it. Returns the memberships removed.
+  virtual Result<int64_t> DeleteList(const std::string& name) = 0;
+  struct SubscriberInfo {
+    int64_t id = 0;
+    std::string email, domain, status, attributes_json;
+    TimePoint created_at, updated_at;
+    std::vector<std::string> lists;
+    std::string suppression_reason;  // "" = not suppressed
+    struct Recent {
+      std::string campaign, status, reply;
+      int attempts = 0;
+      std::optional<TimePoint> last_attempt_at;
+    };
+    std::vector<Recent> deliveries;  // newest first, at most 20
+  };
+  virtual Result<SubscriberInfo> GetSubscriber(const std::string& email) = 0;
+  // Status `unsubscribed` and a suppression (reason unsubscribe); false when
+  // already unsubscribed and suppressed.
+  virtual Result<bool> UnsubscribeSubscriber(const std::string& email, const std::string& detail) = 0;
+  // Erases a subscriber: memberships, delivery rows and their events go too
+  // (a suppression entry stays). FailedPrecondition while a delivery of a
+  // campaign not finished or cancelled is still to be sent.
+  virtual Status DeleteSubscriber(const std::string& email) = 0;
+
+  // Recipients of a list for `campaign check`: keyset pages by subscriber id.
+  struct ListRecipient {
+    int64_t subscriber_id = 0;
+    std::string email, domain, attributes_json;
+    bool sendable = true;  // active and not suppressed
+  };
+  virtual Result<std::vector<ListRecipient>> ListRecipients(int64_t list_id, int64_t after_id,
+                                                            int limit) = 0;
+  // Recipients per domain still to send: a draft's (or scheduled campaign's
+  // before launch) sendable list members, otherwise its pending and deferred
+  // deliveries. Largest first.
+  struct DomainRecipients {
+    std::string domain;
+    int64_t recipients = 0;
+  };
+  virtual Result<std::vector<DomainRecipients>> RemainingByDomain(const CampaignRow& c) = 0;
+  // What `campaign status` needs for an honest ETA.
+  struct WaitInfo {
+    int64_t due_now = 0;        // pending/deferred with next_attempt_at <= now
+    int64_t waiting = 0;        // pending/deferred not due yet
+    std::optional<TimePoint> next_attempt_at;  // earliest of the waiting ones
+    std::optional<TimePoint> last_attempt_at;  // latest of the waiting ones
+    int64_t leased = 0;         // held by a node right now
+    double recent_rate = 0;     // final results per second over the last 5 minutes
+  };
+  virtual Result<WaitInfo> CampaignWaits(int64_t campaign_id) = 0;
+  // Attempt results per time bucket (delivery_events), for the report curve.
+  struct TimelinePoint {
+    TimePoint at;  // bucket start
+    int64_t delivered = 0, deferred = 0, bounced = 0, other = 0;
+  };
+  virtual Result<std::vector<TimelinePoint>> CampaignTimeline(int64_t campaign_id,
+                                                              int bucket_seconds) = 0;
+  // First and last event of a campaign (nullopt when none).
+  virtual Result<std::optional<std::pair<TimePoint, TimePoint>>> CampaignEventSpan(
+      int64_t campaign_id) = 0;
+  // Deferral reasons (delivery_events with status deferred), normalized.
+  struct ReasonCount {
+    std::string status;
+    int code = 0;
+    std::string enhanced, reason;
+    int64_t count = 0;
+  };
+  virtual Result<std::vector<ReasonCount>> DeferralReasons(int64_t campaign_id, int limit) = 0;
+  // Egress events (suspend, slow, ...) between two times, oldest first.
+  virtual Result<std::vector<EgressEvent>> EgressEventsBetween(TimePoint from, TimePoint to,
+                                                               int limit) = 0;
 };
 
 }  // namespace postino::db

@@ -144,6 +144,28 @@ class PgDatabase final : public Database {
   Result<std::vector<DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
                                            std::chrono::seconds max_queue_time) override;
   Result<int64_t> RecordDsn(const DsnWork& work, const std::optional<NewSubmission>& dsn) override;
+  // In catalog.cc (issue 14: management for marketers).
+  Result<std::vector<CampaignListRow>> ListCampaigns() override;
+  Status DeleteDraftCampaign(const std::string& name) override;
+  Result<std::vector<TemplateInfo>> ListTemplates() override;
+  Status DeleteTemplate(const std::string& name) override;
+  Result<int64_t> DeleteList(const std::string& name) override;
+  Result<SubscriberInfo> GetSubscriber(const std::string& email) override;
+  Result<bool> UnsubscribeSubscriber(const std::string& email, const std::string& detail) override;
+  Status DeleteSubscriber(const std::string& email) override;
+  Result<std::vector<ListRecipient>> ListRecipients(int64_t list_id, int64_t after_id,
+                                                    int limit) override;
+
+  // In reports.cc (issue 14: plan, status ETA, HTML report).
+  Result<std::vector<DomainRecipients>> RemainingByDomain(const CampaignRow& c) override;
+  Result<WaitInfo> CampaignWaits(int64_t campaign_id) override;
+  Result<std::vector<TimelinePoint>> CampaignTimeline(int64_t campaign_id,
+                                                      int bucket_seconds) override;
+  Result<std::optional<std::pair<TimePoint, TimePoint>>> CampaignEventSpan(
+      int64_t campaign_id) override;
+  Result<std::vector<ReasonCount>> DeferralReasons(int64_t campaign_id, int limit) override;
+  Result<std::vector<EgressEvent>> EgressEventsBetween(TimePoint from, TimePoint to,
+                                                       int limit) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

@@ -14,7 +14,8 @@ packages=(
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps
-  # http/ (issue 13): the listener library; browser, metrics linter and load tools for its tests
+  # http/ (issue 13): the listener library; browser (also the HTML campaign
+  # report's test, issue 14), metrics linter and load tools for its tests
   libmicrohttpd-dev chromium prometheus apache2-utils wrk
 )
 

@@ -106,17 +106,19 @@ class MessageRenderer::Impl {
 
   // Renders and signs.
   Result<RenderedMessage> Finish(const PreparedCampaign& campaign,
-                                 const templates::RecipientData& r) const {
+                                 const templates::RecipientData& r, bool sign = true) const {
     Result<templates::RenderedMessage> m =
         campaign.prepared_->Render(r, std::chrono::system_clock::now());
     if (!m.ok()) return m.status();
-    if (campaign.sign_) {
+    if (campaign.sign_ && sign) {
       Status st = signer_->SignInPlace(&m->bytes, std::chrono::system_clock::now());
       if (!st.ok()) return st;
     }
     RenderedMessage out;
     out.message_id = m->message_id;
     out.envelope_from = m->envelope_from;
+    out.missing_fields = std::move(m->stats.missing_names);
+    out.dkim_signed = campaign.sign_ && sign;
     out.data = std::make_shared<const std::string>(std::move(m->bytes));
     return out;
   }
@@ -294,6 +296,22 @@ Result<RenderedMessage> MessageRenderer::Render(const PreparedCampaign& campaign
   r.unsubscribe_token = impl_->Token(campaign.campaign_id_, delivery_id, email);
   r.message_id = message_id;
   return impl_->Finish(campaign, r);
+}
+
+Result<RenderedMessage> MessageRenderer::RenderUnsigned(const PreparedCampaign& campaign,
+                                                        const std::string& email,
+                                                        const std::string& attributes_json,
+                                                        int64_t delivery_id) const {
+  nlohmann::json attrs = nlohmann::json::parse(attributes_json.empty() ? "{}" : attributes_json,
+                                               nullptr, /*allow_exceptions=*/false);
+  if (attrs.is_discarded() || !attrs.is_object()) {
+    return Status::InvalidArgument(fmt::format("attributes of {} are not a JSON object", email));
+  }
+  templates::RecipientData r;
+  r.email = email;
+  r.attributes = &attrs;
+  r.unsubscribe_token = impl_->Token(campaign.campaign_id_, delivery_id, email);
+  return impl_->Finish(campaign, r, /*sign=*/false);
 }
 
 Result<RenderedMessage> MessageRenderer::RenderShared(const PreparedCampaign& campaign,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -40,6 +41,10 @@ struct RenderedMessage {
   std::shared_ptr<const std::string> data;  // CRLF, not dot-stuffed
   std::string message_id;                   // without <>
   std::string envelope_from;                // MAIL FROM
+  // Template fields that rendered empty for want of a value (the first 16
+  // distinct names, templates::RenderStats::missing_names), for previews and checks.
+  std::vector<std::string> missing_fields;
+  bool dkim_signed = false;
 };
 
 // A campaign ready to render: immutable, shared by the worker threads.
@@ -49,6 +54,8 @@ class PreparedCampaign {
   const std::string& name() const { return name_; }
   // Recipients sharing one message (1 = one personalised message each).
   int recipients_per_message() const { return recipients_per_message_; }
+  // True when a DKIM key for the From domain is configured (messages are signed).
+  bool dkim_signed() const { return sign_; }
 
  private:
   friend class MessageRenderer;
@@ -84,6 +91,11 @@ class MessageRenderer {
   // recipient attributes are available. Thread-safe. `message_id` as above.
   Result<RenderedMessage> RenderShared(const PreparedCampaign& campaign,
                                        const std::string& message_id) const;
+  // Like Render, without the DKIM signature (`campaign check` renders a
+  // whole list; the signature's size is measured once instead).
+  Result<RenderedMessage> RenderUnsigned(const PreparedCampaign& campaign, const std::string& email,
+                                         const std::string& attributes_json,
+                                         int64_t delivery_id) const;
 
   // A submitted message as sent: signed with the DKIM key(s) of its From
   // domain when the configuration has one, else unchanged (`*signed_out`
