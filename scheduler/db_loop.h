@@ -49,6 +49,8 @@ class DbLoop {
     std::function<void(std::vector<Job>)> dispatch;             // to the render workers
     std::function<std::vector<int64_t>()> take_unrendered;      // jobs left when stopping
     std::function<void(bool up)> db_state;                      // reachable or not
+    // Paths an operator lifted (`postino sources resume`), to the engine.
+    std::function<void(std::vector<db::Database::EgressEvent>)> path_lifts;
   };
 
   DbLoop(WorkStore& store, const Clock& clock, DbLoopOptions options, Outbox& outbox,
@@ -109,6 +111,8 @@ class DbLoop {
   std::optional<MonoTime> last_renew_, last_housekeeping_;
   Nanos backoff_{0};
   std::set<int64_t> blocked_;
+  // Operator resumes after this time are still to be passed on (path_lifts).
+  db::TimePoint resumes_since_{};
 };
 
 }  // namespace postino::scheduler

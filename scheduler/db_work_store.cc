@@ -98,6 +98,9 @@ class DbWorkStore final : public WorkStore {
   Result<std::vector<db::Database::EgressEvent>> ActivePathStates() override {
     return Call([&](db::Database& d) { return d.ActivePathStates(); });
   }
+  Result<std::vector<db::Database::EgressEvent>> OperatorResumes(db::TimePoint since) override {
+    return Call([&](db::Database& d) { return d.OperatorResumes(since); });
+  }
 
  private:
   // Runs `f` on the work connection, connecting first if needed; a lost

@@ -57,6 +57,9 @@ class WorkStore {
                                     const std::vector<db::Database::EgressEvent>& events) = 0;
   virtual Result<std::vector<db::Database::SentCount>> WarmupCounts() = 0;
   virtual Result<std::vector<db::Database::EgressEvent>> ActivePathStates() = 0;
+  // Suspensions and slow-downs an operator lifted (`postino sources resume`)
+  // after `since`, oldest first.
+  virtual Result<std::vector<db::Database::EgressEvent>> OperatorResumes(db::TimePoint since) = 0;
 };
 
 }  // namespace postino::scheduler
