@@ -8,6 +8,7 @@
 #include "cli/db_commands.h"
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
+#include "cli/operator_cli.h"
 #include "cli/run_command.h"
 #include "cli/sources_command.h"
 #include "cli/suppress_commands.h"
@@ -173,7 +174,11 @@ int Main(int argc, char** argv) {
   CLI::App* sources = app.add_subcommand(
       "sources", "each source's state, today's count and warm-up cap; suspended or slowed paths");
   sources->add_option("--events", source_events, "recent path events to show (default 10)");
-  sources->callback([&] { action = [&](Context& ctx) { return RunSources(ctx, source_events); }; });
+  sources->callback([&, sources] {
+    if (sources->get_subcommands().empty()) {  // not `sources resume`
+      action = [&](Context& ctx) { return RunSources(ctx, source_events); };
+    }
+  });
 
   // run
   RunOptions run_opts;
@@ -182,6 +187,9 @@ int Main(int argc, char** argv) {
                 "exit 0 when nothing is left to send now (for cron)");
   run->add_option("--node", run_opts.node_id, "node id (default: config node.id, else host name)");
   run->callback([&] { action = [&](Context& ctx) { return RunEngine(ctx, run_opts); }; });
+
+  // Operators (issue 14): config check, dns check, queue, sources resume, --log-format.
+  std::shared_ptr<OperatorCliState> operator_cli = AddOperatorCommands(app, &action);
 
   try {
     app.parse(argc, argv);
@@ -193,6 +201,7 @@ int Main(int argc, char** argv) {
     log::Level level;
     if (log::ParseLevel(log_level, &level)) log::SetLevel(level);
   }
+  ApplyOperatorGlobals(*operator_cli);
   if (!action) return kExitUsage;
   Context ctx(config_flag);
   return action(ctx);
