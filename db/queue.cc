@@ -35,7 +35,12 @@ Result<std::vector<Database::QueueRow>> PgDatabase::QueueSummary(const QueueFilt
         " count(*) FILTER (WHERE d.lease_until >= now()),"
         " extract(epoch FROM min(d.next_attempt_at) FILTER ("
         "  WHERE d.next_attempt_at <> 'infinity'))::float8,"
-        " (array_agg(concat_ws(' ', d.last_code::text, d.last_enhanced, d.last_reply)"
+        // The reply once: "451 4.2.1 text", whether or not the stored text
+        // starts with the enhanced code already.
+        " (array_agg(CASE WHEN d.last_reply ~ '^[0-9]{3}[ -]' THEN d.last_reply"
+        "   WHEN d.last_enhanced <> '' AND position(d.last_enhanced in d.last_reply) = 1"
+        "   THEN concat_ws(' ', d.last_code::text, d.last_reply)"
+        "   ELSE concat_ws(' ', d.last_code::text, d.last_enhanced, d.last_reply) END"
         "   ORDER BY d.last_attempt_at DESC) FILTER (WHERE d.last_attempt_at IS NOT NULL))[1],"
         " extract(epoch FROM max(d.last_attempt_at))::float8"
         " FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign_id"
