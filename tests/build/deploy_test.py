@@ -62,9 +62,10 @@ def install_layout(build, tmp):
         text = open(service).read()
         for needle in ["User=postino", "ProtectSystem=strict", "ReadWritePaths=/var/lib/postino",
                        "NoNewPrivileges=true", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
-                       "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID",
-                       "ExecStart=%s/bin/postino run" % prefix]:
+                       "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID"]:
             check(needle in text, "postino.service lacks " + needle)
+        check(re.search(r"^ExecStart=/\S*/bin/postino run$", text, re.M),
+              "postino.service: no ExecStart=.../bin/postino run")
     cron = os.path.join(prefix, "lib/systemd/system/postino-cron.service")
     if os.path.exists(cron):
         check("postino run --until-idle" in open(cron).read(), "postino-cron.service: no --until-idle")
@@ -78,8 +79,14 @@ def systemd_verify(prefix, tmp):
         return
     units = os.path.join(tmp, "units")
     os.makedirs(units)
+    # The units name the configured install prefix's binary; point them at
+    # the one just installed so verify can check the command exists.
+    binary = os.path.join(prefix, "bin/postino")
     for name in ["postino.service", "postino-cron.service", "postino-cron.timer"]:
-        shutil.copy(os.path.join(prefix, "lib/systemd/system", name), units)
+        text = open(os.path.join(prefix, "lib/systemd/system", name)).read()
+        text = re.sub(r"/\S*/bin/postino\b", binary, text)
+        with open(os.path.join(units, name), "w") as f:
+            f.write(text)
     paths = [os.path.join(units, n) for n in sorted(os.listdir(units))]
     r = subprocess.run([tool, "verify", "--man=no", *paths], capture_output=True, text=True,
                        env={**os.environ, "SYSTEMD_UNIT_PATH": units + ":"})
