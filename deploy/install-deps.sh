@@ -12,6 +12,9 @@ packages=(
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps
+  # deploy/ checks (tests/build/deploy_test.py): compose.yaml parsing, man -l
+  # (systemd-analyze verify runs when the systemd package is present, else is skipped)
+  python3-yaml man-db
 )
 
 missing=()
