@@ -9,6 +9,7 @@
 #include "cli/dkim_commands.h"
 #include "cli/list_commands.h"
 #include "cli/marketer_cli.h"
+#include "cli/operator_cli.h"
 #include "cli/run_command.h"
 #include "cli/serve_command.h"
 #include "cli/user_commands.h"
@@ -170,7 +171,11 @@ int Main(int argc, char** argv) {
   CLI::App* sources = app.add_subcommand(
       "sources", "each source's state, today's count and warm-up cap; suspended or slowed paths");
   sources->add_option("--events", source_events, "recent path events to show (default 10)");
-  sources->callback([&] { action = [&](Context& ctx) { return RunSources(ctx, source_events); }; });
+  sources->callback([&, sources] {
+    if (sources->get_subcommands().empty()) {  // not `sources resume`
+      action = [&](Context& ctx) { return RunSources(ctx, source_events); };
+    }
+  });
 
   // submitted (issue 12)
   AddSubmittedCommands(app, action);
@@ -233,6 +238,8 @@ int Main(int argc, char** argv) {
   // Marketers' commands (issue 14): ls/rm/show, preview, check, plan, test,
   // report, subscriber (cli/marketer_cli.cc).
   AddMarketerCommands(app, list, tpl, campaign, action);
+  // Operators (issue 14): config check, dns check, queue, sources resume, --log-format.
+  std::shared_ptr<OperatorCliState> operator_cli = AddOperatorCommands(app, &action);
 
   try {
     app.parse(argc, argv);
@@ -244,6 +251,7 @@ int Main(int argc, char** argv) {
     log::Level level;
     if (log::ParseLevel(log_level, &level)) log::SetLevel(level);
   }
+  ApplyOperatorGlobals(*operator_cli);
   if (!action) return kExitUsage;
   Context ctx(config_flag);
   return action(ctx);

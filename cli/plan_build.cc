@@ -100,9 +100,12 @@ Result<BuiltPlan> BuildPlan(const config::Config& cfg, db::Database& db,
     const delivery::Route* route = delivery::MatchRoute(ec->routes, d.domain);
     std::vector<std::string> names;
     std::string problem;
-    // The site as the engine forms it (Engine::Impl::AttachSite).
+    std::string key;
+    // The site as the engine forms it (Engine::Impl::AttachSite): a static
+    // route's site is its host and port.
     if (route != nullptr && route->kind == delivery::Route::Kind::kStatic) {
       names.push_back(route->site_per_domain ? d.domain : route->host);
+      if (!route->site_per_domain) key = shaping::MakeStaticSiteKey(route->host, route->port);
     } else {
       auto it = resolved.find(d.domain);
       if (it == resolved.end()) {
@@ -114,7 +117,7 @@ Result<BuiltPlan> BuildPlan(const config::Config& cfg, db::Database& db,
       }
       if (names.empty()) names.push_back(d.domain);
     }
-    std::string key = shaping::MakeSiteKey(names);
+    if (key.empty()) key = shaping::MakeSiteKey(names);
     auto [it, fresh] = site_index.emplace(key, in.sites.size());
     if (fresh) {
       scheduler::PlanSite site;

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "engine/shaping/warmup.h"
 #include "scheduler/engine_config.h"
@@ -33,13 +34,9 @@ int RunSources(Context& ctx, int events) {
   std::map<std::string, std::vector<std::string>> limited;  // source -> descriptions
   for (const auto& e : *active) {
     if (!e.until) continue;
-    std::time_t until = std::chrono::system_clock::to_time_t(*e.until);
-    std::tm tm{};
-    gmtime_r(&until, &tm);
     limited[e.source_name].push_back(fmt::format(
-        "{} {}{} until {:02}:{:02}:{:02} UTC ({})", e.site, e.action,
-        e.action == "slowed" ? " to " + e.rate : "", tm.tm_hour, tm.tm_min, tm.tm_sec,
-        EscapeControl(e.reply.substr(0, 60))));
+        "{} {}{} until {} ({})", e.site, e.action, e.action == "slowed" ? " to " + e.rate : "",
+        log::IsoTime(*e.until), EscapeControl(e.reply.substr(0, 60))));
   }
 
   shaping::WarmupTracker warmup(SystemClock::Instance(), scheduler::MakeWarmupPlans(**cfg));
@@ -61,12 +58,14 @@ int RunSources(Context& ctx, int events) {
   }
   if (events > 0) {
     Result<db::Database::Table> recent = (*db)->Query(
-        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), source_name, site, "
+        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), source_name, site, "
         "action, coalesce(rate, ''), coalesce(reply, '') FROM egress_events ORDER BY at DESC, id "
         "DESC LIMIT $1",
         {std::to_string(events)});
     if (!recent.ok()) return Fail(recent.status());
-    if (!recent->rows.empty()) fmt::print("\nRecent path events (UTC)\n");
+    if (!recent->rows.empty()) {
+      fmt::print("\nRecent path events (`postino sources resume SOURCE` lifts a suspension)\n");
+    }
     for (const auto& row : recent->rows) {
       fmt::print("{}  {:<12} {:<10} {:<28} {} {}\n", row[0].value_or(""), row[1].value_or(""),
                  row[3].value_or(""), row[2].value_or("").substr(0, 28), row[4].value_or(""),

@@ -26,13 +26,41 @@ int PatternSpecificity(std::string_view pattern) {
   return 100000 + static_cast<int>(pattern.size());
 }
 
+namespace {
+
+// "host:25" -> "host", "[::1]:25" -> "::1"; anything else unchanged.
+std::string_view WithoutPort(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close != std::string_view::npos && close + 1 < host.size() && host[close + 1] == ':') {
+      return host.substr(1, close - 1);
+    }
+    return host;
+  }
+  size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == host.size()) return host;
+  if (host.find(':') != colon) return host;  // a bare IPv6 literal
+  for (char c : host.substr(colon + 1)) {
+    if (c < '0' || c > '9') return host;
+  }
+  return host.substr(0, colon);
+}
+
+}  // namespace
+
 bool SiteMatches(std::string_view pattern, std::string_view site_key) {
   if (EqualsIgnoreCase(pattern, site_key)) return true;
+  if (std::string_view bare = WithoutPort(site_key);
+      bare != site_key && EqualsIgnoreCase(pattern, bare)) {
+    return true;
+  }
   size_t start = 0;
   while (start <= site_key.size()) {
     size_t comma = site_key.find(',', start);
     if (comma == std::string_view::npos) comma = site_key.size();
-    if (comma > start && HostMatches(pattern, site_key.substr(start, comma - start))) return true;
+    if (comma > start && HostMatches(pattern, WithoutPort(site_key.substr(start, comma - start)))) {
+      return true;
+    }
     start = comma + 1;
   }
   return false;

@@ -21,6 +21,8 @@ int PatternSpecificity(std::string_view pattern);
 
 // True iff `pattern` matches at least one host of `site_key` (the MX host
 // names joined with ',', shaping::MakeSiteKey), or matches the key as a whole.
+// A static route's key "host:port" / "[v6]:port" (shaping::MakeStaticSiteKey)
+// is matched by the host without its port as well.
 bool SiteMatches(std::string_view pattern, std::string_view site_key);
 
 }  // namespace postino

@@ -578,6 +578,53 @@ class Database {
   // Egress events (suspend, slow, ...) between two times, oldest first.
   virtual Result<std::vector<EgressEvent>> EgressEventsBetween(TimePoint from, TimePoint to,
                                                                int limit) = 0;
+  // ---- Queue control for operators (issue 14; db/queue.cc) -------------------
+  // `postino queue ls|retry-now|hold|release` and `postino sources resume`.
+  // A recipient is "held" when an operator put it on hold (`queue hold`): its
+  // next_attempt_at is 'infinity', so no node claims it until `queue
+  // release` makes it due again. Filters: "" = any; campaign by name, domain
+  // exact (lowercase).
+  struct QueueFilter {
+    std::string campaign;
+    std::string domain;
+  };
+  struct QueueRow {
+    std::string campaign;  // "" for rows without a campaign (submitted mail)
+    std::string campaign_status;
+    std::string domain;
+    int64_t due = 0;       // pending/deferred, due now, not leased
+    int64_t waiting = 0;   // pending/deferred, next attempt in the future (not held)
+    int64_t deferred = 0;  // of due + waiting + held: status deferred (tried before)
+    int64_t held = 0;      // on hold (queue hold)
+    int64_t in_flight = 0; // under a live lease
+    std::optional<TimePoint> next_attempt;  // earliest next attempt not held
+    std::string last_reply;                 // the latest reply of a row of this group
+    std::optional<TimePoint> last_attempt;
+  };
+  virtual Result<std::vector<QueueRow>> QueueSummary(const QueueFilter& filter) = 0;
+  // Rows of the filter still to send (pending or deferred), not held, not
+  // leased, whose next attempt is in the future: due now. Returns how many.
+  virtual Result<int64_t> RetryNow(const QueueFilter& filter) = 0;
+  // Puts rows still to send (not leased) on hold; returns how many, and in
+  // `*leased` how many were skipped because a node is sending them now.
+  virtual Result<int64_t> HoldQueue(const QueueFilter& filter, int64_t* leased) = 0;
+  // Makes held rows due now; returns how many.
+  virtual Result<int64_t> ReleaseQueue(const QueueFilter& filter) = 0;
+  // True when a campaign of that name exists.
+  virtual Result<bool> CampaignExists(const std::string& name) = 0;
+  // Lifts the suspensions and slow-downs in force of `source_name` whose
+  // site matches `site_pattern` ("" = all; a site key or host pattern):
+  // writes an egress_events row (action resumed, node `node`) for each, which
+  // a starting node honours and a running node applies within a second.
+  // Returns the states lifted.
+  virtual Result<std::vector<EgressEvent>> ResumePaths(const std::string& node,
+                                                       const std::string& source_name,
+                                                       const std::string& site_pattern) = 0;
+  // The operator's resumes (ResumePaths rows) written after `since`.
+  virtual Result<std::vector<EgressEvent>> OperatorResumes(TimePoint since) = 0;
 };
+
+// The egress_events.node of rows written by `postino sources resume`.
+inline constexpr const char* kOperatorNode = "operator";
 
 }  // namespace postino::db

@@ -166,6 +166,16 @@ class PgDatabase final : public Database {
   Result<std::vector<ReasonCount>> DeferralReasons(int64_t campaign_id, int limit) override;
   Result<std::vector<EgressEvent>> EgressEventsBetween(TimePoint from, TimePoint to,
                                                        int limit) override;
+  // Queue control (db/queue.cc).
+  Result<std::vector<QueueRow>> QueueSummary(const QueueFilter& filter) override;
+  Result<int64_t> RetryNow(const QueueFilter& filter) override;
+  Result<int64_t> HoldQueue(const QueueFilter& filter, int64_t* leased) override;
+  Result<int64_t> ReleaseQueue(const QueueFilter& filter) override;
+  Result<bool> CampaignExists(const std::string& name) override;
+  Result<std::vector<EgressEvent>> ResumePaths(const std::string& node,
+                                               const std::string& source_name,
+                                               const std::string& site_pattern) override;
+  Result<std::vector<EgressEvent>> OperatorResumes(TimePoint since) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

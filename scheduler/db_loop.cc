@@ -47,6 +47,10 @@ DbLoop::DbLoop(WorkStore& store, const Clock& clock, DbLoopOptions options, Outb
       hooks_(std::move(hooks)) {}
 
 Status DbLoop::Start() {
+  // Lifts written just before this start are already absent from the path
+  // states the scheduler read; a few seconds of overlap are harmless (an
+  // open path is not lifted twice).
+  resumes_since_ = clock_.WallNow() - std::chrono::seconds(10);
   Status st = store_.LockNode(opt_.node);
   if (!st.ok()) return st;
   Result<std::vector<db::AttemptResult>> journal = ReadJournal(opt_.journal_path);
@@ -269,6 +273,14 @@ void DbLoop::Housekeeping(MonoTime now) {
     if (delays) last_delay_check_ = now;
     Status st = hooks_.dsn_round(delays);
     if (!st.ok()) return Failed(now, st);
+  }
+  if (hooks_.path_lifts) {
+    Result<std::vector<db::Database::EgressEvent>> lifts = store_.OperatorResumes(resumes_since_);
+    if (!lifts.ok()) return Failed(now, lifts.status());
+    if (!lifts->empty()) {
+      for (const auto& e : *lifts) resumes_since_ = std::max(resumes_since_, e.at);
+      hooks_.path_lifts(std::move(lifts).value());
+    }
   }
   std::optional<std::set<int64_t>> blocked = dispatcher_.Blocked(store_);
   if (blocked && *blocked != blocked_) {

@@ -52,6 +52,8 @@ class DbLoop {
     // DSNs of submitted mail (dsn_generator.h), with housekeeping; with
     // delay warnings about once a minute. Unset: none.
     std::function<Status(bool with_delays)> dsn_round;
+    // Paths an operator lifted (`postino sources resume`), to the engine.
+    std::function<void(std::vector<db::Database::EgressEvent>)> path_lifts;
   };
 
   DbLoop(WorkStore& store, const Clock& clock, DbLoopOptions options, Outbox& outbox,
@@ -115,6 +117,8 @@ class DbLoop {
   std::optional<MonoTime> next_partitions_;  // delivery_events months ahead (daily)
   Nanos backoff_{0};
   std::set<int64_t> blocked_;
+  // Operator resumes after this time are still to be passed on (path_lifts).
+  db::TimePoint resumes_since_{};
 };
 
 }  // namespace postino::scheduler

@@ -116,6 +116,9 @@ class DbWorkStore final : public WorkStore {
   Result<std::optional<db::UserRow>> GetUser(const std::string& name) override {
     return Call([&](db::Database& d) { return d.GetUser(name); });
   }
+  Result<std::vector<db::Database::EgressEvent>> OperatorResumes(db::TimePoint since) override {
+    return Call([&](db::Database& d) { return d.OperatorResumes(since); });
+  }
 
  private:
   // Runs `f` on the work connection, connecting first if needed; a lost

@@ -80,6 +80,13 @@ Scheduler::Scheduler(uv_loop_t* loop, const config::Config& config, SchedulerOpt
     Result<DsnRoundResult> r = RunDsnRound(*store_, dsn, with_delays, clock_.WallNow());
     return r.ok() ? Status::Ok() : r.status();
   };
+  h.path_lifts = [this](std::vector<db::Database::EgressEvent> lifts) {
+    {
+      std::lock_guard<std::mutex> lock(control_mu_);
+      for (auto& e : lifts) path_lifts_.push_back(std::move(e));
+    }
+    SendControl();
+  };
   db_loop_ = std::make_unique<DbLoop>(*store_, clock_, std::move(o), outbox_, stats_, dispatcher_,
                                       std::move(h));
 }
@@ -169,8 +176,14 @@ Status Scheduler::Reload(const config::Config& fresh) {
 
 void Scheduler::OnPathEvent(delivery::PathEvent e) {
   ExportPathEvent(e);
-  log::Warn("path {} -> {} {}{}: {}", e.source_name, e.site, delivery::PathEventActionName(e.action),
-            e.rate ? " to " + e.rate->ToString() : std::string(), e.reply);
+  const bool limited = e.action == delivery::PathEvent::Action::kSuspended ||
+                       e.action == delivery::PathEvent::Action::kSlowed;
+  log::WarnF({.site = e.site}, "path {} -> {} {}{}{}: {}", e.source_name, e.site,
+             delivery::PathEventActionName(e.action),
+             e.rate ? " to " + e.rate->ToString() : std::string(),
+             limited && e.until.time_since_epoch().count() != 0 ? " until " + log::IsoTime(e.until)
+                                                               : std::string(),
+             e.reply);
   db::Database::EgressEvent ev;
   ev.at = e.at.time_since_epoch().count() ? e.at : clock_.WallNow();
   ev.source_name = e.source_name;
@@ -295,9 +308,17 @@ void Scheduler::OnControl() {
     Stop(stop_code_.load(), why.empty() ? "requested" : why);
     return;
   }
+  std::vector<db::Database::EgressEvent> lifts;
   {
     std::lock_guard<std::mutex> lock(control_mu_);
     blocked_ = blocked_campaigns_;
+    lifts.swap(path_lifts_);
+  }
+  // `postino sources resume`: the operator lifted these paths.
+  for (const auto& e : lifts) {
+    size_t n = engine_ ? engine_->LiftPathStates(e.source_name, e.site) : 0;
+    log::Info("path {} -> {}: resumed by the operator ({} path(s) lifted)", e.source_name,
+              e.site.empty() ? "every site" : e.site, n);
   }
   const std::set<int64_t>& blocked = blocked_;
   if (blocked.empty() || stopping_) return;
@@ -417,6 +438,12 @@ void Scheduler::OnOutcome(delivery::Outcome o) {
   db::AttemptResult a = RecordOutcome(o, meta, retry_, cfg_.suppression.auto_suppress_hard_bounces,
                                       clock_.WallNow());
   ExportOutcome(a, o.source_address, o.site);
+  if (log::GetLevel() <= log::Level::kDebug) {
+    log::DebugF({.campaign = meta.campaign_id, .delivery = meta.delivery_id, .site = a.site,
+                 .host = a.mx_host},
+                "delivery {} to {}: {} ({})", meta.delivery_id, meta.email, a.status,
+                o.reply.ToString());
+  }
   if (a.status == "delivered") {
     ++delivered_;
   } else if (a.status == "deferred") {

@@ -125,6 +125,7 @@ class Scheduler {
   std::mutex control_mu_;
   std::set<int64_t> blocked_campaigns_;  // guarded by control_mu_
   std::string stop_why_;                 // guarded by control_mu_
+  std::vector<db::Database::EgressEvent> path_lifts_;  // guarded by control_mu_
 
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};

@@ -81,6 +81,9 @@ class WorkStore {
   virtual Result<std::optional<db::UserRow>> GetUser(const std::string& /*name*/) {
     return std::optional<db::UserRow>();
   }
+  // Suspensions and slow-downs an operator lifted (`postino sources resume`)
+  // after `since`, oldest first.
+  virtual Result<std::vector<db::Database::EgressEvent>> OperatorResumes(db::TimePoint since) = 0;
 };
 
 }  // namespace postino::scheduler

@@ -185,6 +185,8 @@ void Engine::Impl::OpenConnection(Destination* dest, Path* path, size_t host_ind
   cp.session.pipelining = true;
   cp.session.max_transactions = std::max(1, limits.max_messages_per_connection);
   cp.session.timeouts = config_.timeouts;
+  cp.session.log_connection = next_connection_id_++;
+  cp.session.log_host = fmt::format("{} [{}]:{}", h.name, h.ip, h.port);
   cp.idle_timeout = config_.idle_timeout;
   cp.tls_context = tls_context_;
   dest->keeps_slot_turn = false;

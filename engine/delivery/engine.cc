@@ -298,6 +298,9 @@ EngineCounts Engine::Counts() const { return impl_->Counts(); }
 void Engine::SeedPathStates(const std::vector<PathEvent>& active) {
   impl_->SeedPathStates(active);
 }
+size_t Engine::LiftPathStates(const std::string& source_name, const std::string& site) {
+  return impl_->LiftPathStates(source_name, site);
+}
 
 }  // namespace postino::delivery
 

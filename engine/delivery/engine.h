@@ -276,6 +276,12 @@ class Engine {
   // reported for a seeded state itself; its end is (kResumed, or kRecovering
   // after a slow-down). Other events are ignored. Call once at start.
   void SeedPathStates(const std::vector<PathEvent>& active);
+  // Ends the suspension or slow-down of the paths of `source_name` to
+  // `site` ("" = every site) now, as an operator asked (`postino sources
+  // resume`, read back from egress_events by the scheduler). A path whose
+  // state changes reports kResumed; seeded states not yet applied are
+  // dropped. Returns how many paths were lifted.
+  size_t LiftPathStates(const std::string& source_name, const std::string& site);
   // Per-source and per-path state for `postino sources`.
   std::vector<SourceSnapshot> SourceStates() const;
   EngineCounts Counts() const;

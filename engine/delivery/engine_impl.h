@@ -75,6 +75,7 @@ class Engine::Impl final : public ConnectionOwner {
 
   // ---- path_state.cc
   void SeedPathStates(const std::vector<PathEvent>& active);
+  size_t LiftPathStates(const std::string& source_name, const std::string& site);
   void OnWatch();
 
   // ---- connections.cc and results.cc (ConnectionOwner)
@@ -192,6 +193,7 @@ class Engine::Impl final : public ConnectionOwner {
   WakeQueue wakes_;  // destinations holding messages back until a time
   size_t in_flight_ = 0;
   uint64_t next_seq_ = 1;
+  uint64_t next_connection_id_ = 1;  // names connections in log lines
   bool shutting_down_ = false;
   std::function<void()> done_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

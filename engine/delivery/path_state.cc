@@ -48,10 +48,10 @@ bool Engine::Impl::ApplyPathAction(Path* path, const std::string& domain,
     e.action = PathEvent::Action::kSlowed;
   }
   e.rate = path->egress.CurrentRate(now);
-  log::Info("delivery: path {} -> {} {} for {} s by rule {}: {}", path->source->config.name,
-            path->site->key, PathEventActionName(e.action),
-            std::chrono::duration_cast<std::chrono::seconds>(decision.path_for).count(),
-            decision.rule, e.reply);
+  log::InfoF({.site = path->site->key}, "delivery: path {} -> {} {} for {} s (until {}) by rule {}: {}",
+             path->source->config.name, path->site->key, PathEventActionName(e.action),
+             std::chrono::duration_cast<std::chrono::seconds>(decision.path_for).count(),
+             log::IsoTime(e.until), decision.rule, e.reply);
   path->reported = path->egress.State(now);
   // Always reported, so the caller records every path action.
   EmitPathEvent(path, std::move(e));
@@ -76,6 +76,32 @@ void Engine::Impl::SeedPathStates(const std::vector<PathEvent>& active) {
   }
 }
 
+size_t Engine::Impl::LiftPathStates(const std::string& source_name, const std::string& site) {
+  for (auto it = seeded_.begin(); it != seeded_.end();) {
+    bool match = it->first.first == source_name && (site.empty() || it->first.second == site);
+    it = match ? seeded_.erase(it) : std::next(it);
+  }
+  const MonoTime now = Now();
+  size_t lifted = 0;
+  std::unordered_set<Site*> changed;
+  for (auto& [key, s] : sites_) {
+    if (!site.empty() && key != site) continue;
+    for (auto& [source, path] : s->paths) {
+      if (source->config.name != source_name) continue;
+      if (path->egress.State(now) == shaping::PathState::kOpen) continue;
+      path->egress.Lift();
+      ++lifted;
+      log::Info("delivery: path {} -> {} lifted by the operator", source_name, key);
+      ReportPathState(path.get(), now);
+      changed.insert(s.get());
+    }
+  }
+  for (auto& [key, dest] : destinations_) {
+    if (changed.count(dest->site) != 0 && !dest->empty()) SchedulePump(dest.get());
+  }
+  return lifted;
+}
+
 void Engine::Impl::ApplySeed(Path* path) {
   if (seeded_.empty()) return;
   auto it = seeded_.find({path->source->config.name, path->site->key});
@@ -94,9 +120,9 @@ void Engine::Impl::ApplySeed(Path* path) {
     } else {
       path->egress.Slow(*e.rate, until, kSeededRecoveryInterval);
     }
-    log::Info("delivery: path {} -> {} {} until {} (from before the restart)",
+    log::InfoF({.site = path->site->key}, "delivery: path {} -> {} {} until {} (from before the restart)",
               path->source->config.name, path->site->key, PathEventActionName(e.action),
-              std::chrono::duration_cast<std::chrono::seconds>(e.until.time_since_epoch()).count());
+              log::IsoTime(e.until));
   }
   // Already known to the caller: no event now, only when the state ends.
   path->reported = path->egress.State(now);

@@ -95,13 +95,19 @@ PathLimits Engine::Impl::LimitsFor(const std::string& domain,
 
 void Engine::Impl::AttachSite(Destination* dest) {
   std::vector<std::string> names;
+  std::string key;
   if (dest->route.kind == Route::Kind::kStatic) {
     names.push_back(dest->route.site_per_domain ? dest->domain : dest->route.host);
+    // A static route's site is its host and port: two routes to one host on
+    // different ports have their own limits and suspensions.
+    key = dest->route.site_per_domain
+              ? shaping::MakeSiteKey(names)
+              : shaping::MakeStaticSiteKey(dest->route.host, dest->route.port);
   } else {
     for (const HostEntry& h : dest->hosts) names.push_back(h.name);
     if (names.empty()) names.push_back(dest->domain);
+    key = shaping::MakeSiteKey(names);
   }
-  std::string key = shaping::MakeSiteKey(names);
   if (dest->site != nullptr && dest->site->key == key) return;
   if (dest->site != nullptr) {
     for (auto& [source, lane] : dest->lanes) {

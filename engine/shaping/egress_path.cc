@@ -81,6 +81,13 @@ void EgressPath::Slow(Rate rate, MonoTime until, Nanos recovery_interval) {
   if (configured_ && configured_->PerSecond() < rate.PerSecond()) slow_rate_ = configured_;
 }
 
+void EgressPath::Lift() {
+  suspended_until_ = MonoTime{};
+  slow_rate_.reset();
+  slow_until_ = MonoTime{};
+  SetConfiguredRate(configured_);
+}
+
 void EgressPath::SetConfiguredRate(std::optional<Rate> rate) {
   configured_ = rate;
   if (!rate)

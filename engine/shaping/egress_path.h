@@ -33,6 +33,9 @@ class EgressPath {
   // configured rate is unlimited, for kMaxRecoverySteps steps, then
   // unlimited). A slow-down never raises the rate above the configured one.
   void Slow(Rate rate, MonoTime until, Nanos recovery_interval);
+  // Ends a suspension and a slow-down now (an operator's `postino sources
+  // resume`): the configured rate applies again at once.
+  void Lift();
   // New configured rate (config reload); ends nothing in progress.
   void SetConfiguredRate(std::optional<Rate> rate);
 

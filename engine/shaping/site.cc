@@ -28,4 +28,10 @@ std::string MakeSiteKey(std::vector<std::string> mx_hosts) {
   return key;
 }
 
+std::string MakeStaticSiteKey(std::string_view host, uint16_t port) {
+  std::string h = Normalize(host);
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";  // an IPv6 literal
+  return h + ":" + std::to_string(port);
+}
+
 }  // namespace postino::shaping

@@ -97,7 +97,8 @@ Reply LocalReply(int code, std::string_view enhanced, std::string_view text) {
 
 void ClientSession::Impl::Enter(State to) {
   if (log::GetLevel() <= log::Level::kDebug) {
-    log::Debug("smtp client: {} -> {}", Info(state_).name, Info(to).name);
+    log::DebugF(LogFields(), "smtp client: connection {} to {}: {} -> {}", params_.log_connection,
+                params_.log_host, Info(state_).name, Info(to).name);
   }
   state_ = to;
   switch (to) {

@@ -81,6 +81,10 @@ struct SessionParams {
   bool pipelining = true;         // use PIPELINING when the server offers it
   int max_transactions = 100;     // per connection; then QUIT
   Timeouts timeouts;
+  // Named in this session's log lines: the caller's connection id and the
+  // peer ("mx.example.com [192.0.2.1]:25"); 0 / "" = not given.
+  uint64_t log_connection = 0;
+  std::string log_host;
 };
 
 // EHLO keywords the client understands.

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "engine/smtp/client_session.h"
 #include "engine/smtp/reply_parser.h"
 
@@ -96,6 +97,14 @@ enum class RcptState : uint8_t { kPending, kAccepted, kDone };
 class ClientSession::Impl {
  public:
   explicit Impl(SessionParams params) : params_(std::move(params)) {}
+
+  // The structured fields of this session's log lines.
+  log::Fields LogFields() const {
+    log::Fields f;
+    f.connection = params_.log_connection;
+    f.host = params_.log_host;
+    return f;
+  }
 
   void Start();
   void OnConnected();

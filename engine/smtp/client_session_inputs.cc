@@ -169,7 +169,8 @@ void ClientSession::Impl::FailSession(const Reply& reply, Phase phase, bool send
     failure_ = reply;
     failure_phase_ = phase;
   }
-  log::Debug("smtp client: session failed in {}: {}", PhaseName(phase), reply.ToString());
+  log::DebugF(LogFields(), "smtp client: connection {} to {}: session failed in {}: {}",
+              params_.log_connection, params_.log_host, PhaseName(phase), reply.ToString());
   FailPending(reply, phase);
   Enter(send_quit ? State::kQuit : State::kClosed);
 }

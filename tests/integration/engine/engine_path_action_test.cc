@@ -21,7 +21,8 @@ using delivery::PathEvent;
 using fakemx::FakeMx;
 using fakemx::Script;
 
-constexpr const char* kSite = "127.0.0.1";  // site key of the static route's host
+// The site key of a static route: its host and port (issue 14).
+std::string SiteOf(const FakeMx& mx) { return "127.0.0.1:" + std::to_string(mx.port()); }
 
 // Answers `reply` to the first MAIL, then accepts everything.
 Script FirstMailAnswered(std::string reply) {
@@ -70,7 +71,7 @@ TEST_F(PathActionTest, APolicySlowDownReplyIsReportedAndHonoured) {
   auto slowed = EventsOf(PathEvent::Action::kSlowed);
   ASSERT_EQ(slowed.size(), 1u);
   const PathEvent& e = slowed[0]->event;
-  EXPECT_EQ(e.site, kSite);
+  EXPECT_EQ(e.site, SiteOf(mx));
   EXPECT_EQ(e.source_name, "ip1");
   EXPECT_EQ(e.domain, "example.com");
   EXPECT_FALSE(e.rule.empty());
@@ -114,7 +115,7 @@ TEST_F(PathActionTest, APolicySuspendReplyIsReportedAndNoConnectionFollows) {
   auto suspended = EventsOf(PathEvent::Action::kSuspended);
   ASSERT_EQ(suspended.size(), 1u);
   const PathEvent& e = suspended[0]->event;
-  EXPECT_EQ(e.site, kSite);
+  EXPECT_EQ(e.site, SiteOf(mx));
   EXPECT_FALSE(e.rule.empty());
   EXPECT_GT(e.until, e.at + 10min);  // the built-in block suspension lasts hours
   // Before: a policy "suspend" only marked the host failed for 60 s (a new
@@ -160,7 +161,7 @@ TEST_F(PathActionTest, ASeededSuspensionHoldsWithoutANewEventAndEnds) {
   Start(mx);
   PathEvent seed;
   seed.source_name = "ip1";
-  seed.site = kSite;
+  seed.site = SiteOf(mx);
   seed.action = PathEvent::Action::kSuspended;
   seed.until = std::chrono::system_clock::now() + 1200ms;
   PathEvent over = seed;  // an old one, already over: ignored
@@ -175,7 +176,7 @@ TEST_F(PathActionTest, ASeededSuspensionHoldsWithoutANewEventAndEnds) {
   EXPECT_GE(mx.connections()[0].opened_at - start, 1000ms);
   EXPECT_TRUE(EventsOf(PathEvent::Action::kSuspended).empty());
   ASSERT_EQ(EventsOf(PathEvent::Action::kResumed).size(), 1u);
-  EXPECT_EQ(EventsOf(PathEvent::Action::kResumed)[0]->event.site, kSite);
+  EXPECT_EQ(EventsOf(PathEvent::Action::kResumed)[0]->event.site, SiteOf(mx));
 }
 
 TEST_F(PathActionTest, ASeededSlowDownAppliesToAnExistingPath) {
@@ -186,7 +187,7 @@ TEST_F(PathActionTest, ASeededSlowDownAppliesToAnExistingPath) {
   EXPECT_EQ(OutcomeFor(first)->disposition, Disposition::kDelivered);
   PathEvent seed;
   seed.source_name = "ip1";
-  seed.site = kSite;
+  seed.site = SiteOf(mx);
   seed.action = PathEvent::Action::kSlowed;
   seed.rate = RateOf("2/s");
   seed.until = std::chrono::system_clock::now() + 1h;
@@ -220,7 +221,7 @@ TEST_F(PathActionTest, TheInjectedClockDecides) {
   RecordPathEvents();
   PathEvent seed;
   seed.source_name = "ip1";
-  seed.site = kSite;
+  seed.site = SiteOf(mx);
   seed.action = PathEvent::Action::kSuspended;
   seed.until = clock.WallNow() + 1h;
   engine_->SeedPathStates({seed});
@@ -235,6 +236,42 @@ TEST_F(PathActionTest, TheInjectedClockDecides) {
   EXPECT_EQ(o->finished_at, clock.WallNow());
   ASSERT_EQ(EventsOf(PathEvent::Action::kResumed).size(), 1u);
   EXPECT_EQ(EventsOf(PathEvent::Action::kResumed)[0]->event.at, clock.WallNow());
+}
+
+}  // namespace
+}  // namespace postino::testing
+
+namespace postino::testing {
+namespace {
+
+// Issue 14: a static route's site is its host AND port. Two routes to one
+// host on different ports are two sites: a suspension on one leaves the
+// other sending.
+TEST_F(PathActionTest, TwoStaticRoutesToOneHostOnDifferentPortsAreSeparateSites) {
+  FakeMx blocked(FirstMailAnswered("451 4.7.1 Client host [127.0.0.1] blocked using zen.spamhaus.org"));
+  FakeMx open(Script{});
+  auto config = BaseConfig();
+  config.routes.push_back(StaticRoute("a.test", blocked.port(), smtp::TlsMode::kNone));
+  config.routes.push_back(StaticRoute("b.test", open.port(), smtp::TlsMode::kNone));
+  config.max_connections_per_destination = 1;
+  config.path_watch_interval = 50ms;
+  StartEngine(config);
+  RecordPathEvents();
+  Send("a.test", "first");
+  ASSERT_TRUE(RunUntilGuarded([&] { return !events_.empty(); }, 10s));
+  const int kB = 4;
+  for (int i = 0; i < kB; ++i) Send("b.test", "b" + std::to_string(i));
+  ASSERT_TRUE(WaitForOutcomes(1 + kB, 10s));
+  EXPECT_EQ(open.accepted_messages(), static_cast<size_t>(kB));
+  auto suspended = EventsOf(PathEvent::Action::kSuspended);
+  ASSERT_EQ(suspended.size(), 1u);
+  EXPECT_EQ(suspended[0]->event.site, SiteOf(blocked));
+  auto states = engine_->SourceStates();
+  ASSERT_EQ(states.size(), 1u);
+  ASSERT_EQ(states[0].paths.size(), 2u);
+  for (const auto& p : states[0].paths) {
+    EXPECT_EQ(p.state == shaping::PathState::kSuspended, p.site == SiteOf(blocked)) << p.site;
+  }
 }
 
 }  // namespace

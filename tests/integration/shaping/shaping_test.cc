@@ -214,7 +214,7 @@ TEST_F(ShapingTest, SiteAnswering421IsSuspendedWhileTheOtherKeepsSending) {
   std::map<std::string, SteadyTime> suspended_at;
   std::set<std::string> resumed;
   for (const auto& te : events_) {
-    EXPECT_EQ(te.event.site, kSiteA);
+    EXPECT_EQ(te.event.site, std::string(kSiteA) + ":" + std::to_string(a.port()));
     if (te.event.action == PathEvent::Action::kSuspended) {
       EXPECT_EQ(te.event.rule, "gmail-4.7.28-test");
       EXPECT_NE(te.event.reply.find("4.7.28"), std::string::npos);

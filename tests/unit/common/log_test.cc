@@ -45,5 +45,40 @@ TEST(LogTest, PlainMessagesAreUnchanged) {
   EXPECT_NE(out.find(" info delivered a@b.example in 12 ms\n"), std::string::npos) << out;
 }
 
+// Issue 14: --log-format json writes one object per line with the fields.
+TEST(LogTest, JsonFormatIsOneObjectPerLineWithFields) {
+  SetFormat(Format::kJson);
+  std::string out = CaptureStderr([] {
+    InfoF({.campaign = 3, .delivery = 17, .connection = 12, .site = "mx.example.com", .host = ""},
+          "said \"{}\"\nsecond line", "hi\x1b");
+    Warn("plain {}", 1);
+  });
+  SetFormat(Format::kText);
+  size_t nl = out.find('\n');
+  ASSERT_NE(nl, std::string::npos);
+  std::string first = out.substr(0, nl);
+  EXPECT_EQ(first.front(), '{') << first;
+  EXPECT_NE(first.find("\"level\":\"info\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"message\":\"said \\\"hi\\u001b\\\"\\nsecond line\""), std::string::npos)
+      << first;
+  EXPECT_NE(first.find("\"campaign\":3,\"delivery\":17,\"connection\":12,\"site\":\"mx.example.com\"}"),
+            std::string::npos)
+      << first;
+  EXPECT_NE(first.find("\"time\":\"20"), std::string::npos) << first;
+  EXPECT_EQ(first.find("host"), std::string::npos) << first;
+  std::string second = out.substr(nl + 1);
+  EXPECT_NE(second.find("\"message\":\"plain 1\"}\n"), std::string::npos) << second;
+}
+
+TEST(LogTest, TextFormatAppendsKnownFields) {
+  std::string out = CaptureStderr([] { WarnF({.connection = 5, .host = "mx.b.example"}, "timeout"); });
+  EXPECT_NE(out.find(" warn timeout [connection=5 host=mx.b.example]\n"), std::string::npos) << out;
+}
+
+TEST(LogTest, IsoTimeIsUtcIso8601) {
+  EXPECT_EQ(IsoTime(std::chrono::system_clock::time_point(std::chrono::seconds(1796200791))),
+            "2026-12-02T08:39:51Z");
+}
+
 }  // namespace
 }  // namespace postino::log

@@ -212,4 +212,9 @@ Result<std::vector<db::Database::EgressEvent>> FakeWorkStore::ActivePathStates()
   return std::vector<db::Database::EgressEvent>{};
 }
 
+Result<std::vector<db::Database::EgressEvent>> FakeWorkStore::OperatorResumes(db::TimePoint) {
+  if (down_) return Down();
+  return std::vector<db::Database::EgressEvent>{};
+}
+
 }  // namespace postino::scheduler::testing

@@ -67,6 +67,7 @@ class FakeWorkStore final : public WorkStore {
                             const std::vector<db::Database::EgressEvent>& events) override;
   Result<std::vector<db::Database::SentCount>> WarmupCounts() override;
   Result<std::vector<db::Database::EgressEvent>> ActivePathStates() override;
+  Result<std::vector<db::Database::EgressEvent>> OperatorResumes(db::TimePoint since) override;
 
  private:
   bool Due(const Row& r) const;

@@ -84,5 +84,20 @@ TEST(SiteTest, KeysAndPatterns) {
   EXPECT_GT(PatternSpecificity("*.google.com"), PatternSpecificity("*"));
 }
 
+// Issue 14: a static route's site is host and port; patterns naming the host
+// still match it, and the IPv6 form keeps its brackets.
+TEST(SiteTest, StaticRouteSitesIncludeThePort) {
+  EXPECT_EQ(MakeStaticSiteKey("Relay.Example.com.", 2525), "relay.example.com:2525");
+  EXPECT_EQ(MakeStaticSiteKey("::1", 25), "[::1]:25");
+  EXPECT_NE(MakeStaticSiteKey("relay.example.com", 25), MakeStaticSiteKey("relay.example.com", 587));
+  EXPECT_TRUE(SiteMatches("relay.example.com", "relay.example.com:2525"));
+  EXPECT_TRUE(SiteMatches("*.example.com", "relay.example.com:2525"));
+  EXPECT_TRUE(SiteMatches("relay.example.com:2525", "relay.example.com:2525"));
+  EXPECT_FALSE(SiteMatches("relay.example.com:25", "relay.example.com:2525"));
+  EXPECT_TRUE(SiteMatches("::1", "[::1]:25"));
+  EXPECT_TRUE(SiteMatches("127.0.0.1", "127.0.0.1:2525"));
+  EXPECT_FALSE(SiteMatches("127.0.0.2", "127.0.0.1:2525"));
+}
+
 }  // namespace
 }  // namespace postino::shaping
