@@ -470,6 +470,10 @@ class Database {
   virtual std::vector<Result<int64_t>> StoreSubmissions(const std::vector<NewSubmission>& s) = 0;
   // The stored message, for sending.
   virtual Result<SubmittedMessage> GetSubmittedMessage(int64_t id) = 0;
+  // Several in one query, in id order, those that exist, until their sizes
+  // add up to more than `max_bytes` (the first one always comes).
+  virtual Result<std::vector<SubmittedMessage>> GetSubmittedMessages(
+      const std::vector<int64_t>& ids, int64_t max_bytes) = 0;
   // `postino submitted ls|show`.
   virtual Result<std::vector<SubmissionListRow>> ListSubmissions(const SubmissionFilter& f) = 0;
   virtual Result<SubmissionDetail> GetSubmission(int64_t id) = 0;

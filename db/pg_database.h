@@ -139,6 +139,8 @@ class PgDatabase final : public Database {
   Result<int64_t> StoreSubmission(const NewSubmission& s) override;
   std::vector<Result<int64_t>> StoreSubmissions(const std::vector<NewSubmission>& s) override;
   Result<SubmittedMessage> GetSubmittedMessage(int64_t id) override;
+  Result<std::vector<SubmittedMessage>> GetSubmittedMessages(const std::vector<int64_t>& ids,
+                                                             int64_t max_bytes) override;
   Result<std::vector<SubmissionListRow>> ListSubmissions(const SubmissionFilter& f) override;
   Result<SubmissionDetail> GetSubmission(int64_t id) override;
   Result<std::vector<DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,

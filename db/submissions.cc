@@ -256,22 +256,39 @@ std::vector<Result<int64_t>> PgDatabase::StoreSubmissions(const std::vector<NewS
 }
 
 Result<SubmittedMessage> PgDatabase::GetSubmittedMessage(int64_t id) {
-  return Guard("reading a submitted message", [&]() -> Result<SubmittedMessage> {
+  Result<std::vector<SubmittedMessage>> r = GetSubmittedMessages({id}, 1);
+  if (!r.ok()) return r.status();
+  if (r->empty()) return Status::NotFound(fmt::format("no submitted message {}", id));
+  return std::move(r->front());
+}
+
+Result<std::vector<SubmittedMessage>> PgDatabase::GetSubmittedMessages(
+    const std::vector<int64_t>& ids, int64_t max_bytes) {
+  if (ids.empty()) return std::vector<SubmittedMessage>{};
+  return Guard("reading submitted messages", [&]() -> Result<std::vector<SubmittedMessage>> {
     pqxx::read_transaction tx(*conn_);
     pqxx::result r = tx.exec_params(
-        "SELECT id, user_name, mail_from, coalesce(message_id, ''), body, dsn_action IS NOT NULL,"
-        " extract(epoch from received_at)::float8 FROM submitted_messages WHERE id = $1",
-        id);
-    if (r.empty()) return Status::NotFound(fmt::format("no submitted message {}", id));
-    SubmittedMessage m;
-    m.id = r[0][0].as<int64_t>();
-    m.user = Str(r[0][1]);
-    m.mail_from = Str(r[0][2]);
-    m.message_id = Str(r[0][3]);
-    m.bytes = pqxx::binarystring(r[0][4]).str();
-    m.is_dsn = r[0][5].as<bool>();
-    m.received_at = FromEpoch(r[0][6].as<double>());
-    return m;
+        "SELECT m.id, m.user_name, m.mail_from, coalesce(m.message_id, ''), m.body,"
+        " m.dsn_action IS NOT NULL, extract(epoch from m.received_at)::float8"
+        " FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before"
+        "  FROM submitted_messages WHERE id = ANY($1::bigint[])) k"
+        " JOIN submitted_messages m ON m.id = k.id"
+        " WHERE k.before = 0 OR k.before < $2 ORDER BY m.id",
+        IdArray(ids), max_bytes);
+    std::vector<SubmittedMessage> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      SubmittedMessage m;
+      m.id = row[0].as<int64_t>();
+      m.user = Str(row[1]);
+      m.mail_from = Str(row[2]);
+      m.message_id = Str(row[3]);
+      m.bytes = pqxx::binarystring(row[4]).str();
+      m.is_dsn = row[5].as<bool>();
+      m.received_at = FromEpoch(row[6].as<double>());
+      out.push_back(std::move(m));
+    }
+    return out;
   });
 }
 

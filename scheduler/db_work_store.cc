@@ -105,6 +105,10 @@ class DbWorkStore final : public WorkStore {
   Result<db::SubmittedMessage> GetSubmittedMessage(int64_t id) override {
     return Call([&](db::Database& d) { return d.GetSubmittedMessage(id); });
   }
+  Result<std::vector<db::SubmittedMessage>> GetSubmittedMessages(const std::vector<int64_t>& ids,
+                                                                 int64_t max_bytes) override {
+    return Call([&](db::Database& d) { return d.GetSubmittedMessages(ids, max_bytes); });
+  }
   Result<std::vector<db::DsnWork>> PendingDsns(int limit, std::chrono::seconds delay_warning,
                                                std::chrono::seconds max_queue_time) override {
     return Call([&](db::Database& d) { return d.PendingDsns(limit, delay_warning, max_queue_time); });

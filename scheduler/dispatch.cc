@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "common/log.h"
@@ -18,6 +19,8 @@ std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDeli
   std::map<std::tuple<int64_t, std::string, std::string>, size_t> open_groups;
   // (submission, domain) -> index in `jobs` of the group filling up.
   std::map<std::pair<int64_t, std::string>, size_t> open_submitted;
+  // Submitted messages not in the cache are read in one query.
+  std::vector<std::shared_ptr<LoadedSubmission>> loaded = LoadSubmissions(store, batch);
   for (auto& d : batch) {
     if (d.submission_id != 0) {
       auto key = std::make_pair(d.submission_id, d.domain);
@@ -28,7 +31,7 @@ std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDeli
         if (job.deliveries.size() >= submitted_.recipients_per_message) open_submitted.erase(open);
         continue;
       }
-      std::shared_ptr<LoadedSubmission> m = LoadSubmission(store, d.submission_id);
+      std::shared_ptr<LoadedSubmission> m = LoadSubmission(d.submission_id);
       if (!m) {
         released->push_back(d.id);
         continue;
@@ -68,28 +71,50 @@ std::vector<Job> Dispatcher::Group(WorkStore& store, std::vector<db::ClaimedDeli
   return jobs;
 }
 
-std::shared_ptr<LoadedSubmission> Dispatcher::LoadSubmission(WorkStore& store, int64_t id) {
-  auto it = submissions_.find(id);
-  if (it != submissions_.end()) {
-    if (std::shared_ptr<LoadedSubmission> m = it->second.lock()) return m;
-  }
+std::vector<std::shared_ptr<LoadedSubmission>> Dispatcher::LoadSubmissions(
+    WorkStore& store, const std::vector<db::ClaimedDelivery>& batch) {
   if (submissions_.size() > 4096) {
     for (auto e = submissions_.begin(); e != submissions_.end();) {
       e = e->second.expired() ? submissions_.erase(e) : std::next(e);
     }
   }
-  Result<db::SubmittedMessage> row = store.GetSubmittedMessage(id);
-  if (!row.ok()) {
-    log::Error("{} (retrying with the next claim)", row.status().message());
-    return nullptr;
+  std::vector<int64_t> missing;
+  std::set<int64_t> asked;
+  for (const auto& d : batch) {
+    if (d.submission_id == 0 || asked.count(d.submission_id)) continue;
+    auto it = submissions_.find(d.submission_id);
+    if (it != submissions_.end() && !it->second.expired()) continue;
+    asked.insert(d.submission_id);
+    missing.push_back(d.submission_id);
   }
-  auto m = std::make_shared<LoadedSubmission>();
-  m->id = row->id;
-  m->mail_from = std::move(row->mail_from);
-  m->message_id = std::move(row->message_id);
-  m->bytes = std::move(row->bytes);
-  submissions_[id] = m;
-  return m;
+  std::vector<std::shared_ptr<LoadedSubmission>> out;  // keeps them alive for Group
+  if (missing.empty()) return out;
+  // A claim round loads at most kClaimBytes of messages (the first always):
+  // recipients of the others go back and come with a later claim.
+  Result<std::vector<db::SubmittedMessage>> rows =
+      store.GetSubmittedMessages(missing, kClaimBytes);
+  if (!rows.ok()) {
+    log::Error("{} (retrying with the next claim)", rows.status().message());
+    return out;
+  }
+  for (db::SubmittedMessage& row : *rows) {
+    auto m = std::make_shared<LoadedSubmission>();
+    m->id = row.id;
+    m->mail_from = std::move(row.mail_from);
+    m->message_id = std::move(row.message_id);
+    m->bytes = std::move(row.bytes);
+    submissions_[m->id] = m;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::shared_ptr<LoadedSubmission> Dispatcher::LoadSubmission(int64_t id) {
+  auto it = submissions_.find(id);
+  if (it == submissions_.end()) return nullptr;
+  // Null: not loaded this round (the byte budget, a database error, or the
+  // message was deleted); its recipients go back.
+  return it->second.lock();
 }
 
 Dispatcher::Entry Dispatcher::Load(WorkStore& store, int64_t campaign_id) {

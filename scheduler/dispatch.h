@@ -21,6 +21,10 @@
 
 namespace postino::scheduler {
 
+// Submitted message bytes one claim round loads at most (the first message
+// always): memory stays bounded whatever the messages' sizes.
+inline constexpr int64_t kClaimBytes = 64 << 20;
+
 // How submitted messages are sent ([submission] in postino.toml).
 struct SubmittedOptions {
   std::string pool;                   // "" = default pool
@@ -52,9 +56,13 @@ class Dispatcher {
     std::chrono::seconds max_age{0};
   };
   Entry Load(WorkStore& store, int64_t campaign_id);
-  // The submitted message, from the cache while some of its recipients are
-  // in flight, else from the store; null on an error (logged).
-  std::shared_ptr<LoadedSubmission> LoadSubmission(WorkStore& store, int64_t id);
+  // The submitted message from the cache (filled by LoadSubmissions; kept
+  // while some of its recipients are in flight); null when not loaded.
+  std::shared_ptr<LoadedSubmission> LoadSubmission(int64_t id);
+  // Reads the submitted messages of `batch` not in the cache, in one query,
+  // up to kClaimBytes of them.
+  std::vector<std::shared_ptr<LoadedSubmission>> LoadSubmissions(
+      WorkStore& store, const std::vector<db::ClaimedDelivery>& batch);
 
   const MessageRenderer& renderer_;
   std::unordered_map<int64_t, Entry> campaigns_;

@@ -69,6 +69,16 @@ class WorkStore {
   virtual Result<db::SubmittedMessage> GetSubmittedMessage(int64_t id) {
     return Status::NotFound("no submitted message " + std::to_string(id));
   }
+  virtual Result<std::vector<db::SubmittedMessage>> GetSubmittedMessages(
+      const std::vector<int64_t>& ids, int64_t /*max_bytes*/) {
+    std::vector<db::SubmittedMessage> out;
+    for (int64_t id : ids) {
+      Result<db::SubmittedMessage> m = GetSubmittedMessage(id);
+      if (m.ok()) out.push_back(std::move(m).value());
+      else if (m.status().code() != Status::Code::kNotFound) return m.status();
+    }
+    return out;
+  }
   virtual Result<std::vector<db::DsnWork>> PendingDsns(int /*limit*/,
                                                        std::chrono::seconds /*delay_warning*/,
                                                        std::chrono::seconds /*max_queue_time*/) {

@@ -158,6 +158,15 @@ TEST_F(SubmissionStoreTest, GroupCommitAndReadApis) {
   EXPECT_EQ(d->recipients[0].code, 550);
   EXPECT_EQ(d->envid, "env-1");
   EXPECT_FALSE(db_->GetSubmission(999999).ok());
+  // Loading for sending: in id order, within a byte budget (the first always).
+  Result<std::vector<db::SubmittedMessage>> some =
+      db_->GetSubmittedMessages({*r[5], *r[3], *r[4], 999999}, 1);
+  ASSERT_TRUE(some.ok()) << some.status().message();
+  ASSERT_EQ(some->size(), 1u);
+  EXPECT_EQ(some->front().id, *r[3]);
+  some = db_->GetSubmittedMessages({*r[5], *r[3], *r[4], 999999}, 1 << 20);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->size(), 3u);
   // The analyst view.
   EXPECT_EQ(Sql("SELECT user_name || ' ' || domain || ' ' || messages || ' ' || recipients || "
                 "' ' || delivered || ' ' || bounced FROM submission_summary WHERE user_name = "
