@@ -9,6 +9,8 @@ packages=(
   libuv1-dev libssl-dev libpqxx-dev libpq-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # inbound/returns: bounce and complaint parsing (issue 13)
+  libgmime-3.0-dev
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps

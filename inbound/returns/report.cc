@@ -1,0 +1,340 @@
+// report.cc: from a read message to a ReturnReport (see report.h). The
+// structured formats are read first (Amazon SES JSON notifications, RFC 5965
+// ARF, RFC 3464 DSN); a message without them is read as text: auto-reply
+// markers (RFC 3834) first, then the failed recipients and the replies that
+// the text of a non-standard bounce quotes.
+#include "inbound/returns/report.h"
+
+#include <algorithm>
+
+#include "inbound/returns/reason.h"
+#include "inbound/returns/ses_json.h"
+#include "inbound/returns/text_util.h"
+
+namespace postino::inbound::returns {
+namespace {
+
+constexpr size_t kMaxDiagnostic = 2048;
+constexpr size_t kMaxRecipients = 256;
+
+// Phrases that start the returned copy of the original message in a text
+// bounce: what follows is not the reporting server's own text.
+constexpr std::string_view kOriginalMarkers[] = {
+    "below this line is a copy of the message", "this is a copy of the message",
+    "original message follows", "------ original message", "----- original message",
+    "--- original message", "original message headers", "headers of the original message",
+    "header of the original message", "the original message was", "undelivered message follows",
+    "unsent message below", "returned message follows", "message header follows",
+    "copy of your message", "original message header", "-----original message-----",
+    "content-type: message/rfc822", "the header of the original", "text of your message",
+};
+
+std::string Bounded(std::string s, size_t cap) {
+  if (s.size() > cap) s.resize(cap);
+  return s;
+}
+
+// "smtp; 550 5.1.1 ..." -> "550 5.1.1 ...".
+std::string StripDiagnosticType(std::string_view v) {
+  v = TrimView(v);
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos && semi <= 12) {
+    std::string_view type = TrimView(v.substr(0, semi));
+    bool word = !type.empty() && std::all_of(type.begin(), type.end(), [](char c) {
+      return std::isalpha(static_cast<unsigned char>(c)) || c == '-';
+    });
+    if (word) v = TrimView(v.substr(semi + 1));
+  }
+  return Bounded(UnfoldValue(v), kMaxDiagnostic);
+}
+
+bool IsGenericStatus(std::string_view s) {
+  return s.size() >= 5 && s.substr(1) == ".0.0";
+}
+
+// Status and reply code of one recipient from its own fields and text.
+void FillCodes(RecipientReport& r) {
+  std::string from_text = FindEnhancedCode(r.diagnostic);
+  if (r.status.empty()) {
+    r.status = from_text;
+  } else if (IsGenericStatus(r.status) && !from_text.empty() && from_text[0] == r.status[0]) {
+    r.status = from_text;
+  }
+  if (r.reply_code == 0) r.reply_code = FindReplyCode(r.diagnostic);
+}
+
+void Classify(RecipientReport& r, std::string_view context) {
+  FillCodes(r);
+  ReasonInput in;
+  in.status = r.status;
+  in.reply_code = r.reply_code;
+  in.diagnostic = r.diagnostic;
+  in.context = context;
+  in.action = r.action;
+  r.reason = ClassifyReason(in);
+  r.hard_bounce = IsHardBounce(r.reason, r.status, r.reply_code);
+}
+
+// The text of the reporting server, without the returned original.
+std::string_view BounceRegion(std::string_view text) {
+  size_t cut = text.size();
+  for (std::string_view marker : kOriginalMarkers) {
+    size_t at = FindIgnoreCase(text.substr(0, cut), marker);
+    if (at != std::string_view::npos && at < cut) cut = at;
+  }
+  return text.substr(0, cut);
+}
+
+// Header fields quoted inline in a text bounce ("Message-ID: <...>" lines
+// after the marker), for matching when no part carries the original.
+Fields InlineHeaders(std::string_view text, size_t from) {
+  Fields out;
+  static constexpr std::string_view kNames[] = {"message-id", "to", "from", "subject",
+                                                "x-postino-campaign", "list-unsubscribe"};
+  size_t pos = from;
+  while (pos < text.size() && out.size() < 16) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = TrimView(text.substr(pos, end - pos));
+    pos = end + 1;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon > 32) continue;
+    std::string_view name = line.substr(0, colon);
+    for (std::string_view n : kNames) {
+      if (EqualsIgnoreCase(name, n) && FieldValue(out, n).empty()) {
+        out.emplace_back(std::string(name), std::string(TrimView(line.substr(colon + 1))));
+      }
+    }
+  }
+  return out;
+}
+
+bool IsSystemAddress(std::string_view addr) {
+  std::string lower = ToLower(addr);
+  for (std::string_view local : {"mailer-daemon@", "postmaster@", "root@", "mail-daemon@",
+                                 "noreply@", "no-reply@", "daemon@", "mailerdaemon@"}) {
+    if (lower.rfind(local, 0) == 0) return true;
+  }
+  return false;
+}
+
+bool ContainsAddress(const std::vector<std::string>& list, std::string_view addr) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& s) { return EqualsIgnoreCase(s, addr); });
+}
+
+// The auto-reply markers of RFC 3834 and common out-of-office subjects.
+bool LooksLikeAutoReply(const ReturnedMessage& msg) {
+  std::string auto_submitted = ToLower(FieldValue(msg.headers, "Auto-Submitted"));
+  if (auto_submitted.rfind("auto-replied", 0) == 0) return true;
+  if (!FieldValue(msg.headers, "X-Autoreply").empty() ||
+      !FieldValue(msg.headers, "X-Autorespond").empty() ||
+      !FieldValue(msg.headers, "X-Vacation").empty())
+    return true;
+  std::string subject = ToLower(FieldValue(msg.headers, "Subject"));
+  for (std::string_view s : {"out of office", "out of the office", "automatic reply",
+                             "auto reply", "auto-reply", "autoreply", "auto:", "vacation",
+                             "abwesenheit", "risposta automatica", "réponse automatique",
+                             "away from", "on leave", "autoresponse", "auto response"}) {
+    if (subject.find(s) != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool LooksLikeFailure(std::string_view text) {
+  for (std::string_view s : {"undeliver", "could not be delivered", "delivery failed",
+                             "failure notice", "returned mail", "delivery status notification",
+                             "not delivered", "mail delivery", "permanent error",
+                             "unable to deliver"}) {
+    if (ContainsIgnoreCase(text, s)) return true;
+  }
+  return false;
+}
+
+ReportKind KindOf(const std::vector<RecipientReport>& rs) {
+  if (rs.empty()) return ReportKind::kUnknown;
+  bool any_fail = false, any_delay = false;
+  for (const RecipientReport& r : rs) {
+    if (r.reason == "delivered") continue;
+    if (r.reason == "vacation") return ReportKind::kAutoReply;
+    if (r.reason == "feedback") return ReportKind::kComplaint;
+    if (r.action == "delayed") any_delay = true;
+    else any_fail = true;
+  }
+  if (any_fail) return ReportKind::kBounce;
+  if (any_delay) return ReportKind::kDelay;
+  return ReportKind::kSuccess;
+}
+
+void ReadArf(const ReturnedMessage& msg, ReturnReport& out) {
+  out.format = "arf";
+  const Fields& f = msg.feedback_report;
+  std::string type = ToLower(TrimView(FieldValue(f, "Feedback-Type")));
+  if (type.empty()) type = "abuse";
+  std::vector<std::string> addrs;
+  for (const auto& [name, value] : f) {
+    if (EqualsIgnoreCase(name, "Original-Rcpt-To") || EqualsIgnoreCase(name, "Removal-Recipient")) {
+      std::string a = CleanAddress(value);
+      if (!a.empty() && !ContainsAddress(addrs, a)) addrs.push_back(a);
+    }
+  }
+  if (addrs.empty()) {
+    std::string a = CleanAddress(FieldValue(out.original_headers, "To"));
+    if (!a.empty()) addrs.push_back(a);
+  }
+  if (addrs.empty()) addrs.push_back("");
+  for (const std::string& a : addrs) {
+    RecipientReport r;
+    r.address = a;
+    r.reason = "feedback";
+    r.feedback_type = type;
+    out.recipients.push_back(std::move(r));
+  }
+  std::string ua(TrimView(FieldValue(f, "User-Agent")));
+  std::string reporter(TrimView(FieldValue(f, "Reporting-MTA")));
+  if (reporter.empty()) {
+    std::vector<std::string> from = FindAddresses(FieldValue(msg.headers, "From"), 1);
+    if (!from.empty()) reporter = from.front().substr(from.front().find('@') + 1);
+  }
+  out.feedback_source = Bounded(!reporter.empty() ? StripDiagnosticType(reporter) : ua, 255);
+  out.source_ip = Bounded(std::string(TrimView(FieldValue(f, "Source-IP"))), 64);
+  out.kind = ReportKind::kComplaint;
+}
+
+void ReadDsn(const ReturnedMessage& msg, std::string_view region, ReturnReport& out) {
+  out.format = "rfc3464";
+  for (const Fields& block : msg.delivery_status) {
+    std::string_view final_rcpt = FieldValue(block, "Final-Recipient");
+    std::string_view orig_rcpt = FieldValue(block, "Original-Recipient");
+    if (out.reporting_mta.empty())
+      out.reporting_mta = StripDiagnosticType(FieldValue(block, "Reporting-MTA"));
+    if (out.original_envelope_id.empty())
+      out.original_envelope_id = Bounded(std::string(TrimView(FieldValue(block, "Original-Envelope-Id"))), 255);
+    if (final_rcpt.empty() && orig_rcpt.empty()) continue;
+    if (out.recipients.size() >= kMaxRecipients) break;
+    RecipientReport r;
+    r.address = CleanAddress(!final_rcpt.empty() ? final_rcpt : orig_rcpt);
+    r.original_recipient = CleanAddress(orig_rcpt);
+    if (r.address.empty()) r.address = r.original_recipient;
+    r.action = ToLower(TrimView(FieldValue(block, "Action")));
+    if (size_t sp = r.action.find_first_of(" ("); sp != std::string::npos) r.action.resize(sp);
+    std::string status(TrimView(FieldValue(block, "Status")));
+    r.status = FindEnhancedCode(status);
+    r.diagnostic = StripDiagnosticType(FieldValue(block, "Diagnostic-Code"));
+    r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
+    // No diagnostic: the text paragraph that names the recipient.
+    if (r.diagnostic.empty() && !r.address.empty()) {
+      size_t at = FindIgnoreCase(region, r.address);
+      if (at != std::string_view::npos) {
+        size_t start = region.rfind("\n\n", at);
+        start = start == std::string_view::npos ? 0 : start;
+        r.diagnostic = Bounded(UnfoldValue(region.substr(start, at - start + 600)), kMaxDiagnostic);
+      }
+    }
+    out.recipients.push_back(std::move(r));
+  }
+  for (RecipientReport& r : out.recipients) Classify(r, region);
+  out.kind = KindOf(out.recipients);
+}
+
+// A non-standard bounce: the failed addresses and the lines after each.
+void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnReport& out) {
+  out.format = "text";
+  std::vector<std::string> exclude;
+  for (std::string_view h : {"From", "To", "Return-Path", "Reply-To", "Sender", "Delivered-To",
+                             "X-Original-To"}) {
+    for (std::string& a : FindAddresses(FieldValue(msg.headers, h), 8)) exclude.push_back(a);
+  }
+  if (!out.original_from.empty()) exclude.push_back(out.original_from);
+  std::vector<std::string> addrs;
+  std::string failed(FieldValue(msg.headers, "X-Failed-Recipients"));
+  for (std::string& a : FindAddresses(failed, kMaxRecipients)) addrs.push_back(a);
+  if (addrs.empty()) {
+    for (std::string& a : FindAddresses(region, kMaxRecipients)) {
+      if (IsSystemAddress(a) || ContainsAddress(exclude, a)) continue;
+      addrs.push_back(a);
+    }
+  }
+  if (addrs.empty() && !out.original_to.empty()) addrs.push_back(out.original_to);
+  if (addrs.empty()) return;
+  // Each address's diagnostic: from its first mention to the next address.
+  std::vector<size_t> starts;
+  for (const std::string& a : addrs) starts.push_back(FindIgnoreCase(region, a));
+  for (size_t i = 0; i < addrs.size() && i < kMaxRecipients; ++i) {
+    RecipientReport r;
+    r.address = addrs[i];
+    size_t at = starts[i];
+    if (at != std::string_view::npos) {
+      size_t end = region.size();
+      for (size_t s : starts)
+        if (s != std::string_view::npos && s > at && s < end) end = s;
+      std::string_view seg = region.substr(at, std::min(end - at, kMaxDiagnostic));
+      // A recipient line alone ("<a@b>:") says nothing: include what follows.
+      if (TrimView(seg).size() < r.address.size() + 8)
+        seg = region.substr(at, std::min(region.size() - at, kMaxDiagnostic));
+      r.diagnostic = UnfoldValue(seg);
+    }
+    if (r.diagnostic.empty() || (FindReplyCode(r.diagnostic) == 0 && ReasonFromText(r.diagnostic).empty()))
+      r.diagnostic = Bounded(UnfoldValue(region), kMaxDiagnostic);
+    r.action = "failed";
+    out.recipients.push_back(std::move(r));
+  }
+  for (RecipientReport& r : out.recipients) Classify(r, region);
+  out.kind = KindOf(out.recipients);
+}
+
+}  // namespace
+
+std::string_view ReportKindName(ReportKind kind) {
+  switch (kind) {
+    case ReportKind::kUnknown: return "unknown";
+    case ReportKind::kBounce: return "bounce";
+    case ReportKind::kDelay: return "delay";
+    case ReportKind::kSuccess: return "success";
+    case ReportKind::kComplaint: return "complaint";
+    case ReportKind::kAutoReply: return "autoreply";
+  }
+  return "unknown";
+}
+
+ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
+  ReturnReport out;
+  out.truncated = msg.truncated;
+  std::string_view region = BounceRegion(msg.text);
+  if (msg.has_original) {
+    out.original_headers = msg.original_headers;
+  } else {
+    out.original_headers = InlineHeaders(msg.text, region.size());
+  }
+  if (out.original_headers.size() > 64) out.original_headers.resize(64);
+  out.original_message_id = Bounded(std::string(TrimView(FieldValue(out.original_headers, "Message-ID"))), 998);
+  out.original_to = CleanAddress(FieldValue(out.original_headers, "To"));
+  out.original_from = CleanAddress(FieldValue(out.original_headers, "From"));
+
+  if (ReadSesNotification(msg.text, out)) return out;
+  if (msg.has_feedback_report || msg.report_type == "feedback-report") {
+    ReadArf(msg, out);
+    return out;
+  }
+  if (!msg.delivery_status.empty()) {
+    ReadDsn(msg, region, out);
+    if (!out.recipients.empty()) return out;
+  }
+  if (LooksLikeAutoReply(msg) && !LooksLikeFailure(region) && msg.delivery_status.empty()) {
+    out.format = "rfc3834";
+    RecipientReport r;
+    r.address = CleanAddress(FieldValue(msg.headers, "From"));
+    r.reason = "vacation";
+    out.recipients.push_back(std::move(r));
+    out.kind = ReportKind::kAutoReply;
+    return out;
+  }
+  ReadTextBounce(msg, region, out);
+  return out;
+}
+
+ReturnReport ParseReturn(std::string_view bytes, const MimeLimits& limits) {
+  return AnalyzeReturn(ReadReturnedMessage(bytes, limits));
+}
+
+}  // namespace postino::inbound::returns
