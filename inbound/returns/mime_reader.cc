@@ -239,6 +239,15 @@ ReturnedMessage ReadReturnedMessage(std::string_view bytes, const MimeLimits& li
     }
     Walker(limits, out).Walk(body, 0);
   }
+  // A multipart whose boundary never occurs (a broken or edited report)
+  // yields no part: keep the raw body as text so the text rules still run.
+  if (out.text.empty() && out.delivery_status.empty() && !out.has_feedback_report) {
+    size_t sep = bytes.find("\n\n");
+    size_t crlf = bytes.find("\r\n\r\n");
+    size_t start = std::min(sep == std::string_view::npos ? bytes.size() : sep + 2,
+                            crlf == std::string_view::npos ? bytes.size() : crlf + 4);
+    out.text = std::string(bytes.substr(start));
+  }
   return out;
 }
 

@@ -20,12 +20,18 @@ struct TextRule {
 
 // Order matters: a mailer-program failure or a full mailbox is more specific
 // than "user" or "policy" wording that often appears beside it.
-const std::array<TextRule, 29> kTextRules = {{
+const std::array<TextRule, 32> kTextRules = {{
     {"mailererror",
      {"mailer error", "unknown mailer", "command died", "exit status", "exited with",
       "pipe to |", "program exited", "x-unix;", "procmail", "local delivery failed: pipe",
       "error in processing", "could not execute"}},
     {"virusdetected", {"virus", "malware", "infected", "trojan"}},
+    {"rejected",
+     {"sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
+      "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
+      "sender denied", "sender blocked", "mail from rejected", "not a member of",
+      "permission to post", "sender was rejected", "sender is not allowed"}},
+    {"contenterror", {"duplicate header", "invalid mime", "mime error", "8bit data", "bare lf"}},
     {"mailboxfull",
      {"mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
       "full mailbox", "mailbox exceeded", "mailbox is over", "quota exceeded", "over quota",
@@ -43,7 +49,8 @@ const std::array<TextRule, 29> kTextRules = {{
       "exceeds the maximum", "size of the message", "message exceeds"}},
     {"systemfull",
      {"insufficient system storage", "system full", "disk full", "no space left",
-      "out of storage", "file system full", "system storage"}},
+      "out of storage", "file system full", "system storage", "insufficient disk space",
+      "disk space"}},
     {"hasmoved", {"has moved", "address has changed", "moved to a new", "user has moved"}},
     {"suspend",
      {"account disabled", "account has been disabled", "account is disabled", "mailbox disabled",
@@ -59,13 +66,26 @@ const std::array<TextRule, 29> kTextRules = {{
       "not a gateway", "no relaying", "relay not allowed", "cannot relay", "relaying mail to",
       "relay attempt"}},
     {"requireptr",
-     {"reverse dns", "ptr record", "reverse lookup", "rdns", "no ptr", "reverse hostname",
+     {"mismatches client ip", "reverse dns", "ptr record", "reverse lookup", "rdns", "no ptr", "reverse hostname",
       "cannot find your hostname", "hostname does not resolve", "reverse name", "not have a ptr",
       "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
       "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
     {"authfailure",
-     {"spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
+     {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
       "authentication failure", "not authenticate", "unauthenticated", "authentication check"}},
+    {"notaccept",
+     {"couldn't find a mail exchanger", "no mx record", "does not receive email",
+      "doesn't receive email", "does not accept mail", "not accepting mail", "null mx",
+      "accepts no mail", "does not accept any mail"}},
+    {"networkerror", {"malformed or unexpected name server", "host not found, try again",
+                      "try again later (dns", "temporary dns", "dns temporary"}},
+    {"hostunknown",
+     {"unrouteable address", "unrouteable domain", "host unknown", "unknown host", "domain not found", "no such domain", "domain does not exist",
+      "domain doesn't exist", "host not found", "name or service not known", "unrouteable mail domain",
+        "domain name not found", "unknown domain", "invalid domain",
+      "host or domain name not found", "nxdomain",  "unresolvable domain",
+      "dns lookup failure", "could not be resolved", "name server reply", "host does not exist",
+      "unknown mail domain", "domain name not exist", "illegal host"}},
     {"userunknown",
      {"user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
       "no such address", "no such account", "no such person", "no such local user",
@@ -74,30 +94,23 @@ const std::array<TextRule, 29> kTextRules = {{
       "mailbox not found", "mailbox does not exist", "mailbox doesn't exist", "no mailbox",
       "invalid mailbox", "invalid recipient", "bad recipient", "account does not exist",
       "account doesn't exist", "does not have an account", "doesn't have a", "not a valid mailbox",
-      "unrouteable address", "is not a known user", "unknown local part", "unknown local-part",
+      "is not a known user", "unknown local part", "unknown local-part",
       "address does not exist", "address doesn't exist", "not our customer",
       "bad destination mailbox", "email account that you tried to reach does not exist",
       "mailbox unavailable", "user doesn't exist", "user does not exist", "no longer valid",
       "is not a valid user", "unknown or illegal alias", "invalid address", "not listed in",
       "no valid recipient", "no account by that name", "address rejected", "undeliverable address",
       "unknown mailbox", "user invalid", "invalid user", "mailbox name not allowed",
-      "no such mail", "recipient rejected", "recipient address rejected", "not exist",
+      "no such mail", "recipient rejected", "recipient address rejected",
       "no longer in use", "not a valid recipient", "unknown e-mail address", "no such box",
       "that domain isn't in my list of allowed rcpthosts", "destination address rejected"}},
-    {"hostunknown",
-     {"host unknown", "unknown host", "domain not found", "no such domain", "domain does not exist",
-      "domain doesn't exist", "host not found", "name or service not known", "unrouteable mail domain",
-      "no mx", "mx record", "domain name not found", "unknown domain", "invalid domain",
-      "host or domain name not found", "nxdomain", "domain is not", "unresolvable domain",
-      "dns lookup failure", "could not be resolved", "name server", "host does not exist",
-      "unknown mail domain", "domain name not exist", "illegal host"}},
     {"toomanyconn",
-     {"too many connections", "too many concurrent", "connection limit", "too many sessions",
+     {"too many recipients", "frequency limited", "too many connections", "too many concurrent", "connection limit", "too many sessions",
       "too many simultaneous"}},
+    {"badreputation", {"reputation"}},
     {"speeding",
      {"rate limit", "rate-limit", "receiving mail at a rate", "too many messages from",
       "sending rate", "too fast", "too many emails", "too many mails", "throttl"}},
-    {"badreputation", {"reputation"}},
     {"blocked",
      {"blacklist", "blocklist", "block list", "black list", "spamhaus", "dnsbl", "rbl", "spamcop",
       "sorbs", "barracuda", "listed at", "listed in", "listed on", "blocked", "your ip",
@@ -112,7 +125,7 @@ const std::array<TextRule, 29> kTextRules = {{
       "multiple addresses in", "not compliant", "non-compliant"}},
     {"securityerror",
      {"authentication required", "tls required", "starttls", "encryption required",
-      "must use tls", "certificate", "insecure", "security", "not authorized", "unauthorized",
+      "must use tls", "certificate", "insecure", "not authorized", "unauthorized",
       "authorization"}},
     {"rejected",
      {"sender address rejected", "sender rejected", "domain of sender", "sender domain",
@@ -121,23 +134,24 @@ const std::array<TextRule, 29> kTextRules = {{
       "from address", "sender blocked", "return path", "return-path", "mail from:", "your address",
       "sender's", "senders", "originator"}},
     {"contenterror",
-     {"content", "mime", "encoding", "8bit", "line too long", "message header", "header too",
+     {"content-type", "content type", "mime", "encoding", "8bit", "line too long", "message header", "header too",
       "illegal character"}},
     {"syntaxerror",
      {"syntax error", "command unrecognized", "unrecognized command", "bad sequence",
       "command not recognized", "invalid command", "line too long"}},
     {"expired",
-     {"retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
+     {"did not accept our requests to connect", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
       "giving up", "gave up", "could not be delivered for", "was not delivered for",
       "undeliverable for", "expired", "timeout exceeded", "message timed out", "has been delayed",
       "delivery delayed", "could not deliver for", "queue too long", "ttl"}},
     {"networkerror",
-     {"connection refused", "connection timed out", "network is unreachable", "no route to host",
+     {"establish an smtp connection", "establish a connection", "connection refused",
+      "connection timed out", "network is unreachable", "no route to host",
       "connection reset", "lost connection", "mail loop", "loop detected", "loops back",
       "too many hops", "routing loop", "hop count", "could not connect", "unable to connect",
-      "connection closed", "timed out", "timeout", "network error", "dns error", "malformed"}},
+      "connection closed", "timed out", "timeout", "network error", "dns error"}},
     {"systemerror",
-     {"system error", "internal error", "server error", "configuration error",
+     {"transaction failed", "service currently unavailable", "system error", "internal error", "server error", "configuration error",
       "local configuration", "i/o error", "mail system problem", "temporary failure",
       "system problem", "server failure", "failed to deliver"}},
     {"policyviolation",
@@ -160,7 +174,7 @@ constexpr StatusRule kStatusRules[] = {
     {"2.1", "suspend"},       {"2.2", "mailboxfull"},   {"2.3", "exceedlimit"},
     {"2.4", "systemerror"},   {"3.0", "systemerror"},   {"3.1", "systemfull"},
     {"3.2", "notaccept"},     {"3.3", "systemerror"},   {"3.4", "mesgtoobig"},
-    {"3.5", "systemerror"},   {"4.0", "networkerror"},  {"4.1", "expired"},
+    {"3.5", "systemerror"},   {"4.0", "networkerror"},  {"4.1", "networkerror"},
     {"4.2", "expired"},       {"4.3", "systemerror"},   {"4.4", "hostunknown"},
     {"4.5", "networkerror"},  {"4.6", "networkerror"},  {"4.7", "expired"},
     {"5.0", "syntaxerror"},   {"5.1", "syntaxerror"},   {"5.2", "syntaxerror"},
@@ -210,21 +224,47 @@ std::string ClassifyReason(const ReasonInput& in) {
   if (!in.status.empty() && in.status[0] == '2') return "delivered";
   if (in.status.empty() && in.reply_code >= 200 && in.reply_code < 300 && in.action.empty())
     return "delivered";
-  // Codes whose meaning no text overrides.
+  bool temporary = (!in.status.empty() && in.status[0] == '4') ||
+                   (in.status.empty() && in.reply_code >= 400 && in.reply_code < 500);
+  std::string reason;
+  // Codes whose meaning no wording overrides.
   std::string_view by_status = ReasonFromStatus(in.status);
-  if (by_status == "mailboxfull" || (by_status == "hostunknown" && in.status.substr(2) == "1.2") ||
-      by_status == "notaccept" || by_status == "authfailure" || by_status == "requireptr" ||
-      by_status == "mesgtoobig" || by_status == "exceedlimit")
-    return std::string(by_status);
-  if (in.reply_code == 521 || in.reply_code == 556) return "notaccept";
-  std::string_view by_text = ReasonFromText(in.diagnostic);
-  if (!by_text.empty()) return std::string(by_text);
-  if (!by_status.empty() && by_status != "undefined") return std::string(by_status);
-  by_text = ReasonFromText(in.context);
-  if (!by_text.empty()) return std::string(by_text);
-  if (in.action == "delayed") return "expired";
-  if (!in.status.empty() || in.reply_code) return "onhold";
-  return "undefined";
+  std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
+  if (by_status == "mailboxfull" || by_status == "notaccept" || by_status == "authfailure" ||
+      by_status == "requireptr" || by_status == "mesgtoobig" || by_status == "exceedlimit" ||
+      (by_status == "hostunknown" && detail == "1.2") || detail == "1.7" || detail == "1.8") {
+    reason = std::string(by_status);
+  } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
+    reason = std::string(t);
+  } else if (!by_status.empty() && by_status != "undefined") {
+    reason = std::string(by_status);
+  } else if (in.reply_code == 521 || in.reply_code == 556) {
+    reason = "notaccept";
+  } else if (std::string_view c = ReasonFromText(in.context); !c.empty()) {
+    reason = std::string(c);
+  } else if (!in.status.empty() || in.reply_code) {
+    reason = "onhold";
+  } else {
+    reason = "undefined";
+  }
+  // Which command the reply answered changes whom it blames: "no such user"
+  // after the message was sent is a content filter speaking; a refusal of
+  // MAIL FROM is about the sender.
+  if (in.command == "DATA" && reason == "userunknown") reason = "filtered";
+  if (in.command == "MAIL" && (reason == "userunknown" || reason == "hostunknown" ||
+                               reason == "onhold" || reason == "undefined"))
+    reason = "rejected";
+  // A name lookup that failed temporarily is a network problem, not a
+  // domain that does not exist.
+  if (reason == "hostunknown" && temporary) reason = "networkerror";
+  // The MTA gave up after temporary failures (failed with a 4.x.x status),
+  // or is still trying: the message expired / is late.
+  if ((in.structured && in.action == "failed" && temporary) || in.action == "delayed") {
+    if (reason == "networkerror" || reason == "onhold" || reason == "undefined" ||
+        reason == "systemerror")
+      reason = "expired";
+  }
+  return reason;
 }
 
 bool IsHardBounce(std::string_view reason, std::string_view status, int reply_code) {

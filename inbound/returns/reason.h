@@ -16,6 +16,8 @@ struct ReasonInput {
   std::string_view diagnostic;  // the reply / diagnostic text for this recipient
   std::string_view context;     // wider text of the report (used when the diagnostic says nothing)
   std::string_view action;      // DSN Action ("failed", "delayed", ...), lower case, "" when none
+  std::string_view command;     // SMTP command the reply answered ("DATA", "MAIL", ...), or ""
+  bool structured = false;      // from an RFC 3464 DSN (the Action field is the MTA's own)
 };
 
 // The reason word ("userunknown", ...); "undefined" when nothing decides.

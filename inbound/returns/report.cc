@@ -17,6 +17,10 @@ namespace {
 constexpr size_t kMaxDiagnostic = 2048;
 constexpr size_t kMaxRecipients = 256;
 
+std::string SmtpCommandFor(std::string_view region, std::string_view address,
+                           std::string_view diagnostic);
+bool ReadProviderComplaint(const ReturnedMessage& msg, ReturnReport& out);
+
 // Phrases that start the returned copy of the original message in a text
 // bounce: what follows is not the reporting server's own text.
 constexpr std::string_view kOriginalMarkers[] = {
@@ -63,9 +67,11 @@ void FillCodes(RecipientReport& r) {
   if (r.reply_code == 0) r.reply_code = FindReplyCode(r.diagnostic);
 }
 
-void Classify(RecipientReport& r, std::string_view context) {
+void Classify(RecipientReport& r, std::string_view context, bool structured) {
   FillCodes(r);
   ReasonInput in;
+  in.command = r.command;
+  in.structured = structured;
   in.status = r.status;
   in.reply_code = r.reply_code;
   in.diagnostic = r.diagnostic;
@@ -125,6 +131,13 @@ bool ContainsAddress(const std::vector<std::string>& list, std::string_view addr
 
 // The auto-reply markers of RFC 3834 and common out-of-office subjects.
 bool LooksLikeAutoReply(const ReturnedMessage& msg) {
+  // Bounces carry Auto-Submitted too (Postfix: auto-replied): a report from
+  // the mail system is never a person's auto-reply.
+  std::string from = ToLower(FieldValue(msg.headers, "From"));
+  for (std::string_view daemon : {"mailer-daemon", "postmaster", "mail delivery", "mail-daemon",
+                                  "mailerdaemon", "mail administrator"}) {
+    if (from.find(daemon) != std::string::npos) return false;
+  }
   std::string auto_submitted = ToLower(FieldValue(msg.headers, "Auto-Submitted"));
   if (auto_submitted.rfind("auto-replied", 0) == 0) return true;
   if (!FieldValue(msg.headers, "X-Autoreply").empty() ||
@@ -142,7 +155,8 @@ bool LooksLikeAutoReply(const ReturnedMessage& msg) {
 }
 
 bool LooksLikeFailure(std::string_view text) {
-  for (std::string_view s : {"undeliver", "could not be delivered", "delivery failed",
+  for (std::string_view s : {"undeliver", "could not be delivered", "delivery failed", "wasn't delivered",
+                             "delivery status", "failure", "returned to sender",
                              "failure notice", "returned mail", "delivery status notification",
                              "not delivered", "mail delivery", "permanent error",
                              "unable to deliver"}) {
@@ -201,9 +215,9 @@ void ReadArf(const ReturnedMessage& msg, ReturnReport& out) {
   out.kind = ReportKind::kComplaint;
 }
 
-void ReadDsn(const ReturnedMessage& msg, std::string_view region, ReturnReport& out) {
+void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnReport& out) {
   out.format = "rfc3464";
-  for (const Fields& block : msg.delivery_status) {
+  for (const Fields& block : blocks) {
     std::string_view final_rcpt = FieldValue(block, "Final-Recipient");
     std::string_view orig_rcpt = FieldValue(block, "Original-Recipient");
     if (out.reporting_mta.empty())
@@ -231,9 +245,10 @@ void ReadDsn(const ReturnedMessage& msg, std::string_view region, ReturnReport& 
         r.diagnostic = Bounded(UnfoldValue(region.substr(start, at - start + 600)), kMaxDiagnostic);
       }
     }
+    r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region);
+  for (RecipientReport& r : out.recipients) Classify(r, region, true);
   out.kind = KindOf(out.recipients);
 }
 
@@ -257,6 +272,12 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
   }
   if (addrs.empty() && !out.original_to.empty()) addrs.push_back(out.original_to);
   if (addrs.empty()) return;
+  bool delayed = false;
+  for (std::string_view w : {"warning message only", "will be retried", "still trying",
+                             "has been delayed", "is delayed", "not yet been delivered",
+                             "delivery delayed", "will continue trying", "will keep trying"}) {
+    if (ContainsIgnoreCase(region, w)) delayed = true;
+  }
   // Each address's diagnostic: from its first mention to the next address.
   std::vector<size_t> starts;
   for (const std::string& a : addrs) starts.push_back(FindIgnoreCase(region, a));
@@ -276,11 +297,101 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     }
     if (r.diagnostic.empty() || (FindReplyCode(r.diagnostic) == 0 && ReasonFromText(r.diagnostic).empty()))
       r.diagnostic = Bounded(UnfoldValue(region), kMaxDiagnostic);
-    r.action = "failed";
+    r.action = delayed ? "delayed" : "failed";
+    r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region);
+  for (RecipientReport& r : out.recipients) Classify(r, region, false);
   out.kind = KindOf(out.recipients);
+}
+
+
+// The SMTP command a recipient's reply answered ("DATA", "MAIL", "RCPT",
+// "CONN"), from the wording of Postfix ("in reply to end of DATA command"),
+// Exim ("after end of data", "after MAIL FROM"), Sendmail transcripts
+// (">>> DATA" before the "<<< 5xx" line) and similar; "" when not said.
+std::string SmtpCommandFor(std::string_view region, std::string_view address,
+                           std::string_view diagnostic) {
+  auto from_phrases = [](std::string_view t) -> std::string {
+    struct P {
+      std::string_view phrase, command;
+    };
+    static constexpr P kPhrases[] = {
+        {"in reply to end of data", "DATA"}, {"in reply to data", "DATA"},
+        {"after end of data", "DATA"},       {"after data", "DATA"},
+        {"smtp command data", "DATA"},       {"[data]", "DATA"},
+        {"in reply to mail from", "MAIL"},   {"after mail from", "MAIL"},
+        {"[mail_from]", "MAIL"},             {"in reply to rcpt to", "RCPT"},
+        {"after rcpt to", "RCPT"},           {"[rcpt_to]", "RCPT"},
+        {"after initial connection", "CONN"}, {"in reply to helo", "HELO"},
+        {"in reply to ehlo", "HELO"},        {"after helo", "HELO"},
+        {"after ehlo", "HELO"},
+    };
+    size_t best = std::string_view::npos;
+    std::string command;
+    for (const P& p : kPhrases) {
+      size_t at = FindIgnoreCase(t, p.phrase);
+      if (at < best) {
+        best = at;
+        command = std::string(p.command);
+      }
+    }
+    return command;
+  };
+  std::string c = from_phrases(diagnostic);
+  if (!c.empty()) return c;
+  size_t at = address.empty() ? std::string_view::npos : FindIgnoreCase(region, address);
+  if (at != std::string_view::npos) {
+    c = from_phrases(region.substr(at, 1200));
+    if (!c.empty()) return c;
+  }
+  // Sendmail-style transcript: the last ">>> CMD" before the first "<<< 4/5xx".
+  size_t reply = std::string_view::npos;
+  for (std::string_view marker : {"<<< 5", "<<< 4"}) reply = std::min(reply, region.find(marker));
+  if (reply != std::string_view::npos) {
+    size_t cmd = region.rfind(">>> ", reply);
+    if (cmd != std::string_view::npos) {
+      std::string word = ToLower(region.substr(cmd + 4, 4));
+      if (word == "data") return "DATA";
+      if (word == "mail") return "MAIL";
+      if (word == "rcpt") return "RCPT";
+      if (word == "helo" || word == "ehlo") return "HELO";
+    }
+  }
+  return {};
+}
+
+// Complaints in providers' own formats: Microsoft JMRP (the complained
+// message attached with X-HmXmrOriginalRecipient) and Apple Mail's
+// unsubscribe message (X-Apple-Unsubscribe: true, an opt-out).
+bool ReadProviderComplaint(const ReturnedMessage& msg, ReturnReport& out) {
+  std::string_view jmrp = FieldValue(msg.original_headers, "X-HmXmrOriginalRecipient");
+  if (!jmrp.empty()) {
+    RecipientReport r;
+    r.address = CleanAddress(jmrp);
+    r.reason = "feedback";
+    r.feedback_type = "abuse";
+    out.recipients.push_back(std::move(r));
+    out.format = "jmrp";
+    out.kind = ReportKind::kComplaint;
+    out.feedback_source = "microsoft";
+    out.source_ip = Bounded(std::string(TrimView(FieldValue(msg.original_headers, "X-Reporter-IP"))), 64);
+    return true;
+  }
+  if (EqualsIgnoreCase(TrimView(FieldValue(msg.headers, "X-Apple-Unsubscribe")), "true")) {
+    RecipientReport r;
+    r.address = CleanAddress(FieldValue(msg.headers, "From"));
+    r.reason = "feedback";
+    r.feedback_type = "opt-out";
+    out.recipients.push_back(std::move(r));
+    out.format = "apple-unsubscribe";
+    out.kind = ReportKind::kComplaint;
+    out.feedback_source = "apple";
+    std::string to = CleanAddress(FieldValue(msg.headers, "To"));
+    if (out.original_to.empty()) out.original_to = to;
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -317,9 +428,19 @@ ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
     return out;
   }
   if (!msg.delivery_status.empty()) {
-    ReadDsn(msg, region, out);
+    ReadDsn(msg.delivery_status, region, out);
+    if (!out.recipients.empty()) return out;
+  } else if (ContainsIgnoreCase(msg.text, "final-recipient:")) {
+    // DSN fields in a text part (a report whose MIME structure was lost).
+    std::vector<Fields> blocks;
+    for (Fields& b : ParseFieldBlocks(msg.text, 128)) {
+      if (!FieldValue(b, "Final-Recipient").empty() || !FieldValue(b, "Reporting-MTA").empty())
+        blocks.push_back(std::move(b));
+    }
+    ReadDsn(blocks, region, out);
     if (!out.recipients.empty()) return out;
   }
+  if (ReadProviderComplaint(msg, out)) return out;
   if (LooksLikeAutoReply(msg) && !LooksLikeFailure(region) && msg.delivery_status.empty()) {
     out.format = "rfc3834";
     RecipientReport r;

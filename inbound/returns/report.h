@@ -34,6 +34,7 @@ struct RecipientReport {
   int reply_code = 0;         // basic SMTP code, 0 when none
   std::string diagnostic;     // the reply text / diagnostic, unfolded, bounded
   std::string remote_mta;
+  std::string command;        // SMTP command the reply answered: DATA, MAIL, RCPT, CONN, HELO or ""
   std::string reason;         // corpus vocabulary (reason.h)
   bool hard_bounce = false;
   std::string feedback_type;  // complaints: abuse, fraud, opt-out, ...
