@@ -6,6 +6,7 @@
 #include "inbound/returns/reason.h"
 
 #include <array>
+#include <cctype>
 #include <initializer_list>
 
 #include "inbound/returns/text_util.h"
@@ -26,6 +27,11 @@ const std::array<TextRule, 32> kTextRules = {{
       "pipe to |", "program exited", "x-unix;", "procmail", "local delivery failed: pipe",
       "error in processing", "could not execute"}},
     {"virusdetected", {"virus", "malware", "infected", "trojan"}},
+    {"requireptr",
+     {"mismatches client ip", "reverse dns", "ptr record", "reverse lookup", "rdns", "no ptr", "reverse hostname",
+      "cannot find your hostname", "hostname does not resolve", "reverse name", "not have a ptr",
+      "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
+      "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
     {"rejected",
      {"sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
@@ -65,14 +71,9 @@ const std::array<TextRule, 32> kTextRules = {{
       "not allowed to relay", "we do not relay", "relay prohibited", "relaying prohibited",
       "not a gateway", "no relaying", "relay not allowed", "cannot relay", "relaying mail to",
       "relay attempt"}},
-    {"requireptr",
-     {"mismatches client ip", "reverse dns", "ptr record", "reverse lookup", "rdns", "no ptr", "reverse hostname",
-      "cannot find your hostname", "hostname does not resolve", "reverse name", "not have a ptr",
-      "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
-      "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
     {"authfailure",
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
-      "authentication failure", "not authenticate", "unauthenticated", "authentication check"}},
+      "authentication failure", "authentication check"}},
     {"notaccept",
      {"couldn't find a mail exchanger", "no mx record", "does not receive email",
       "doesn't receive email", "does not accept mail", "not accepting mail", "null mx",
@@ -80,7 +81,7 @@ const std::array<TextRule, 32> kTextRules = {{
     {"networkerror", {"malformed or unexpected name server", "host not found, try again",
                       "try again later (dns", "temporary dns", "dns temporary"}},
     {"hostunknown",
-     {"unrouteable address", "unrouteable domain", "host unknown", "unknown host", "domain not found", "no such domain", "domain does not exist",
+     {"unrouteable address", "unrouteable domain", "domain is not reachable", "host unknown", "unknown host", "domain not found", "no such domain", "domain does not exist",
       "domain doesn't exist", "host not found", "name or service not known", "unrouteable mail domain",
         "domain name not found", "unknown domain", "invalid domain",
       "host or domain name not found", "nxdomain",  "unresolvable domain",
@@ -99,7 +100,7 @@ const std::array<TextRule, 32> kTextRules = {{
       "bad destination mailbox", "email account that you tried to reach does not exist",
       "mailbox unavailable", "user doesn't exist", "user does not exist", "no longer valid",
       "is not a valid user", "unknown or illegal alias", "invalid address", "not listed in",
-      "no valid recipient", "no account by that name", "address rejected", "undeliverable address",
+      "no valid recipient", "no account by that name", "address rejected", "undeliverable address", "address couldn't be found",
       "unknown mailbox", "user invalid", "invalid user", "mailbox name not allowed",
       "no such mail", "recipient rejected", "recipient address rejected",
       "no longer in use", "not a valid recipient", "unknown e-mail address", "no such box",
@@ -116,7 +117,7 @@ const std::array<TextRule, 32> kTextRules = {{
       "sorbs", "barracuda", "listed at", "listed in", "listed on", "blocked", "your ip",
       "ip address", "client host", "host rejected", "access denied", "banned", "refused to talk",
       "not allowed to send", "connection refused by", "poor", "dynamic ip", "dial-up",
-      "dialup", "residential", "refused by"}},
+      "dialup", "residential", "refused by", "not accepting connections", "invalid ip"}},
     {"spamdetected",
      {"spam", "junk mail", "unsolicited", "bulk mail", "classified as", "identified as",
       "considered as", "content rejected", "suspicious"}},
@@ -134,19 +135,19 @@ const std::array<TextRule, 32> kTextRules = {{
       "from address", "sender blocked", "return path", "return-path", "mail from:", "your address",
       "sender's", "senders", "originator"}},
     {"contenterror",
-     {"content-type", "content type", "mime", "encoding", "8bit", "line too long", "message header", "header too",
+     {"content-type", "content type", " mime", "mime-", "encoding", "8bit", "line too long", "message header", "header too",
       "illegal character"}},
     {"syntaxerror",
      {"syntax error", "command unrecognized", "unrecognized command", "bad sequence",
       "command not recognized", "invalid command", "line too long"}},
     {"expired",
-     {"did not accept our requests to connect", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
+     {"did not accept our requests to connect", "connection timed out", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
       "giving up", "gave up", "could not be delivered for", "was not delivered for",
       "undeliverable for", "expired", "timeout exceeded", "message timed out", "has been delayed",
       "delivery delayed", "could not deliver for", "queue too long", "ttl"}},
     {"networkerror",
      {"establish an smtp connection", "establish a connection", "connection refused",
-      "connection timed out", "network is unreachable", "no route to host",
+       "network is unreachable", "no route to host",
       "connection reset", "lost connection", "mail loop", "loop detected", "loops back",
       "too many hops", "routing loop", "hop count", "could not connect", "unable to connect",
       "connection closed", "timed out", "timeout", "network error", "dns error"}},
@@ -157,7 +158,7 @@ const std::array<TextRule, 32> kTextRules = {{
     {"policyviolation",
      {"policy", "violat", "prohibited", "not allowed", "not permitted", "forbidden"}},
     {"filtered",
-     {"filtered", "filter", "recipient refused", "refused", "rejected by recipient",
+     {"filtered", "filter", "rejected by the recipient", "recipient refused", "refused", "rejected by recipient",
       "does not accept mail from", "denied"}},
 }};
 
@@ -177,7 +178,7 @@ constexpr StatusRule kStatusRules[] = {
     {"3.5", "systemerror"},   {"4.0", "networkerror"},  {"4.1", "networkerror"},
     {"4.2", "expired"},       {"4.3", "systemerror"},   {"4.4", "hostunknown"},
     {"4.5", "networkerror"},  {"4.6", "networkerror"},  {"4.7", "expired"},
-    {"5.0", "syntaxerror"},   {"5.1", "syntaxerror"},   {"5.2", "syntaxerror"},
+    {"5.1", "syntaxerror"},   {"5.2", "syntaxerror"},
     {"5.3", "exceedlimit"},   {"5.4", "syntaxerror"},   {"5.5", "syntaxerror"},
     {"5.6", "syntaxerror"},   {"6.0", "contenterror"},  {"6.1", "contenterror"},
     {"6.2", "contenterror"},  {"6.3", "contenterror"},  {"6.4", "contenterror"},
@@ -194,14 +195,35 @@ constexpr StatusRule kStatusRules[] = {
     {"7.30", "securityerror"},
 };
 
-std::string LowerBounded(std::string_view s, size_t cap) {
-  return ToLower(s.substr(0, std::min(s.size(), cap)));
-}
 
 }  // namespace
 
+// Multi-line replies quoted in one line repeat "550-5.7.1 " inside the
+// text ("multiple 550 5.7.1 addresses"): drop those so phrases match.
+static std::string WithoutReplyCodes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    bool start = i == 0 || text[i - 1] == ' ';
+    if (start && i + 4 <= text.size() && (text[i] == '4' || text[i] == '5') &&
+        std::isdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(text[i + 2])) && (text[i + 3] == '-' || text[i + 3] == ' ')) {
+      i += 4;
+      std::string enh = FindEnhancedCode(text.substr(i, 12));
+      if (!enh.empty() && text.substr(i, enh.size()) == enh) {
+        i += enh.size();
+        if (i < text.size() && text[i] == ' ') ++i;
+      }
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
 std::string_view ReasonFromText(std::string_view text) {
-  std::string lower = LowerBounded(text, 16384);
+  std::string lower = ToLower(WithoutReplyCodes(text.substr(0, std::min<size_t>(text.size(), 16384))));
   for (const TextRule& rule : kTextRules) {
     for (std::string_view phrase : rule.phrases) {
       if (lower.find(phrase) != std::string::npos) return rule.reason;
@@ -260,9 +282,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   // The MTA gave up after temporary failures (failed with a 4.x.x status),
   // or is still trying: the message expired / is late.
   if ((in.structured && in.action == "failed" && temporary) || in.action == "delayed") {
-    if (reason == "networkerror" || reason == "onhold" || reason == "undefined" ||
-        reason == "systemerror")
-      reason = "expired";
+    if (reason == "onhold" || reason == "undefined") reason = "expired";
   }
   return reason;
 }

@@ -27,7 +27,7 @@ constexpr std::string_view kOriginalMarkers[] = {
     "below this line is a copy of the message", "this is a copy of the message",
     "original message follows", "------ original message", "----- original message",
     "--- original message", "original message headers", "headers of the original message",
-    "header of the original message", "the original message was", "undelivered message follows",
+    "header of the original message", "undelivered message follows",
     "unsent message below", "returned message follows", "message header follows",
     "copy of your message", "original message header", "-----original message-----",
     "content-type: message/rfc822", "the header of the original", "text of your message",
@@ -281,6 +281,19 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
   // Each address's diagnostic: from its first mention to the next address.
   std::vector<size_t> starts;
   for (const std::string& a : addrs) starts.push_back(FindIgnoreCase(region, a));
+  // Listed recipients (X-Failed-Recipients) that the text spells otherwise:
+  // take the text of the n-th address the text names instead.
+  if (std::any_of(starts.begin(), starts.end(), [](size_t s) { return s == std::string_view::npos; })) {
+    std::vector<size_t> named;
+    for (std::string& a : FindAddresses(region, kMaxRecipients)) {
+      if (IsSystemAddress(a) || ContainsAddress(exclude, a)) continue;
+      named.push_back(FindIgnoreCase(region, a));
+    }
+    for (size_t i = 0, n = 0; i < starts.size(); ++i) {
+      if (starts[i] == std::string_view::npos && n < named.size()) starts[i] = named[n];
+      if (starts[i] != std::string_view::npos) ++n;
+    }
+  }
   for (size_t i = 0; i < addrs.size() && i < kMaxRecipients; ++i) {
     RecipientReport r;
     r.address = addrs[i];
@@ -345,9 +358,11 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
     c = from_phrases(region.substr(at, 1200));
     if (!c.empty()) return c;
   }
-  // Sendmail-style transcript: the last ">>> CMD" before the first "<<< 4/5xx".
+  // Sendmail-style transcript: the last ">>> CMD" before the first "<<< 4/5xx"
+  // after the recipient's mention.
+  size_t from = at == std::string_view::npos ? 0 : at;
   size_t reply = std::string_view::npos;
-  for (std::string_view marker : {"<<< 5", "<<< 4"}) reply = std::min(reply, region.find(marker));
+  for (std::string_view marker : {"<<< 5", "<<< 4"}) reply = std::min(reply, region.find(marker, from));
   if (reply != std::string_view::npos) {
     size_t cmd = region.rfind(">>> ", reply);
     if (cmd != std::string_view::npos) {
