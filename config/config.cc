@@ -37,6 +37,7 @@ Config Parser::Run() {
   Retry(c);
   Dkim(c);
   Small(c);
+  Returns(c);
   root_.Finish();
   return c;
 }

@@ -67,6 +67,9 @@ class Parser {
   void Small(Config& c);
   void Unsubscribe(TableReader& t, UnsubscribeConfig& u);
 
+  // config_returns.cc
+  void Returns(Config& c);
+
   TableReader root_;
   ErrorSink* sink_;
 };

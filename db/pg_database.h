@@ -115,6 +115,12 @@ class PgDatabase final : public Database {
   Result<std::vector<std::pair<std::string, int64_t>>> DeliveredTodayBySource() override;
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
+  // In returns.cc.
+  Result<std::optional<ReturnedDelivery>> FindReturnedDelivery(const ReturnLookup& by) override;
+  Result<bool> RecordReturnedReport(const ReturnedReportRow& report,
+                                    const std::vector<ReturnEvent>& events,
+                                    const std::string& node) override;
+
  private:
   std::unique_ptr<pqxx::connection> conn_;
 };
