@@ -1,0 +1,70 @@
+// reason_test.cc: the reason rules — phrases that blame one party, the
+// RFC 3463 codes that decide alone, the command context, hard/soft.
+#include <gtest/gtest.h>
+
+#include "inbound/returns/reason.h"
+
+namespace postino::inbound::returns {
+namespace {
+
+std::string R(std::string_view status, int code, std::string_view diag,
+              std::string_view action = "failed", std::string_view command = "") {
+  ReasonInput in;
+  in.status = status;
+  in.reply_code = code;
+  in.diagnostic = diag;
+  in.action = action;
+  in.command = command;
+  in.structured = true;
+  return ClassifyReason(in);
+}
+
+TEST(ReturnsReason, TextBlamesAParty) {
+  EXPECT_EQ(R("5.1.1", 550, "550 5.1.1 No such user here"), "userunknown");
+  EXPECT_EQ(R("5.2.2", 552, "Mailbox full"), "mailboxfull");
+  EXPECT_EQ(R("5.7.1", 554, "Client host [192.0.2.1] blocked using zen.spamhaus.org"), "blocked");
+  EXPECT_EQ(R("5.7.1", 550, "Message rejected as spam by Content Filtering"), "spamdetected");
+  EXPECT_EQ(R("5.7.1", 550, "550 5.7.1 Sender address rejected: domain not found"), "rejected");
+  EXPECT_EQ(R("5.7.26", 550, "Unauthenticated email is not accepted (DMARC policy)"), "authfailure");
+  EXPECT_EQ(R("5.7.1", 550, "Relay access denied"), "norelaying");
+  EXPECT_EQ(R("5.7.1", 550, "Service unavailable; no PTR record for your IP"), "requireptr");
+  EXPECT_EQ(R("5.3.4", 552, "Message size exceeds fixed limit"), "mesgtoobig");
+  EXPECT_EQ(R("5.2.1", 550, "This mailbox is disabled"), "suspend");
+  EXPECT_EQ(R("5.0.0", 550, "Host or domain name not found"), "hostunknown");
+  EXPECT_EQ(R("4.7.0", 421, "Too many concurrent SMTP connections"), "toomanyconn");
+  EXPECT_EQ(R("5.7.1", 550, "Message contains a virus"), "virusdetected");
+}
+
+TEST(ReturnsReason, CodesThatDecideAlone) {
+  EXPECT_EQ(R("5.2.2", 550, "Unknown user or mailbox full"), "mailboxfull");
+  EXPECT_EQ(R("5.1.10", 556, ""), "notaccept");
+  EXPECT_EQ(R("5.1.8", 553, "Domain of sender address does not exist"), "rejected");
+  EXPECT_EQ(R("5.1.1", 550, ""), "userunknown");
+  EXPECT_EQ(R("", 521, "example.org does not receive mail"), "notaccept");
+}
+
+TEST(ReturnsReason, CommandChangesTheBlame) {
+  EXPECT_EQ(R("5.0.0", 550, "550 Unknown user", "failed", "DATA"), "filtered");
+  EXPECT_EQ(R("5.0.0", 550, "550 User unknown", "failed", "MAIL"), "rejected");
+}
+
+TEST(ReturnsReason, GivingUpAfterTemporaryFailuresIsExpired) {
+  EXPECT_EQ(R("4.4.7", 0, ""), "expired");
+  EXPECT_EQ(R("4.4.1", 0, "connect to mx.example.org[192.0.2.1]:25: Connection timed out"), "expired");
+  EXPECT_EQ(R("4.0.0", 451, "", "delayed"), "expired");
+  EXPECT_EQ(R("4.4.0", 0, "Name service error for domain example.org: Host not found, try again"),
+            "networkerror");
+}
+
+TEST(ReturnsReason, SuccessAndHardFlags) {
+  EXPECT_EQ(R("2.0.0", 250, "Ok", "delivered"), "delivered");
+  EXPECT_TRUE(IsHardBounce("userunknown", "4.1.1", 450));
+  EXPECT_TRUE(IsHardBounce("hostunknown", "5.1.2", 0));
+  EXPECT_TRUE(IsHardBounce("notaccept", "5.1.10", 556));
+  EXPECT_FALSE(IsHardBounce("notaccept", "4.3.2", 421));
+  EXPECT_FALSE(IsHardBounce("mailboxfull", "5.2.2", 552));
+  EXPECT_FALSE(IsHardBounce("blocked", "5.7.1", 554));
+}
+
+}  // namespace
+}  // namespace postino::inbound::returns
