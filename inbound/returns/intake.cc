@@ -132,7 +132,7 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
     return sum;
   }
   MimeLimits limits;
-  limits.max_bytes = cfg.max_message_size;
+  limits.max_bytes = std::min(limits.max_bytes, cfg.max_message_size);
   ReturnedMessage msg = ReadReturnedMessage(bytes, limits);
   ReturnReport report = AnalyzeReturn(msg);
   Matcher m{db, cfg};

@@ -38,7 +38,10 @@ Fields HeaderFields(GMimeObject* obj) {
     const char* name = g_mime_header_get_name(h);
     const char* raw = g_mime_header_get_raw_value(h);
     if (!name) continue;
-    out.emplace_back(name, raw ? UnfoldValue(raw) : std::string());
+    // A header line is at most 998 bytes (RFC 5322); folded ones rarely
+    // exceed a few KiB. Longer values are cut.
+    std::string_view value = raw ? std::string_view(raw) : std::string_view();
+    out.emplace_back(name, UnfoldValue(value.substr(0, std::min<size_t>(value.size(), 16384))));
   }
   return out;
 }

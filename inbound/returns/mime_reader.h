@@ -26,7 +26,7 @@ std::string_view FieldValue(const Fields& fields, std::string_view name);
 std::vector<Fields> ParseFieldBlocks(std::string_view text, size_t max_blocks = 256);
 
 struct MimeLimits {
-  size_t max_bytes = 4 << 20;  // input beyond this is ignored
+  size_t max_bytes = 2 << 20;  // input beyond this is ignored (the report comes first)
   int max_depth = 8;           // nested multiparts / attached messages
   int max_parts = 64;          // parts visited
 };

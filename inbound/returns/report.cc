@@ -16,6 +16,9 @@ namespace {
 
 constexpr size_t kMaxDiagnostic = 2048;
 constexpr size_t kMaxRecipients = 256;
+// The reporting server's text is short; a longer text part is mostly the
+// returned original. The text rules read at most this much.
+constexpr size_t kMaxTextScan = 128 * 1024;
 
 std::string SmtpCommandFor(std::string_view region, std::string_view address,
                            std::string_view diagnostic);
@@ -426,18 +429,19 @@ std::string_view ReportKindName(ReportKind kind) {
 ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
   ReturnReport out;
   out.truncated = msg.truncated;
-  std::string_view region = BounceRegion(msg.text);
+  std::string_view text = std::string_view(msg.text).substr(0, kMaxTextScan);
+  std::string_view region = BounceRegion(text);
   if (msg.has_original) {
     out.original_headers = msg.original_headers;
   } else {
-    out.original_headers = InlineHeaders(msg.text, region.size());
+    out.original_headers = InlineHeaders(text, region.size());
   }
   if (out.original_headers.size() > 64) out.original_headers.resize(64);
   out.original_message_id = Bounded(std::string(TrimView(FieldValue(out.original_headers, "Message-ID"))), 998);
   out.original_to = CleanAddress(FieldValue(out.original_headers, "To"));
   out.original_from = CleanAddress(FieldValue(out.original_headers, "From"));
 
-  if (ReadSesNotification(msg.text, out)) return out;
+  if (ReadSesNotification(text, out)) return out;
   if (msg.has_feedback_report || msg.report_type == "feedback-report") {
     ReadArf(msg, out);
     return out;
@@ -445,10 +449,10 @@ ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
   if (!msg.delivery_status.empty()) {
     ReadDsn(msg.delivery_status, region, out);
     if (!out.recipients.empty()) return out;
-  } else if (ContainsIgnoreCase(msg.text, "final-recipient:")) {
+  } else if (ContainsIgnoreCase(text, "final-recipient:")) {
     // DSN fields in a text part (a report whose MIME structure was lost).
     std::vector<Fields> blocks;
-    for (Fields& b : ParseFieldBlocks(msg.text, 128)) {
+    for (Fields& b : ParseFieldBlocks(text, 128)) {
       if (!FieldValue(b, "Final-Recipient").empty() || !FieldValue(b, "Reporting-MTA").empty())
         blocks.push_back(std::move(b));
     }

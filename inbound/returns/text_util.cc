@@ -7,7 +7,7 @@
 namespace postino::inbound::returns {
 namespace {
 
-inline char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsLocalChar(char c) {
@@ -23,8 +23,9 @@ size_t FindIgnoreCase(std::string_view h, std::string_view n, size_t from) {
   if (n.empty()) return from <= h.size() ? from : std::string_view::npos;
   if (h.size() < n.size()) return std::string_view::npos;
   char first = Lower(n[0]);
+  char first_upper = (first >= 'a' && first <= 'z') ? static_cast<char>(first - 32) : first;
   for (size_t i = from; i + n.size() <= h.size(); ++i) {
-    if (Lower(h[i]) != first) continue;
+    if (h[i] != first && h[i] != first_upper) continue;
     size_t j = 1;
     while (j < n.size() && Lower(h[i + j]) == Lower(n[j])) ++j;
     if (j == n.size()) return i;
