@@ -36,9 +36,15 @@ Result<std::optional<ReturnedDelivery>> PgDatabase::FindReturnedDelivery(const R
     std::string cols = kDeliveryColumns;
     if (by.delivery_id > 0)
       return FirstDelivery(tx.exec_params(cols + "WHERE id = $1", by.delivery_id));
-    if (!by.message_id.empty())
+    if (!by.message_id.empty()) {
+      // Stored as written in the header ("<id@host>"); reports may quote
+      // it with or without the angle brackets.
+      std::string bare = by.message_id;
+      if (bare.size() >= 2 && bare.front() == '<' && bare.back() == '>')
+        bare = bare.substr(1, bare.size() - 2);
       return FirstDelivery(tx.exec_params(
-          cols + "WHERE message_id = $1 ORDER BY id DESC LIMIT 1", by.message_id));
+          cols + "WHERE message_id IN ($1, $2) ORDER BY id DESC LIMIT 1", bare, "<" + bare + ">"));
+    }
     if (by.campaign_id > 0 && !by.email.empty())
       return FirstDelivery(tx.exec_params(
           cols + "WHERE campaign_id = $1 AND lower(email) = lower($2) LIMIT 1", by.campaign_id,
