@@ -196,6 +196,14 @@ constexpr StatusRule kStatusRules[] = {
 };
 
 
+bool SaysAccountDoesNotExist(std::string_view text) {
+  for (std::string_view p : {"doesn't have a", "does not have a", "invalid recipient",
+                             "account does not exist", "no such account", "account that you tried"}) {
+    if (FindIgnoreCase(text, p) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // Multi-line replies quoted in one line repeat "550-5.7.1 " inside the
@@ -272,7 +280,11 @@ std::string ClassifyReason(const ReasonInput& in) {
   // Which command the reply answered changes whom it blames: "no such user"
   // after the message was sent is a content filter speaking; a refusal of
   // MAIL FROM is about the sender.
-  if (in.command == "DATA" && reason == "userunknown") reason = "filtered";
+  // An explicit X.1.1, or words that say the account does not exist, keep
+  // the recipient's blame whatever the command.
+  if (in.command == "DATA" && reason == "userunknown" && detail != "1.1" &&
+      !SaysAccountDoesNotExist(in.diagnostic))
+    reason = "filtered";
   if (in.command == "MAIL" && (reason == "userunknown" || reason == "hostunknown" ||
                                reason == "onhold" || reason == "undefined"))
     reason = "rejected";

@@ -32,7 +32,8 @@ constexpr std::string_view kOriginalMarkers[] = {
     "--- original message", "original message headers", "headers of the original message",
     "header of the original message", "undelivered message follows",
     "unsent message below", "returned message follows", "message header follows",
-    "copy of your message", "original message header", "-----original message-----",
+    "copy of your message", "original message header", "message headers follow",
+    "headers of your message follow", "-----original message-----",
     "content-type: message/rfc822", "the header of the original", "text of your message",
 };
 
@@ -114,6 +115,37 @@ Fields InlineHeaders(std::string_view text, size_t from) {
         out.emplace_back(std::string(name), std::string(TrimView(line.substr(colon + 1))));
       }
     }
+  }
+  return out;
+}
+
+// The text without lines that quote header fields naming no recipient
+// (Message-ID, Received, References, From, ...): addresses there are not
+// failed recipients.
+std::string WithoutHeaderLines(std::string_view text) {
+  static constexpr std::string_view kSkip[] = {
+      "message-id:", "received:", "references:", "in-reply-to:", "return-path:", "from:",
+      "sender:", "reply-to:", "x-", "dkim-signature:", "list-", "errors-to:", "(envelope-from"};
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    std::string_view t = TrimView(line);
+    bool skip = false;
+    for (std::string_view p : kSkip) {
+      if (StartsWithIgnoreCase(t, p)) {
+        skip = true;
+        break;
+      }
+    }
+    if (!skip) {
+      out.append(line);
+      out += '\n';
+    }
+    pos = end + 1;
   }
   return out;
 }
@@ -259,8 +291,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
 void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnReport& out) {
   out.format = "text";
   std::vector<std::string> exclude;
-  for (std::string_view h : {"From", "To", "Return-Path", "Reply-To", "Sender", "Delivered-To",
-                             "X-Original-To"}) {
+  for (std::string_view h : {"From", "To", "Return-Path", "Reply-To", "Sender"}) {
     for (std::string& a : FindAddresses(FieldValue(msg.headers, h), 8)) exclude.push_back(a);
   }
   if (!out.original_from.empty()) exclude.push_back(out.original_from);
@@ -268,7 +299,7 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
   std::string failed(FieldValue(msg.headers, "X-Failed-Recipients"));
   for (std::string& a : FindAddresses(failed, kMaxRecipients)) addrs.push_back(a);
   if (addrs.empty()) {
-    for (std::string& a : FindAddresses(region, kMaxRecipients)) {
+    for (std::string& a : FindAddresses(WithoutHeaderLines(region), kMaxRecipients)) {
       if (IsSystemAddress(a) || ContainsAddress(exclude, a)) continue;
       addrs.push_back(a);
     }
