@@ -5,7 +5,6 @@
 // RFC 3463 and the wording MTAs commonly use.
 #include "inbound/returns/reason.h"
 
-#include <array>
 #include <cctype>
 #include <initializer_list>
 
@@ -21,7 +20,7 @@ struct TextRule {
 
 // Order matters: a mailer-program failure or a full mailbox is more specific
 // than "user" or "policy" wording that often appears beside it.
-const std::array<TextRule, 32> kTextRules = {{
+const TextRule kTextRules[] = {
     {"mailererror",
      {"mailer error", "unknown mailer", "command died", "exit status", "exited with",
       "pipe to |", "program exited", "x-unix;", "procmail", "local delivery failed: pipe",
@@ -32,6 +31,7 @@ const std::array<TextRule, 32> kTextRules = {{
       "cannot find your hostname", "hostname does not resolve", "reverse name", "not have a ptr",
       "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
       "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
+    {"securityerror", {"unauthenticated sender", "must authenticate", "authentication required"}},
     {"rejected",
      {"sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
@@ -128,6 +128,7 @@ const std::array<TextRule, 32> kTextRules = {{
      {"authentication required", "tls required", "starttls", "encryption required",
       "must use tls", "certificate", "insecure", "not authorized", "unauthorized",
       "authorization"}},
+    {"securityerror", {"unauthenticated sender", "must authenticate", "authentication required"}},
     {"rejected",
      {"sender address rejected", "sender rejected", "domain of sender", "sender domain",
       "invalid sender", "sender verify", "sender unknown", "unknown sender", "mail from",
@@ -135,18 +136,18 @@ const std::array<TextRule, 32> kTextRules = {{
       "from address", "sender blocked", "return path", "return-path", "mail from:", "your address",
       "sender's", "senders", "originator"}},
     {"contenterror",
-     {"content-type", "content type", " mime", "mime-", "encoding", "8bit", "line too long", "message header", "header too",
+     {" mime", "mime-", "encoding", "8bit", "line too long", "message header", "header too",
       "illegal character"}},
     {"syntaxerror",
      {"syntax error", "command unrecognized", "unrecognized command", "bad sequence",
       "command not recognized", "invalid command", "line too long"}},
     {"expired",
      {"did not accept our requests to connect", "connection timed out", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
-      "giving up", "gave up", "could not be delivered for", "was not delivered for",
+      "gave up", "could not be delivered for", "was not delivered for",
       "undeliverable for", "expired", "timeout exceeded", "message timed out", "has been delayed",
-      "delivery delayed", "could not deliver for", "queue too long", "ttl"}},
+      "delivery delayed", "could not deliver for", "ttl"}},
     {"networkerror",
-     {"establish an smtp connection", "establish a connection", "connection refused",
+     {"host not reachable", "establish an smtp connection", "establish a connection", "connection refused",
        "network is unreachable", "no route to host",
       "connection reset", "lost connection", "mail loop", "loop detected", "loops back",
       "too many hops", "routing loop", "hop count", "could not connect", "unable to connect",
@@ -156,11 +157,11 @@ const std::array<TextRule, 32> kTextRules = {{
       "local configuration", "i/o error", "mail system problem", "temporary failure",
       "system problem", "server failure", "failed to deliver"}},
     {"policyviolation",
-     {"policy", "violat", "prohibited", "not allowed", "not permitted", "forbidden"}},
+     {"header error", "policy", "violat", "prohibited", "not allowed", "not permitted", "forbidden"}},
     {"filtered",
      {"filtered", "filter", "rejected by the recipient", "recipient refused", "refused", "rejected by recipient",
       "does not accept mail from", "denied"}},
-}};
+};
 
 struct StatusRule {
   std::string_view suffix;  // "1.1" = subject.detail of "X.1.1"
@@ -262,7 +263,8 @@ std::string ClassifyReason(const ReasonInput& in) {
   std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
   if (by_status == "mailboxfull" || by_status == "notaccept" || by_status == "authfailure" ||
       by_status == "requireptr" || by_status == "mesgtoobig" || by_status == "exceedlimit" ||
-      (by_status == "hostunknown" && detail == "1.2") || detail == "1.7" || detail == "1.8") {
+      (by_status == "hostunknown" && detail == "1.2") || detail == "1.6" || detail == "1.7" ||
+      detail == "1.8") {
     reason = std::string(by_status);
   } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
     reason = std::string(t);
@@ -294,7 +296,9 @@ std::string ClassifyReason(const ReasonInput& in) {
   // The MTA gave up after temporary failures (failed with a 4.x.x status),
   // or is still trying: the message expired / is late.
   if ((in.structured && in.action == "failed" && temporary) || in.action == "delayed") {
-    if (reason == "onhold" || reason == "undefined") reason = "expired";
+    bool nothing_specific = reason == "onhold" || reason == "undefined";
+    bool delay_notice = in.action == "delayed" && (reason == "networkerror" || reason == "systemerror");
+    if (nothing_specific || delay_notice) reason = "expired";
   }
   return reason;
 }
