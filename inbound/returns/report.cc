@@ -87,9 +87,11 @@ void Classify(RecipientReport& r, std::string_view context, bool structured) {
 
 // The text of the reporting server, without the returned original.
 std::string_view BounceRegion(std::string_view text) {
+  // One lower-cased copy, then plain (memchr-based) searches.
+  std::string lower = ToLower(text);
   size_t cut = text.size();
   for (std::string_view marker : kOriginalMarkers) {
-    size_t at = FindIgnoreCase(text.substr(0, cut), marker);
+    size_t at = std::string_view(lower).substr(0, cut).find(marker);
     if (at != std::string_view::npos && at < cut) cut = at;
   }
   return text.substr(0, cut);
