@@ -42,7 +42,10 @@ int RunBouncesParse(const std::vector<std::string>& paths) {
         fmt::print(stderr, "postino: {}: no report recognised\n", name);
       }
     });
-    if (!st.ok()) rc = Fail(st);
+    if (!st.ok()) {
+      Fail(st);
+      rc = kExitFailure;
+    }
   }
   return rc;
 }
