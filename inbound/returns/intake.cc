@@ -14,7 +14,48 @@
 namespace postino::inbound::returns {
 namespace {
 
-std::string Sha256Hex(std::string_view bytes) {
+// The bytes that identify a report wherever it was picked up: without a
+// leading mbox "From " line, without the top header's trace fields (each
+// hop and each mailbox adds its own Received, Return-Path, Delivered-To),
+// with LF line ends (an mbox export and the SMTP copy hash the same).
+std::string IdentityBytes(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  size_t pos = 0;
+  bool in_header = true, skipping = false, first = true;
+  while (pos < bytes.size()) {
+    size_t end = bytes.find('\n', pos);
+    size_t next = end == std::string_view::npos ? bytes.size() : end + 1;
+    std::string_view line = bytes.substr(pos, (end == std::string_view::npos ? bytes.size() : end) - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = next;
+    if (first && line.substr(0, 5) == "From ") {
+      first = false;
+      continue;
+    }
+    first = false;
+    if (in_header) {
+      if (line.empty()) {
+        in_header = false;
+      } else if (line[0] == ' ' || line[0] == '\t') {
+        if (skipping) continue;
+      } else {
+        skipping = false;
+        for (std::string_view trace : {"received:", "return-path:", "delivered-to:", "x-original-to:",
+                                       "envelope-to:", "x-envelope-to:"}) {
+          if (StartsWithIgnoreCase(line, trace)) skipping = true;
+        }
+        if (skipping) continue;
+      }
+    }
+    out.append(line);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view raw) {
+  std::string bytes = IdentityBytes(raw);
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
   static constexpr char kHex[] = "0123456789abcdef";

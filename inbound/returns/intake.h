@@ -28,7 +28,11 @@
 //    event `unsubscribed` phase `mail`, subscriber `unsubscribed`,
 //    suppression `unsubscribe`;
 //  - success DSNs and auto-replies: nothing but the report row.
-// The same message bytes are recorded once (SHA-256 in returned_reports).
+// The same report is recorded once: returned_reports keeps the SHA-256 of
+// its bytes without the mbox "From " line and the top header's trace fields
+// (Received, Return-Path, Delivered-To, X-Original-To, Envelope-To), line
+// ends as LF — so a retried SMTP transaction, or the same report imported
+// from an mbox after it came in by SMTP, is recognised.
 #pragma once
 
 #include <cstddef>

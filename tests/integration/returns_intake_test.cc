@@ -117,6 +117,15 @@ TEST_F(ReturnsIntakeTest, DsnAndArfChangeDeliveriesSubscribersAndSuppressions) {
   auto again = inbound::returns::ProcessReturnedMessage(**db, cfg, "", {Verp(hard)}, dsn);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->duplicates, 1);
+  // Picked up again with another hop's trace fields and LF line ends (an
+  // mbox export of the same report): still the same report.
+  std::string relayed = "From MAILER-DAEMON Thu Apr 29 23:34:45 2026\nReturn-Path: <>\n"
+                        "Received: from mx.example.org by mx.news.example.com;\n\tThu, 29 Apr 2026\n" +
+                        dsn;
+  for (size_t p = 0; (p = relayed.find("\r\n", p)) != std::string::npos;) relayed.erase(p, 1);
+  auto third = inbound::returns::ProcessReturnedMessage(**db, cfg, "", {}, relayed);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->duplicates, 1);
   EXPECT_EQ(Sql(fmt::format("SELECT count(*) FROM delivery_events WHERE delivery_id = {} AND "
                             "phase = 'async'",
                             hard.id)),
