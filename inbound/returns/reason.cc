@@ -32,14 +32,16 @@ const TextRule kTextRules[] = {
       "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
       "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
     {"securityerror", {"unauthenticated sender", "must authenticate", "authentication required"}},
+    {"authfailure", {"unauthenticated email", "dmarc policy"}},
+    {"policyviolation", {"its content presents a potential", "not accepted for policy reasons"}},
     {"rejected",
-     {"sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
+     {"groups.google.com/support", "sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
       "sender denied", "sender blocked", "mail from rejected", "not a member of",
       "permission to post", "sender was rejected", "sender is not allowed"}},
     {"contenterror", {"duplicate header", "invalid mime", "mime error", "8bit data", "bare lf"}},
     {"mailboxfull",
-     {"mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
+     {"mailbox exceeds allowed size", "mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
       "full mailbox", "mailbox exceeded", "mailbox is over", "quota exceeded", "over quota",
       "overquota", "over the quota", "exceeds quota", "exceeded quota", "exceeded its quota",
       "exceeds its quota", "quota full", "quota has been exceeded", "disk quota", "mail quota",
@@ -88,7 +90,7 @@ const TextRule kTextRules[] = {
       "dns lookup failure", "could not be resolved", "name server reply", "host does not exist",
       "unknown mail domain", "domain name not exist", "illegal host"}},
     {"userunknown",
-     {"user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
+     {"invalid final delivery userid", "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
       "no such address", "no such account", "no such person", "no such local user",
       "recipient unknown", "unknown recipient", "recipient not found", "recipient does not exist",
       "addressee unknown", "unknown address", "address unknown", "user not found",
@@ -119,7 +121,7 @@ const TextRule kTextRules[] = {
       "not allowed to send", "connection refused by", "poor", "dynamic ip", "dial-up",
       "dialup", "residential", "refused by", "not accepting connections", "invalid ip"}},
     {"spamdetected",
-     {"spam", "junk mail", "unsolicited", "bulk mail", "classified as", "identified as",
+     {"spam detected", "spam", "junk mail", "unsolicited", "bulk mail", "classified as", "identified as",
       "considered as", "content rejected", "suspicious"}},
     {"notcompliantrfc",
      {"rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "duplicate header",
@@ -142,7 +144,7 @@ const TextRule kTextRules[] = {
      {"syntax error", "command unrecognized", "unrecognized command", "bad sequence",
       "command not recognized", "invalid command", "line too long"}},
     {"expired",
-     {"did not accept our requests to connect", "connection timed out", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
+     {"have been failing for a long time", "multiple retries", "giving up", "aborted after", "did not accept our requests to connect", "connection timed out", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
       "gave up", "could not be delivered for", "was not delivered for",
       "undeliverable for", "expired", "timeout exceeded", "message timed out", "has been delayed",
       "delivery delayed", "could not deliver for", "ttl"}},
@@ -153,7 +155,7 @@ const TextRule kTextRules[] = {
       "too many hops", "routing loop", "hop count", "could not connect", "unable to connect",
       "connection closed", "timed out", "timeout", "network error", "dns error"}},
     {"systemerror",
-     {"transaction failed", "service currently unavailable", "system error", "internal error", "server error", "configuration error",
+     {"internal system error", "transaction failed", "service currently unavailable", "system error", "internal error", "server error", "configuration error",
       "local configuration", "i/o error", "mail system problem", "temporary failure",
       "system problem", "server failure", "failed to deliver"}},
     {"policyviolation",
@@ -231,14 +233,29 @@ static std::string WithoutReplyCodes(std::string_view text) {
   return out;
 }
 
-std::string_view ReasonFromText(std::string_view text) {
-  std::string lower = ToLower(WithoutReplyCodes(text.substr(0, std::min<size_t>(text.size(), 16384))));
+static std::string_view MatchRules(std::string_view lower) {
   for (const TextRule& rule : kTextRules) {
     for (std::string_view phrase : rule.phrases) {
-      if (lower.find(phrase) != std::string::npos) return rule.reason;
+      if (lower.find(phrase) != std::string_view::npos) return rule.reason;
     }
   }
   return {};
+}
+
+std::string_view ReasonFromText(std::string_view text) {
+  std::string lower = ToLower(WithoutReplyCodes(text.substr(0, std::min<size_t>(text.size(), 16384))));
+  // Postfix's "Recipient address rejected: <why>" names the recipient in its
+  // prefix whatever the cause; the words after the colon say what it is.
+  static constexpr std::string_view kPrefix = "recipient address rejected:";
+  if (size_t at = lower.find(kPrefix); at != std::string::npos) {
+    std::string_view tail = std::string_view(lower).substr(at + kPrefix.size());
+    if (size_t dot = tail.find(". "); dot != std::string_view::npos) tail = tail.substr(0, dot);
+    // "Access denied" there is Exchange Online's word for a recipient its
+    // directory does not know, not a client block.
+    std::string_view r = MatchRules(tail.substr(0, 200));
+    if (!r.empty() && r != "blocked") return r;
+  }
+  return MatchRules(lower);
 }
 
 std::string_view ReasonFromStatus(std::string_view status) {

@@ -56,6 +56,31 @@ TEST(ReturnsReason, GivingUpAfterTemporaryFailuresIsExpired) {
             "networkerror");
 }
 
+TEST(ReturnsReason, PostfixRecipientPrefixDefersToItsCause) {
+  EXPECT_EQ(R("5.0.0", 550, "550 5.0.0 <a@example.org>: Recipient address rejected: User unknown", "failed", "RCPT"),
+            "userunknown");
+  EXPECT_EQ(R("5.7.0", 550, "<a@example.org>: Recipient address rejected: Spam detected", "failed", "RCPT"),
+            "spamdetected");
+  EXPECT_EQ(R("5.3.0", 554, "<a@example.org>: Recipient address rejected: Internal system error", "failed", "RCPT"),
+            "systemerror");
+  // Exchange Online's directory-based edge block names a missing recipient.
+  EXPECT_EQ(R("5.4.1", 550, "550 5.4.1 <a@example.org>: Recipient address rejected: Access denied"), "userunknown");
+}
+
+TEST(ReturnsReason, ProviderWording) {
+  EXPECT_EQ(R("5.7.1", 550, "550-5.7.1 Unauthenticated email from example.org is not accepted due to domain's DMARC policy"),
+            "authfailure");
+  EXPECT_EQ(R("5.7.0", 552, "552-5.7.0 This message was blocked because its content presents a potential security issue"),
+            "policyviolation");
+  EXPECT_EQ(R("5.7.9", 554, "554 5.7.9 Message not accepted for policy reasons"), "policyviolation");
+  EXPECT_EQ(R("", 0, "Vous pouvez consulter https://groups.google.com/support/ pour en savoir plus"), "rejected");
+  EXPECT_EQ(R("", 0, "all hosts have been failing for a long time and were last tried after this message arrived"),
+            "expired");
+  EXPECT_EQ(R("", 0, "Unable to deliver message after multiple retries, giving up."), "expired");
+  EXPECT_EQ(R("", 0, "User mailbox exceeds allowed size: a@example.org"), "mailboxfull");
+  EXPECT_EQ(R("", 0, "Invalid final delivery userid: a@example.org"), "userunknown");
+}
+
 TEST(ReturnsReason, SuccessAndHardFlags) {
   EXPECT_EQ(R("2.0.0", 250, "Ok", "delivered"), "delivered");
   EXPECT_TRUE(IsHardBounce("userunknown", "4.1.1", 450));
