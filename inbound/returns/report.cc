@@ -277,9 +277,23 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     if (r.diagnostic.empty() && !r.address.empty()) {
       size_t at = FindIgnoreCase(region, r.address);
       if (at != std::string_view::npos) {
-        size_t start = region.rfind("\n\n", at);
-        start = start == std::string_view::npos ? 0 : start;
-        r.diagnostic = Bounded(UnfoldValue(region.substr(start, at - start + 600)), kMaxDiagnostic);
+        // A listing of one reply per recipient ("a@b: 550 5.1.1 ..."): that
+        // recipient's own line (and its indented continuation lines).
+        size_t line_start = region.rfind('\n', at);
+        line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+        size_t line_end = region.find('\n', at);
+        while (line_end != std::string_view::npos && line_end + 1 < region.size() &&
+               (region[line_end + 1] == ' ' || region[line_end + 1] == '\t'))
+          line_end = region.find('\n', line_end + 1);
+        if (line_end == std::string_view::npos) line_end = region.size();
+        std::string_view line = region.substr(line_start, std::min(line_end - line_start, kMaxDiagnostic));
+        if (FindReplyCode(line) != 0) {
+          r.diagnostic = UnfoldValue(line);
+        } else {
+          size_t start = region.rfind("\n\n", at);
+          start = start == std::string_view::npos ? 0 : start;
+          r.diagnostic = Bounded(UnfoldValue(region.substr(start, at - start + 600)), kMaxDiagnostic);
+        }
       }
     }
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);

@@ -79,6 +79,9 @@ TEST(ReturnsReason, ProviderWording) {
   EXPECT_EQ(R("", 0, "Unable to deliver message after multiple retries, giving up."), "expired");
   EXPECT_EQ(R("", 0, "User mailbox exceeds allowed size: a@example.org"), "mailboxfull");
   EXPECT_EQ(R("", 0, "Invalid final delivery userid: a@example.org"), "userunknown");
+  EXPECT_EQ(R("", 0, "Failure Reasons: \u30c7\u30a3\u30ec\u30af\u30c8\u30ea\u306e\u30ea\u30b9\u30c8\u306b\u3042\u308a\u307e\u305b\u3093 a@example.org"),
+            "userunknown");
+  EXPECT_EQ(R("5.5.0", 503, "503 Improper sequence of commands"), "syntaxerror");
 }
 
 TEST(ReturnsReason, SuccessAndHardFlags) {
