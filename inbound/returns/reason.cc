@@ -77,7 +77,7 @@ const TextRule kTextRules[] = {
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
       "authentication failure", "authentication check"}},
     {"notaccept",
-     {"couldn't find a mail exchanger", "no mx record", "does not receive email",
+     {"indicated no smtp service", "couldn't find a mail exchanger", "no mx record", "does not receive email",
       "doesn't receive email", "does not accept mail", "not accepting mail", "null mx",
       "accepts no mail", "does not accept any mail"}},
     {"networkerror", {"malformed or unexpected name server", "host not found, try again",
@@ -304,6 +304,11 @@ std::string ClassifyReason(const ReasonInput& in) {
   if (in.command == "DATA" && reason == "userunknown" && detail != "1.1" &&
       !SaysAccountDoesNotExist(in.diagnostic))
     reason = "filtered";
+  // Refused at the greeting or at HELO/EHLO: the receiving side does not
+  // want this client (its address or its name), whoever the recipient is.
+  if ((in.command == "CONN" || in.command == "HELO") &&
+      (reason == "userunknown" || reason == "hostunknown" || reason == "onhold" || reason == "undefined"))
+    reason = "blocked";
   if (in.command == "MAIL" && (reason == "userunknown" || reason == "hostunknown" ||
                                reason == "onhold" || reason == "undefined"))
     reason = "rejected";

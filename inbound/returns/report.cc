@@ -388,7 +388,7 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
         {"after rcpt to", "RCPT"},           {"[rcpt_to]", "RCPT"},
         {"after initial connection", "CONN"}, {"in reply to helo", "HELO"},
         {"in reply to ehlo", "HELO"},        {"after helo", "HELO"},
-        {"after ehlo", "HELO"},
+        {"after ehlo", "HELO"},         {"my name was rejected", "HELO"},
     };
     size_t best = std::string_view::npos;
     std::string command;

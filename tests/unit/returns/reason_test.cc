@@ -46,6 +46,8 @@ TEST(ReturnsReason, CodesThatDecideAlone) {
 TEST(ReturnsReason, CommandChangesTheBlame) {
   EXPECT_EQ(R("5.0.0", 550, "550 Unknown user", "failed", "DATA"), "filtered");
   EXPECT_EQ(R("5.0.0", 550, "550 User unknown", "failed", "MAIL"), "rejected");
+  EXPECT_EQ(R("", 554, "554 mx.example.org : daily quota reached", "failed", "CONN"), "blocked");
+  EXPECT_EQ(R("5.0.0", 501, "501 5.0.0 Invalid domain name", "failed", "HELO"), "blocked");
 }
 
 TEST(ReturnsReason, GivingUpAfterTemporaryFailuresIsExpired) {
@@ -82,6 +84,7 @@ TEST(ReturnsReason, ProviderWording) {
   EXPECT_EQ(R("", 0, "Failure Reasons: \u30c7\u30a3\u30ec\u30af\u30c8\u30ea\u306e\u30ea\u30b9\u30c8\u306b\u3042\u308a\u307e\u305b\u3093 a@example.org"),
             "userunknown");
   EXPECT_EQ(R("5.5.0", 503, "503 Improper sequence of commands"), "syntaxerror");
+  EXPECT_EQ(R("", 0, "a@example.org\n    an MX or SRV record indicated no SMTP service"), "notaccept");
 }
 
 TEST(ReturnsReason, SuccessAndHardFlags) {
