@@ -255,7 +255,18 @@ std::string_view ReasonFromText(std::string_view text) {
     std::string_view r = MatchRules(tail.substr(0, 200));
     if (!r.empty() && r != "blocked") return r;
   }
-  return MatchRules(lower);
+  if (std::string_view r = MatchRules(lower); !r.empty()) return r;
+  // "<host.name> does not exist": the domain, not a mailbox, is missing.
+  static constexpr std::string_view kMissing = " does not exist";
+  for (size_t at = lower.find(kMissing); at != std::string::npos; at = lower.find(kMissing, at + 1)) {
+    size_t begin = lower.rfind(' ', at - 1);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    std::string_view word = std::string_view(lower).substr(begin, at - begin);
+    if (word.size() > 3 && word.find('.') != std::string_view::npos && word.find('@') == std::string_view::npos &&
+        word.back() != '.' && std::isalpha(static_cast<unsigned char>(word.back())))
+      return "hostunknown";
+  }
+  return {};
 }
 
 std::string_view ReasonFromStatus(std::string_view status) {
@@ -285,6 +296,9 @@ std::string ClassifyReason(const ReasonInput& in) {
     reason = std::string(by_status);
   } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
     reason = std::string(t);
+    // "Failed to deliver" / "system problem" say nothing about the cause; a
+    // specific security status (X.7.x) does.
+    if (reason == "systemerror" && by_status == "securityerror") reason = std::string(by_status);
   } else if (!by_status.empty() && by_status != "undefined") {
     reason = std::string(by_status);
   } else if (in.reply_code == 521 || in.reply_code == 556) {

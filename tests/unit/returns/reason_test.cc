@@ -40,6 +40,9 @@ TEST(ReturnsReason, CodesThatDecideAlone) {
   EXPECT_EQ(R("5.1.10", 556, ""), "notaccept");
   EXPECT_EQ(R("5.1.8", 553, "Domain of sender address does not exist"), "rejected");
   EXPECT_EQ(R("5.1.1", 550, ""), "userunknown");
+  EXPECT_EQ(R("5.7.6", 550, "550 5.7.6 Failed to deliver"), "securityerror");
+  EXPECT_EQ(R("", 553, "553 mail.example.org does not exist", "failed", "DATA"), "hostunknown");
+  EXPECT_EQ(R("5.1.1", 550, "550 5.1.1 The user does not exist"), "userunknown");
   EXPECT_EQ(R("", 521, "example.org does not receive mail"), "notaccept");
 }
 
