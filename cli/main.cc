@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/bounces_commands.h"
 #include "cli/campaign_commands.h"
 #include "cli/context.h"
 #include "cli/db_commands.h"
@@ -179,6 +180,23 @@ int Main(int argc, char** argv) {
 
   // submitted (issue 12)
   AddSubmittedCommands(app, action);
+
+  // bounces (issue 13: returned mail)
+  CLI::App* bounces = app.add_subcommand("bounces", "bounces and complaints that arrive by mail");
+  bounces->require_subcommand(1);
+  std::vector<std::string> bounce_paths;
+  bool bounce_json = false;
+  CLI::App* bparse = bounces->add_subcommand(
+      "parse", "print one JSON line per recipient of each report (no database)");
+  bparse->add_option("files", bounce_paths, ".eml files, mboxes or maildirs")->required();
+  bparse->callback([&] { action = [&](Context&) { return RunBouncesParse(bounce_paths); }; });
+  CLI::App* bimport = bounces->add_subcommand(
+      "import", "match reports to deliveries and record them (idempotent)");
+  bimport->add_option("paths", bounce_paths, ".eml files, mboxes or maildirs")->required();
+  bimport->add_flag("--json", bounce_json, "print the summary as JSON");
+  bimport->callback([&] {
+    action = [&](Context& ctx) { return RunBouncesImport(ctx, bounce_paths, bounce_json); };
+  });
 
   // run
   RunOptions run_opts;

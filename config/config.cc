@@ -38,6 +38,7 @@ Config Parser::Run() {
   Dkim(c);
   Small(c);
   Http(c);
+  Returns(c);
   root_.Finish();
   return c;
 }

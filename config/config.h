@@ -232,6 +232,15 @@ struct HttpConfig {
   bool enabled() const { return !listen.empty(); }
 };
 
+// [returns]: bounces and complaints that arrive by mail (issue 13; see
+// docs/returns.md). Empty verp_domains = [campaign_defaults] verp_domain.
+struct ReturnsConfig {
+  std::vector<std::string> verp_domains;
+  std::vector<std::string> feedback_addresses;
+  std::vector<std::string> listen;  // intake listener "IP:port" (refused until it exists)
+  uint64_t max_message_size = 10 * 1024 * 1024;
+};
+
 struct Config {
   std::string file;  // where it was loaded from
   DatabaseConfig database;
@@ -253,6 +262,7 @@ struct Config {
   SuppressionConfig suppression;
   SubmissionConfig submission;
   HttpConfig http;
+  ReturnsConfig returns;  // issue 13
 
   const SourceConfig* FindSource(std::string_view name) const;
   const PoolConfig* FindPool(std::string_view name) const;

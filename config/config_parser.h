@@ -72,6 +72,9 @@ class Parser {
   // config_http.cc
   void Http(Config& c);
 
+  // config_returns.cc
+  void Returns(Config& c);
+
   TableReader root_;
   ErrorSink* sink_;
 };

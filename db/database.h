@@ -286,6 +286,43 @@ struct UserRow {
   TimePoint created_at, updated_at;
 };
 
+// Returned mail (issue 13: bounces and complaints by mail; db/returns.cc).
+struct ReturnedDelivery {
+  int64_t id = 0;
+  int64_t campaign_id = 0;
+  int64_t subscriber_id = 0;
+  std::string email, status, message_id;
+};
+// One way to find the delivery a report is about; the first field set wins:
+// delivery_id, then message_id, then (campaign_id, email), then email alone
+// (the latest delivered row to that address).
+struct ReturnLookup {
+  int64_t delivery_id = 0;
+  std::string message_id;
+  int64_t campaign_id = 0;
+  std::string email;
+};
+// What one report says about one matched delivery.
+struct ReturnEvent {
+  int64_t delivery_id = 0;
+  std::string event;  // bounced, soft_bounced, complained, unsubscribed (delivery_events.status)
+  std::string phase;  // async, arf, mail
+  int smtp_code = 0;  // 0 = none
+  std::string enhanced, reply;
+  // bounced: the delivery row becomes `bounced` (from `delivered`), the
+  // subscriber `bounced`; suppress adds suppression reason hard_bounce.
+  // complained: suppress adds reason complaint (and a complaints row always).
+  // unsubscribed: subscriber `unsubscribed`, suppression reason unsubscribe.
+  bool suppress = false;
+  std::string feedback_type, source, source_ip;  // complaints
+};
+struct ReturnedReportRow {
+  std::string hash;  // hex SHA-256 of the message bytes: the idempotence key
+  std::string kind, format, mail_from, rcpt_to, reasons;
+  int recipients = 0;
+  int unmatched = 0;
+};
+
 class Database {
  public:
   // Connects; the URL is a libpq connection string or postgresql:// URI.
@@ -626,6 +663,13 @@ class Database {
                                                        const std::string& site_pattern) = 0;
   // The operator's resumes (ResumePaths rows) written after `since`.
   virtual Result<std::vector<EgressEvent>> OperatorResumes(TimePoint since) = 0;
+  // Returned mail (issue 13; db/returns.cc).
+  virtual Result<std::optional<ReturnedDelivery>> FindReturnedDelivery(const ReturnLookup& by) = 0;
+  // Records the report and its events in one transaction. Returns false, and
+  // writes nothing, when a report with the same hash was recorded before.
+  virtual Result<bool> RecordReturnedReport(const ReturnedReportRow& report,
+                                            const std::vector<ReturnEvent>& events,
+                                            const std::string& node) = 0;
 };
 
 // The egress_events.node of rows written by `postino sources resume`.

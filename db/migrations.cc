@@ -433,6 +433,49 @@ SELECT m.user_name, d.domain,
   FROM submitted_messages m JOIN deliveries d ON d.submission_id = m.id
  WHERE m.dsn_action IS NULL
  GROUP BY m.user_name, d.domain;
+      {10, "returned mail: reports, complaints, Message-ID lookups", R"SQL(
+-- Bounces and complaints that arrive by mail (issue 13). Every processed
+-- report is kept by the SHA-256 of its bytes: the same report imported or
+-- received twice is recorded once.
+CREATE TABLE returned_reports (
+  id          bigserial PRIMARY KEY,
+  sha256      text NOT NULL UNIQUE,
+  received_at timestamptz NOT NULL DEFAULT now(),
+  kind        text NOT NULL,   -- bounce, delay, success, complaint, autoreply, unknown
+  format      text NOT NULL,   -- rfc3464, arf, ses-json, text, rfc3834, ...
+  mail_from   text,
+  rcpt_to     text,
+  reasons     text,            -- "userunknown,mailboxfull" (per recipient, in order)
+  recipients  integer NOT NULL DEFAULT 0,
+  unmatched   integer NOT NULL DEFAULT 0
+);
+CREATE INDEX returned_reports_received_at ON returned_reports (received_at);
+
+-- Complaints (ARF, provider feedback loops), counted per campaign, domain
+-- and source (the reporting provider).
+CREATE TABLE complaints (
+  id            bigserial PRIMARY KEY,
+  at            timestamptz NOT NULL DEFAULT now(),
+  report_id     bigint REFERENCES returned_reports (id) ON DELETE SET NULL,
+  delivery_id   bigint,
+  campaign_id   bigint,
+  email         text NOT NULL,
+  domain        text NOT NULL,
+  feedback_type text NOT NULL,
+  source        text NOT NULL DEFAULT '',
+  source_ip     text
+);
+CREATE INDEX complaints_campaign ON complaints (campaign_id);
+CREATE VIEW complaint_summary AS
+SELECT c.campaign_id, cp.name AS campaign, c.domain, c.source, c.feedback_type,
+       count(*) AS complaints
+  FROM complaints c LEFT JOIN campaigns cp ON cp.id = c.campaign_id
+ GROUP BY 1, 2, 3, 4, 5;
+
+-- Matching a report to its delivery by the returned message's Message-ID,
+-- and by address when a report carries nothing else.
+CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX deliveries_email ON deliveries (lower(email));
 )SQL"},
   };
   return kMigrations;

@@ -178,6 +178,11 @@ class PgDatabase final : public Database {
                                                const std::string& source_name,
                                                const std::string& site_pattern) override;
   Result<std::vector<EgressEvent>> OperatorResumes(TimePoint since) override;
+  // In returns.cc.
+  Result<std::optional<ReturnedDelivery>> FindReturnedDelivery(const ReturnLookup& by) override;
+  Result<bool> RecordReturnedReport(const ReturnedReportRow& report,
+                                    const std::vector<ReturnEvent>& events,
+                                    const std::string& node) override;
 
  private:
   std::unique_ptr<pqxx::connection> conn_;

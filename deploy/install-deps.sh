@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # issue 12: Argon2id password hashes of submission users
   libargon2-dev
+  # inbound/returns: bounce and complaint parsing (issue 13)
+  libgmime-3.0-dev
   # test and demo peers
   postgresql-15 postgresql-client-15 postfix swaks libnet-ssleay-perl curl python3 python3-dkim
   dnsmasq-base openssl tzdata util-linux procps

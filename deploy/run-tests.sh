@@ -27,7 +27,12 @@ for target in build/fuzz/fuzz/*_fuzz; do
   echo "-- $(basename "$target") for ${fuzz_seconds}s"
   corpus=$(mktemp -d)
   mkdir -p build/fuzz/artifacts
-  "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "$corpus" 2>&1 | tail -5
+  seeds=()
+  # returns_fuzz starts from the real bounce corpus when it is there.
+  if [ "$(basename "$target")" = returns_fuzz ] && [ -d ../shared/testdata/bounces/eml ]; then
+    seeds=(../shared/testdata/bounces/eml)
+  fi
+  "$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/ "$corpus" "${seeds[@]}" 2>&1 | tail -5
   rm -rf "$corpus"
 done
 echo "== all tests passed"

@@ -37,7 +37,13 @@ MODULES = {
                                         "address", "common"]),
     # templates: recipient tokens (VERP) and DSN messages.
     "inbound": ("postino_inbound", ["engine/smtp", "engine/net", "engine/tls", "db",
-                                    "templates", "address", "common"]),
+                                    "templates", "address", "common", "inbound/returns"]),
+    # Returned mail (issue 13): parsing, matching, recording. engine/policy:
+    # a returned reply is classified by the one place replies become
+    # decisions (Policy::Classify), so a hard bounce by mail suppresses under
+    # the same rule as a synchronous one.
+    "inbound/returns": ("postino_inbound_returns", ["engine/policy", "engine/smtp", "db",
+                                                    "templates", "common"]),
     # templates: verifying the recipient token of an unsubscribe URL.
     "http": ("postino_http", ["db", "templates", "common"]),
     "cli": ("postino_cli", None),  # may use every module

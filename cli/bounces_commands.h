@@ -1,0 +1,18 @@
+// bounces_commands.h: `postino bounces parse FILE…` (no database: one JSON
+// object per line per recipient) and `postino bounces import FILE|DIR…`
+// (match to deliveries and record; a summary). Exit codes: 0 every message
+// read (import: and recorded or counted as unmatched), 1 a file could not be
+// read or the database failed, 3/4 configuration/database setup failures.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/context.h"
+
+namespace postino::cli {
+
+int RunBouncesParse(const std::vector<std::string>& paths);
+int RunBouncesImport(Context& ctx, const std::vector<std::string>& paths, bool json);
+
+}  // namespace postino::cli

@@ -1,0 +1,190 @@
+// text_util.cc: see text_util.h.
+#include "inbound/returns/text_util.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace postino::inbound::returns {
+namespace {
+
+inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsLocalChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
+}
+bool IsDomainChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+}
+
+}  // namespace
+
+size_t FindIgnoreCase(std::string_view h, std::string_view n, size_t from) {
+  if (n.empty()) return from <= h.size() ? from : std::string_view::npos;
+  if (h.size() < n.size()) return std::string_view::npos;
+  char first = Lower(n[0]);
+  char first_upper = (first >= 'a' && first <= 'z') ? static_cast<char>(first - 32) : first;
+  for (size_t i = from; i + n.size() <= h.size(); ++i) {
+    if (h[i] != first && h[i] != first_upper) continue;
+    size_t j = 1;
+    while (j < n.size() && Lower(h[i + j]) == Lower(n[j])) ++j;
+    if (j == n.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+bool ContainsIgnoreCase(std::string_view h, std::string_view n) {
+  return FindIgnoreCase(h, n) != std::string_view::npos;
+}
+
+std::string UnfoldValue(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  bool space = false;
+  for (char c : raw) {
+    if (c == '\r' || c == '\n' || c == ' ' || c == '\t') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string StripHtml(std::string_view html) {
+  std::string out;
+  out.reserve(html.size());
+  size_t i = 0;
+  while (i < html.size()) {
+    char c = html[i];
+    if (c == '<') {
+      size_t end = html.find('>', i);
+      if (end == std::string_view::npos) break;
+      std::string_view tag = html.substr(i + 1, end - i - 1);
+      if (StartsWithIgnoreCase(tag, "br") || StartsWithIgnoreCase(tag, "p") ||
+          StartsWithIgnoreCase(tag, "/p") || StartsWithIgnoreCase(tag, "div") ||
+          StartsWithIgnoreCase(tag, "/div") || StartsWithIgnoreCase(tag, "tr") ||
+          StartsWithIgnoreCase(tag, "/tr") || StartsWithIgnoreCase(tag, "li"))
+        out += '\n';
+      else if (StartsWithIgnoreCase(tag, "td") || StartsWithIgnoreCase(tag, "/td"))
+        out += ' ';
+      i = end + 1;
+      continue;
+    }
+    if (c == '&') {
+      static constexpr std::pair<std::string_view, char> kEntities[] = {
+          {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&nbsp;", ' '}, {"&#39;", '\''}};
+      bool done = false;
+      for (const auto& [name, ch] : kEntities) {
+        if (StartsWithIgnoreCase(html.substr(i), name)) {
+          out += ch;
+          i += name.size();
+          done = true;
+          break;
+        }
+      }
+      if (done) continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+size_t CutAfterNestingHeaders(std::string_view bytes, int max, bool* cut) {
+  int seen = 0;
+  size_t pos = 0;
+  while ((pos = FindIgnoreCase(bytes, "content-type:", pos)) != std::string_view::npos) {
+    size_t v = pos + 13;
+    while (v < bytes.size() && (bytes[v] == ' ' || bytes[v] == '\t' || bytes[v] == '\r' || bytes[v] == '\n')) ++v;
+    std::string_view rest = bytes.substr(v, 10);
+    if (StartsWithIgnoreCase(rest, "multipart") || StartsWithIgnoreCase(rest, "message")) {
+      if (++seen > max) {
+        if (cut) *cut = true;
+        return pos;
+      }
+    }
+    pos = v;
+  }
+  return bytes.size();
+}
+
+std::string CleanAddress(std::string_view value) {
+  std::string_view v = TrimView(value);
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos && semi < 16) v = TrimView(v.substr(semi + 1));
+  std::vector<std::string> found = FindAddresses(v, 1);
+  return found.empty() ? std::string() : found.front();
+}
+
+std::vector<std::string> FindAddresses(std::string_view text, size_t max) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (out.size() < max && (at = text.find('@', at)) != std::string_view::npos) {
+    size_t b = at;
+    while (b > 0 && IsLocalChar(text[b - 1]) && at - b < 128) --b;
+    size_t e = at + 1;
+    while (e < text.size() && IsDomainChar(text[e]) && e - at < 256) ++e;
+    std::string_view local = text.substr(b, at - b);
+    std::string_view domain = text.substr(at + 1, e - at - 1);
+    while (!local.empty() && (local.front() == '.' || local.front() == '\'' || local.front() == '='))
+      local.remove_prefix(1);
+    while (!domain.empty() && (domain.back() == '.' || domain.back() == '-')) domain.remove_suffix(1);
+    at = e > at ? e : at + 1;
+    if (local.empty() || domain.find('.') == std::string_view::npos || domain.front() == '.')
+      continue;
+    std::string addr(local);
+    addr += '@';
+    addr += ToLower(domain);
+    bool dup = std::any_of(out.begin(), out.end(),
+                           [&](const std::string& s) { return EqualsIgnoreCase(s, addr); });
+    if (!dup) out.push_back(std::move(addr));
+  }
+  return out;
+}
+
+std::string FindEnhancedCode(std::string_view text) {
+  for (size_t i = 0; i + 5 <= text.size(); ++i) {
+    char c = text[i];
+    if (c != '2' && c != '4' && c != '5') continue;
+    if (i > 0 && (IsDigit(text[i - 1]) || text[i - 1] == '.')) continue;
+    if (text[i + 1] != '.') continue;
+    size_t j = i + 2, d1 = 0;
+    while (j < text.size() && IsDigit(text[j]) && d1 < 3) ++j, ++d1;
+    if (d1 == 0 || j >= text.size() || text[j] != '.') continue;
+    ++j;
+    size_t d2 = 0;
+    while (j < text.size() && IsDigit(text[j]) && d2 < 3) ++j, ++d2;
+    if (d2 == 0) continue;
+    if (j < text.size() && (IsDigit(text[j]) || (text[j] == '.' && j + 1 < text.size() && IsDigit(text[j + 1]))))
+      continue;
+    return std::string(text.substr(i, j - i));
+  }
+  return {};
+}
+
+int FindReplyCode(std::string_view text) {
+  for (size_t i = 0; i + 3 <= text.size(); ++i) {
+    char c = text[i];
+    if (c != '2' && c != '4' && c != '5') continue;
+    if (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.' ||
+                  text[i - 1] == ':' || text[i - 1] == '-' || text[i - 1] == '/' || text[i - 1] == '+' ||
+                  text[i - 1] == '#'))
+      continue;
+    if (!IsDigit(text[i + 1]) || !IsDigit(text[i + 2])) continue;
+    if (text[i + 1] > '5') continue;
+    size_t j = i + 3;
+    if (j < text.size() && text[j] != ' ' && text[j] != '-' && text[j] != '\r' && text[j] != '\n' &&
+        text[j] != '\t' && text[j] != '"' && text[j] != ')' && text[j] != ']')
+      continue;
+    if (j < text.size() && text[j] == '-' && j + 1 < text.size() && IsDigit(text[j + 1]) &&
+        !(j + 2 < text.size() && text[j + 2] == '.'))
+      continue;  // "500-1000": a range, not "550-5.1.1"
+    return (c - '0') * 100 + (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
+  }
+  return 0;
+}
+
+}  // namespace postino::inbound::returns
