@@ -9,8 +9,14 @@
 #include <vector>
 
 #include "cli/context.h"
+#include "config/config.h"
+#include "inbound/returns/intake.h"
 
 namespace postino::cli {
+
+// [returns], [unsubscribe] and [suppression] as the intake's settings (the
+// listener of `postino run`/`serve` and `bounces import` share them).
+inbound::returns::ReturnsConfig IntakeConfigFrom(const config::Config& c);
 
 int RunBouncesParse(const std::vector<std::string>& paths);
 int RunBouncesImport(Context& ctx, const std::vector<std::string>& paths, bool json);

@@ -246,10 +246,12 @@ int Main(int argc, char** argv) {
   // serve: the listeners without the sending engine (docs/submission.md, docs/http.md)
   ServeOptions serve_opts;
   CLI::App* serve = app.add_subcommand(
-      "serve", "run the configured listeners without sending ([submission], [http]); "
-               "flags pick some of them");
+      "serve", "run the configured listeners without sending ([submission], [returns], "
+               "[http]); flags pick some of them");
   serve->add_flag("--submission", serve_opts.submission,
                   "the [submission] SMTP listener (587/465)");
+  serve->add_flag("--returns", serve_opts.returns,
+                  "the [returns] intake SMTP listener (bounces and complaints, port 25)");
   serve->add_flag("--http", serve_opts.http,
                   "the [http] listener: one-click unsubscribe, /metrics, /healthz");
   serve->callback([&] { action = [&](Context& ctx) { return RunServe(ctx, serve_opts); }; });

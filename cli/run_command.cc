@@ -46,6 +46,7 @@ class Signals {
   // The submission listener, when [submission] is enabled: SIGHUP reloads
   // its certificate too.
   void set_submission(inbound::SubmissionService* s) { submission_ = s; }
+  void set_returns(inbound::ReturnsService* r) { returns_ = r; }
   void Close() {
     for (uv_signal_t* h : {&term_, &int_, &hup_}) {
       if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) {
@@ -65,6 +66,10 @@ class Signals {
       Status cert = submission_->ReloadCertificate();
       if (!cert.ok()) log::Error("SIGHUP: submission certificate not reloaded: {}", cert.message());
     }
+    if (returns_ != nullptr) {
+      Status cert = returns_->ReloadCertificate();
+      if (!cert.ok()) log::Error("SIGHUP: [returns] certificate not reloaded: {}", cert.message());
+    }
     Result<config::Config> fresh = config::LoadConfigFile(cfg_.file);
     Status st = fresh.ok() ? scheduler_.Reload(*fresh) : fresh.status();
     if (!st.ok()) {
@@ -79,6 +84,7 @@ class Signals {
   scheduler::Scheduler& scheduler_;
   const config::Config& cfg_;
   inbound::SubmissionService* submission_ = nullptr;
+  inbound::ReturnsService* returns_ = nullptr;
   uv_signal_t term_{}, int_{}, hup_{};
 };
 
@@ -124,9 +130,11 @@ int RunEngine(Context& ctx, const RunOptions& options) {
     Signals signals(&loop, s, **cfg);
     // The submission listener shares the loop; it stops with the engine.
     std::unique_ptr<inbound::SubmissionService> submission;
-    Status st = s.Start(std::move(engine_config).value(), [&signals, &submission] {
+    std::unique_ptr<inbound::ReturnsService> returns;  // [returns] listen: the intake
+    Status st = s.Start(std::move(engine_config).value(), [&signals, &submission, &returns] {
       signals.Close();
       if (submission) submission->Stop([] {});
+      if (returns) returns->Stop([] {});
     });
     if (st.ok() && (*cfg)->submission.enabled) {
       Result<std::unique_ptr<inbound::SubmissionService>> started = StartSubmission(&loop, **cfg);
@@ -135,6 +143,16 @@ int RunEngine(Context& ctx, const RunOptions& options) {
         signals.set_submission(submission.get());
       } else {
         s.Stop(kExitConfig, "the submission listener could not start");
+        Fail(started.status());
+      }
+    }
+    if (st.ok() && !(*cfg)->returns.listen.empty()) {
+      Result<std::unique_ptr<inbound::ReturnsService>> started = StartReturns(&loop, **cfg);
+      if (started.ok()) {
+        returns = std::move(started).value();
+        signals.set_returns(returns.get());
+      } else {
+        s.Stop(kExitConfig, "the [returns] intake listener could not start");
         Fail(started.status());
       }
     }
@@ -148,6 +166,7 @@ int RunEngine(Context& ctx, const RunOptions& options) {
     uv_run(&loop, UV_RUN_DEFAULT);
     code = s.Finish();
     submission.reset();
+    returns.reset();
     uv_run(&loop, UV_RUN_NOWAIT);
   }
   uv_loop_close(&loop);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "cli/bounces_commands.h"
 #include "cli/http_wiring.h"
 #include "common/log.h"
 #include "inbound/pg_submission_store.h"
@@ -47,11 +48,38 @@ Result<std::unique_ptr<inbound::SubmissionService>> StartSubmission(uv_loop_t* l
 
 namespace {
 
+std::string HostName() {
+  char buf[256] = {};
+  return gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] != '\0' ? buf : "localhost";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<inbound::ReturnsService>> StartReturns(uv_loop_t* loop,
+                                                              const config::Config& cfg) {
+  const config::ReturnsConfig& r = cfg.returns;
+  inbound::ReturnsServiceOptions o;
+  o.listen = r.listen;
+  o.cert_file = r.cert_file;
+  o.key_file = r.key_file;
+  o.hostname = !r.hostname.empty()              ? r.hostname
+               : !cfg.submission.hostname.empty() ? cfg.submission.hostname
+                                                  : HostName();
+  o.limits.max_message_size = r.max_message_size;
+  o.intake = IntakeConfigFrom(cfg);
+  o.database_url = cfg.database.url;
+  return inbound::ReturnsService::Start(loop, std::move(o));
+}
+
+namespace {
+
 struct ServeSignals {
   uv_signal_t term{}, intr{}, hup{};
   inbound::SubmissionService* service = nullptr;
+  inbound::ReturnsService* returns = nullptr;
   http::Service* http = nullptr;
   bool stopping = false;
+  int running = 0;
 
   void Close() {
     for (uv_signal_t* h : {&term, &intr, &hup}) {
@@ -65,11 +93,19 @@ struct ServeSignals {
     stopping = true;
     log::Info("{}: stopping the listeners", why);
     if (http != nullptr) http->Stop();
+    running = 1;
     if (service != nullptr) {
-      service->Stop([this] { Close(); });
-    } else {
-      Close();
+      ++running;
+      service->Stop([this] { OneStopped(); });
     }
+    if (returns != nullptr) {
+      ++running;
+      returns->Stop([this] { OneStopped(); });
+    }
+    OneStopped();
+  }
+  void OneStopped() {
+    if (--running == 0) Close();
   }
 };
 
@@ -79,9 +115,10 @@ int RunServe(Context& ctx, const ServeOptions& options) {
   Result<const config::Config*> cfg = ctx.Config();
   if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
   const config::Config& c = **cfg;
-  const bool pick = options.submission || options.http;
+  const bool pick = options.submission || options.http || options.returns;
   const bool want_submission = pick ? options.submission : c.submission.enabled;
   const bool want_http = pick ? options.http : c.http.enabled();
+  const bool want_returns = pick ? options.returns : !c.returns.listen.empty();
   if (want_submission && !c.submission.enabled) {
     Fail(Status::InvalidArgument(fmt::format(
         "{}: --submission given but there is no enabled [submission] table", c.file)));
@@ -94,9 +131,15 @@ int RunServe(Context& ctx, const ServeOptions& options) {
         c.file)));
     return kExitConfig;
   }
-  if (!want_submission && !want_http) {
+  if (want_returns && c.returns.listen.empty()) {
+    Fail(Status::InvalidArgument(
+        fmt::format("{}: --returns given but [returns] listen is not set", c.file)));
+    return kExitConfig;
+  }
+  if (!want_submission && !want_http && !want_returns) {
     Fail(Status::InvalidArgument(fmt::format(
-        "{}: nothing to serve: configure [submission] and/or [http] listen", c.file)));
+        "{}: nothing to serve: configure [submission], [returns] listen and/or [http] listen",
+        c.file)));
     return kExitConfig;
   }
   Result<db::Database*> db = ctx.Database();  // checks the schema
@@ -128,8 +171,22 @@ int RunServe(Context& ctx, const ServeOptions& options) {
       }
       service = std::move(started).value();
     }
+    std::unique_ptr<inbound::ReturnsService> returns;
+    if (want_returns) {
+      Result<std::unique_ptr<inbound::ReturnsService>> started = StartReturns(&loop, c);
+      if (!started.ok()) {
+        if (http_service) http_service->Stop();
+        if (service) service->Stop([] {});
+        service.reset();
+        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_loop_close(&loop);
+        return Fail(started.status());
+      }
+      returns = std::move(started).value();
+    }
     ServeSignals sig;
     sig.service = service.get();
+    sig.returns = returns.get();
     sig.http = http_service.get();
     for (uv_signal_t* h : {&sig.term, &sig.intr, &sig.hup}) {
       uv_signal_init(&loop, h);
@@ -141,18 +198,31 @@ int RunServe(Context& ctx, const ServeOptions& options) {
         &sig.hup,
         [](uv_signal_t* h, int) {
           auto* self = static_cast<ServeSignals*>(h->data);
-          if (self->service == nullptr) return;
-          Status st = self->service->ReloadCertificate();
-          if (!st.ok()) {
-            log::Error("SIGHUP: certificate not reloaded, the running one stays: {}", st.message());
+          if (self->service != nullptr) {
+            Status st = self->service->ReloadCertificate();
+            if (!st.ok()) {
+              log::Error("SIGHUP: submission certificate not reloaded, the running one stays: {}",
+                         st.message());
+            }
+          }
+          if (self->returns != nullptr) {
+            Status st = self->returns->ReloadCertificate();
+            if (!st.ok()) {
+              log::Error("SIGHUP: [returns] certificate not reloaded, the running one stays: {}",
+                         st.message());
+            }
           }
         },
         SIGHUP);
-    fmt::print(stderr, "postino serve: {}{}{} running (SIGTERM to stop)\n",
-               want_submission ? "submission listener" : "",
-               want_submission && want_http ? " and " : "", want_http ? "HTTP listener" : "");
+    std::string what;
+    for (auto [on, name] : {std::pair{want_submission, "submission"},
+                            std::pair{want_returns, "returns intake"}, std::pair{want_http, "HTTP"}}) {
+      if (on) what += (what.empty() ? "" : ", ") + std::string(name);
+    }
+    fmt::print(stderr, "postino serve: {} listener(s) running (SIGTERM to stop)\n", what);
     uv_run(&loop, UV_RUN_DEFAULT);
     service.reset();
+    returns.reset();
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   uv_loop_close(&loop);

@@ -1,6 +1,7 @@
 // serve_command.h: `postino serve`, a node that runs the configured
-// listeners ([submission] SMTP, [http]) without the sending engine, and the
-// piece `postino run` shares with it: starting the submission service.
+// listeners ([submission] SMTP, [returns] intake SMTP, [http]) without the
+// sending engine, and the pieces `postino run` shares with it: starting the
+// submission and intake services.
 #pragma once
 
 #include <uv.h>
@@ -10,6 +11,7 @@
 #include "cli/context.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "inbound/returns_service.h"
 #include "inbound/submission_service.h"
 
 namespace postino::cli {
@@ -24,7 +26,12 @@ Result<std::unique_ptr<inbound::SubmissionService>> StartSubmission(uv_loop_t* l
 struct ServeOptions {
   bool submission = false;
   bool http = false;
+  bool returns = false;
 };
+
+// Starts the bounce/complaint intake listener of [returns] listen on `loop`.
+Result<std::unique_ptr<inbound::ReturnsService>> StartReturns(uv_loop_t* loop,
+                                                              const config::Config& cfg);
 
 int RunServe(Context& ctx, const ServeOptions& options);
 

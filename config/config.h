@@ -237,7 +237,9 @@ struct HttpConfig {
 struct ReturnsConfig {
   std::vector<std::string> verp_domains;
   std::vector<std::string> feedback_addresses;
-  std::vector<std::string> listen;  // intake listener "IP:port" (refused until it exists)
+  std::vector<std::string> listen;  // intake listener "IP:port" (inbound/returns_service.h)
+  std::string cert_file, key_file;  // optional: STARTTLS on the intake listener
+  std::string hostname;             // banner/Received name; "" = [submission] hostname, host name
   uint64_t max_message_size = 10 * 1024 * 1024;
 };
 

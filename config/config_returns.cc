@@ -1,7 +1,7 @@
 // config_returns.cc: the [returns] section of postino.toml — bounces and
 // complaints that arrive by mail (issue 13, inbound/returns): the VERP
 // domains and feedback addresses mail is accepted for, the intake
-// listener's addresses and the message size cap.
+// listener's addresses, certificate and name, and the message size cap.
 #include <fmt/format.h>
 
 #include "config/config_parser.h"
@@ -43,13 +43,20 @@ void Parser::Returns(Config& c) {
                  fmt::format("\"{}\" is not \"IP:port\" (IPv6 as \"[::1]:25\")", r.listen[i]));
       }
     }
-    // Until the intake listener is wired into `postino serve`, nothing
-    // would listen there: refuse rather than promise an open port.
-    if (!r.listen.empty()) {
-      t->Error(*t->Get("listen"), "listen",
-               "is not available yet: this postino has no port-25 intake listener; feed "
-               "returned mail with `postino bounces import` and remove returns.listen");
-    }
+  }
+  // The intake listener (inbound/returns_service.h): STARTTLS when both are
+  // set, the name in its banner and Received lines.
+  bool has_cert = t->String("cert_file", &r.cert_file);
+  bool has_key = t->String("key_file", &r.key_file);
+  if (has_cert != has_key) {
+    t->Missing(has_cert ? "key_file" : "cert_file",
+               "a PEM file path (STARTTLS on the intake listener needs both cert_file and key_file)");
+  }
+  t->String("hostname", &r.hostname);
+  if ((has_cert || has_key || !r.hostname.empty()) && r.listen.empty()) {
+    t->Error(*t->Get(has_cert ? "cert_file" : has_key ? "key_file" : "hostname"),
+             has_cert ? "cert_file" : has_key ? "key_file" : "hostname",
+             "only applies to the intake listener: set returns.listen too");
   }
   int64_t size = 0;
   if (t->Int("max_message_size", 1024, int64_t{1} << 30, &size)) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/metric_families.h"
 #include "engine/policy/policy.h"
 #include "engine/smtp/reply.h"
 #include "inbound/returns/text_util.h"
@@ -151,6 +152,17 @@ void IntakeSummary::Add(const IntakeSummary& o) {
   complaints += o.complaints;
   unsubscribes += o.unsubscribes;
   for (const auto& [k, v] : o.reasons) reasons[k] += v;
+  for (const auto& [k, v] : o.feedback_types) feedback_types[k] += v;
+  for (const auto& [k, v] : o.unmatched_by_kind) unmatched_by_kind[k] += v;
+}
+
+void ExportIntakeMetrics(const IntakeSummary& s, std::string_view source) {
+  namespace fam = metrics::families;
+  // Soft = transient; hard = permanent (suppressing or not).
+  if (s.permanent_bounces > 0) fam::Bounces().With({"hard", source}).Inc(static_cast<uint64_t>(s.permanent_bounces));
+  if (s.soft_bounces > 0) fam::Bounces().With({"soft", source}).Inc(static_cast<uint64_t>(s.soft_bounces));
+  for (const auto& [type, n] : s.feedback_types) fam::Complaints().With({type, source}).Inc(static_cast<uint64_t>(n));
+  for (const auto& [kind, n] : s.unmatched_by_kind) fam::ReturnsUnmatched().With({kind}).Inc(static_cast<uint64_t>(n));
 }
 
 bool AcceptsRecipient(const ReturnsConfig& cfg, std::string_view rcpt) {
@@ -264,6 +276,7 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
     }
     if (!hit) {
       ++sum.unmatched;
+      ++sum.unmatched_by_kind[r.reason == "feedback" ? "complaint" : "bounce"];
       continue;
     }
     ++sum.matched;
@@ -283,6 +296,7 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
       e.source_ip = report.source_ip;
       e.reply = "feedback-type " + r.feedback_type;
       ++(opt_out ? sum.unsubscribes : sum.complaints);
+      if (!opt_out) ++sum.feedback_types[r.feedback_type.empty() ? "unknown" : r.feedback_type];
     } else if (Permanent(r)) {
       const policy::Policy& p = cfg.policy ? *cfg.policy : policy::DefaultPolicy();
       policy::Decision d = p.Classify(smtp::Phase::kRcpt, ReplyOf(r));

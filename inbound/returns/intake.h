@@ -77,6 +77,8 @@ struct IntakeSummary {
   int64_t hard_bounces = 0, soft_bounces = 0, permanent_bounces = 0, complaints = 0,
           unsubscribes = 0;
   std::map<std::string, int64_t> reasons;  // per reason, all entries
+  std::map<std::string, int64_t> feedback_types;     // complaints per ARF Feedback-Type
+  std::map<std::string, int64_t> unmatched_by_kind;  // "bounce" | "complaint"
   void Add(const IntakeSummary& other);
 };
 
@@ -87,6 +89,11 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
                                              std::string_view mail_from,
                                              const std::vector<std::string>& rcpts,
                                              std::string_view bytes);
+
+// Adds a summary to the /metrics families (common/metric_families.h):
+// bounces by kind, complaints by feedback type, unmatched reports; `source`
+// is "smtp" (the intake listener) or "import" (`postino bounces import`).
+void ExportIntakeMetrics(const IntakeSummary& summary, std::string_view source);
 
 // Whether the listener should accept mail for `rcpt`: an address in a VERP
 // domain whose local part carries "+<token>", or a feedback address.
