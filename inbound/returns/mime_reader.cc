@@ -129,6 +129,14 @@ class Walker {
     }
     if (GMIME_IS_MESSAGE_PART(obj)) {
       GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+      // A delivery report forwarded as an attachment (a gateway or a user
+      // passing the bounce on): read the report inside it.
+      GMimeObject* inner_body = inner ? g_mime_message_get_mime_part(inner) : nullptr;
+      if (inner_body && out_.delivery_status.empty() &&
+          IsType(g_mime_object_get_content_type(inner_body), "multipart", "report")) {
+        Walk(inner_body, depth + 1);
+        return;
+      }
       if (inner && !out_.has_original) {
         out_.original_headers = HeaderFields(GMIME_OBJECT(inner));
         out_.has_original = true;

@@ -90,6 +90,67 @@ TEST(ReturnsParse, Rfc3464PerRecipientFields) {
   EXPECT_EQ(r.reporting_mta, "mx.example.net");
 }
 
+TEST(ReturnsParse, ForwardedDeliveryReport) {
+  std::string fwd = std::string(R"(From: gateway@example.net
+To: bounces@example.com
+Subject: Fwd: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="F1"
+
+--F1
+Content-Type: text/plain
+
+The report below was passed on to you.
+--F1
+Content-Type: message/rfc822
+
+)") + kDsn + "\n--F1--\n";
+  ReturnReport r = ParseReturn(fwd);
+  ASSERT_EQ(r.recipients.size(), 3u);
+  EXPECT_EQ(r.recipients[0].address, "nobody@example.org");
+  EXPECT_EQ(r.recipients[0].status, "5.1.1");
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  EXPECT_EQ(r.original_message_id, "<c12.d345@example.com>");
+}
+
+TEST(ReturnsParse, DsnTextListsOneReplyPerRecipient) {
+  const char dsn[] = R"(From: MAILER-DAEMON@mx.example.net
+To: bounces@example.com
+Subject: Delivery status notification: error
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B2"
+
+--B2
+Content-Type: text/plain
+
+An error has occurred while attempting to deliver a message for the following list of recipients:
+
+gone@example.org: 550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown
+full@example.org: 552 5.2.2 <full@example.org>: Recipient address rejected: Mailbox full
+
+--B2
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; gone@example.org
+Action: failed
+Status: 5.1.1
+
+Final-Recipient: rfc822; full@example.org
+Action: failed
+Status: 5.2.2
+
+--B2--
+)";
+  ReturnReport r = ParseReturn(dsn);
+  ASSERT_EQ(r.recipients.size(), 2u);
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  EXPECT_EQ(r.recipients[0].reply_code, 550);
+  EXPECT_EQ(r.recipients[1].reason, "mailboxfull");
+  EXPECT_EQ(r.recipients[1].reply_code, 552);
+}
+
 TEST(ReturnsParse, LfAndCrlfGiveTheSameReport) {
   ReturnReport a = ParseReturn(kDsn), b = ParseReturn(Crlf(kDsn));
   ASSERT_EQ(a.recipients.size(), b.recipients.size());
