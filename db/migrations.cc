@@ -433,6 +433,7 @@ SELECT m.user_name, d.domain,
   FROM submitted_messages m JOIN deliveries d ON d.submission_id = m.id
  WHERE m.dsn_action IS NULL
  GROUP BY m.user_name, d.domain;
+)SQL"},
       {10, "returned mail: reports, complaints, Message-ID lookups", R"SQL(
 -- Bounces and complaints that arrive by mail (issue 13). Every processed
 -- report is kept by the SHA-256 of its bytes: the same report imported or

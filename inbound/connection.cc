@@ -2,6 +2,7 @@
 #include "inbound/connection.h"
 
 #include "common/log.h"
+#include "common/metric_families.h"
 #include "engine/tls/tls_transport.h"
 
 namespace postino::inbound {
@@ -46,9 +47,17 @@ Connection::Connection(uv_loop_t* loop, const ListenerOptions& options, uint64_t
       retire_(std::move(retire)),
       session_(SessionParams(options, handler), this) {
   info_.id = id;
+  // /metrics: sessions of the listeners that need AUTH (submission).
+  if (handler_->RequiresAuth()) {
+    metrics::families::SubmissionSessions().With({options_.name}).Inc();
+    metrics::families::SubmissionSessionsOpen().With({options_.name}).Add(1);
+  }
 }
 
 Connection::~Connection() {
+  if (handler_->RequiresAuth()) {
+    metrics::families::SubmissionSessionsOpen().With({options_.name}).Sub(1);
+  }
   *alive_ = false;
   if (transport_) {
     transport_->SetHandler(nullptr);
@@ -192,7 +201,12 @@ void Connection::Run() {
           RefreshInfo();
           std::shared_ptr<bool> alive = alive_;
           handler_->Authenticate(info_, std::move(a.username), std::move(a.password),
-                                 [this, alive](AuthOutcome outcome) {
+                                 [this, alive, mechanism = a.mechanism](AuthOutcome outcome) {
+                                   if (!outcome.ok) {
+                                     metrics::families::SubmissionAuthFailures()
+                                         .With({mechanism})
+                                         .Inc();
+                                   }
                                    if (!*alive || finished_) return;
                                    session_.OnAuthResult(outcome.ok, std::move(outcome.reply));
                                    Run();

@@ -9,6 +9,7 @@
 
 #include "address/address.h"
 #include "common/log.h"
+#include "common/metric_families.h"
 #include "common/strings.h"
 #include "inbound/headers.h"
 #include "inbound/password.h"
@@ -310,6 +311,7 @@ std::function<void()> SubmissionHandler::StoreBatch(db::Database* db) {
       PendingStore& p = batch[i];
       if (results[i].ok()) {
         ++stats_.accepted;
+        metrics::families::SubmissionMessages().With({"accepted"}).Inc();
         auto it = users_.find(p.submission.user);
         if (it != users_.end()) {
           ++it->second.today;
@@ -322,6 +324,7 @@ std::function<void()> SubmissionHandler::StoreBatch(db::Database* db) {
         p.done(R(250, "2.0.0", fmt::format("Ok: queued as {}", *results[i])));
       } else {
         ++stats_.store_failed;
+        metrics::families::SubmissionMessages().With({"refused"}).Inc();
         const Status& st = results[i].status();
         log::Warn("submission: message from <{}> of user {} not stored: {}",
                   p.submission.mail_from, p.submission.user, st.message());

@@ -50,8 +50,10 @@ TEST(ReturnsConfig, BadValuesNameFileLineAndKey) {
   EXPECT_NE(e.find("is not an address"), std::string::npos) << e;
   e = ErrorOf(std::string(kBase) + "[returns]\nmax_message_size = 10\n");
   EXPECT_NE(e.find("returns.max_message_size"), std::string::npos) << e;
-  e = ErrorOf(std::string(kBase) + "[returns]\nlisten = [\"127.0.0.1:2525\"]\n");
-  EXPECT_NE(e.find("not available yet"), std::string::npos) << e;
+  e = ErrorOf(std::string(kBase) + "[returns]\nlisten = [\"127.0.0.1:2525\"]\ncert_file = \"a.pem\"\n");
+  EXPECT_NE(e.find("returns.key_file"), std::string::npos) << e;
+  e = ErrorOf(std::string(kBase) + "[returns]\nhostname = \"mx.example.com\"\n");
+  EXPECT_NE(e.find("set returns.listen too"), std::string::npos) << e;
   e = ErrorOf(std::string(kBase) + "[returns]\nlisten = [\"nowhere\"]\n");
   EXPECT_NE(e.find("is not \"IP:port\""), std::string::npos) << e;
   e = ErrorOf(std::string(kBase) + "[returns]\nverp_domain = \"typo.example.com\"\n");
