@@ -52,6 +52,13 @@ auto Guard(const char* what, F&& body) -> decltype(body()) {
   } catch (const pqxx::sql_error& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    // The server ended the session (57P01 admin_shutdown on a restart,
+    // 57P02/57P03, class 08 connection exceptions): the connection is gone,
+    // not the statement wrong; callers reconnect on kIoError.
+    const std::string state = e.sqlstate();
+    if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) {
+      return Status::IoError(fmt::format("{}: database connection lost: {}", what, msg));
+    }
     return Status::Internal(fmt::format("{}: SQL error: {}", what, msg));
   } catch (const std::exception& e) {
     return Status::Internal(fmt::format("{}: {}", what, e.what()));

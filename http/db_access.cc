@@ -60,6 +60,17 @@ void DatabasePool::Give(std::unique_ptr<db::Database> conn) {
   cv_.notify_one();
 }
 
+void DatabasePool::DropIdle() {
+  std::vector<std::unique_ptr<db::Database>> dead;
+  {
+    std::lock_guard lock(mu_);
+    dead.swap(idle_);
+    open_ -= dead.size();
+    cv_.notify_all();
+  }
+  // Closed outside the lock.
+}
+
 Result<std::optional<db::UnsubscribeTarget>> PoolUnsubscribeStore::Find(int64_t campaign_id,
                                                                        int64_t delivery_id) {
   return pool_.Run<std::optional<db::UnsubscribeTarget>>(

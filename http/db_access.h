@@ -30,8 +30,8 @@ class DatabasePool {
   DatabasePool(ConnectFn connect, size_t size, std::chrono::milliseconds wait);
 
   // Runs `fn` on a pooled connection. A connection whose call failed with
-  // kIoError (connection lost) is dropped and `fn` is tried once more on a
-  // fresh one. Errors: Temporary when no connection is free in time or the
+  // kIoError (connection lost) is dropped with every idle one, and `fn` is
+  // tried once more on a fresh connection. Errors: Temporary when no connection is free in time or the
   // database cannot be reached.
   template <typename T>
   Result<T> Run(const std::function<Result<T>(db::Database&)>& fn);
@@ -39,6 +39,7 @@ class DatabasePool {
  private:
   Result<std::unique_ptr<db::Database>> Take();
   void Give(std::unique_ptr<db::Database> conn);  // nullptr = the connection is gone
+  void DropIdle();  // closes every idle connection
 
   ConnectFn connect_;
   const size_t size_;
@@ -101,7 +102,10 @@ Result<T> DatabasePool::Run(const std::function<Result<T>(db::Database&)>& fn) {
     if (!conn.ok()) return conn.status();
     Result<T> r = fn(**conn);
     if (!r.ok() && r.status().code() == Status::Code::kIoError) {
+      // The server went away (a restart): the idle connections are as dead
+      // as this one, so the retry gets a fresh connection.
       Give(nullptr);
+      DropIdle();
       continue;
     }
     Give(std::move(conn).value());
