@@ -42,6 +42,23 @@ inline std::string Str(const pqxx::field& f) {
   return f.is_null() ? std::string() : f.as<std::string>();
 }
 
+// An egress_events row selected as (source_name, source_ip, site, domain,
+// action, coalesce(reply, ''), coalesce(rate, ''), epoch of at, epoch of
+// until): the column order every such query uses.
+inline Database::EgressEvent EgressEventFromRow(const pqxx::row& row) {
+  Database::EgressEvent e;
+  e.source_name = Str(row[0]);
+  e.source_ip = Str(row[1]);
+  e.site = Str(row[2]);
+  e.domain = Str(row[3]);
+  e.action = Str(row[4]);
+  e.reply = Str(row[5]);
+  e.rate = Str(row[6]);
+  e.at = FromEpoch(row[7].as<double>());
+  e.until = OptTime(row[8]);
+  return e;
+}
+
 // Runs `body`, converting libpqxx exceptions into a Status naming `what`.
 template <typename F>
 auto Guard(const char* what, F&& body) -> decltype(body()) {
@@ -52,13 +69,6 @@ auto Guard(const char* what, F&& body) -> decltype(body()) {
   } catch (const pqxx::sql_error& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    // The server ended the session (57P01 admin_shutdown on a restart,
-    // 57P02/57P03, class 08 connection exceptions): the connection is gone,
-    // not the statement wrong; callers reconnect on kIoError.
-    const std::string state = e.sqlstate();
-    if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) {
-      return Status::IoError(fmt::format("{}: database connection lost: {}", what, msg));
-    }
     return Status::Internal(fmt::format("{}: SQL error: {}", what, msg));
   } catch (const std::exception& e) {
     return Status::Internal(fmt::format("{}: {}", what, e.what()));

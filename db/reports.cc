@@ -134,19 +134,7 @@ Result<std::vector<Database::EgressEvent>> PgDatabase::EgressEventsBetween(TimeP
         "ORDER BY at, id LIMIT $3",
         EpochText(from), EpochText(to), limit);
     std::vector<EgressEvent> out;
-    for (const auto& row : r) {
-      EgressEvent e;
-      e.source_name = Str(row[0]);
-      e.source_ip = Str(row[1]);
-      e.site = Str(row[2]);
-      e.domain = Str(row[3]);
-      e.action = Str(row[4]);
-      e.reply = Str(row[5]);
-      e.rate = Str(row[6]);
-      e.at = FromEpoch(row[7].as<double>());
-      e.until = OptTime(row[8]);
-      out.push_back(std::move(e));
-    }
+    for (const auto& row : r) out.push_back(EgressEventFromRow(row));
     return out;
   });
 }
