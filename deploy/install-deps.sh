@@ -19,9 +19,9 @@ packages=(
   # http/ (issue 13): the listener library; browser (also the HTML campaign
   # report's test, issue 14), metrics linter and load tools for its tests
   libmicrohttpd-dev chromium prometheus apache2-utils wrk
-  # deploy/ checks (tests/build/deploy_test.py): compose.yaml parsing, man -l
-  # (systemd-analyze verify runs when the systemd package is present, else is skipped)
-  python3-yaml man-db
+  # deploy/ checks (tests/build/deploy_test.py): compose.yaml parsing, man -l,
+  # systemd-analyze verify of the units (nothing is started)
+  python3-yaml man-db systemd
 )
 
 missing=()
