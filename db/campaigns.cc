@@ -288,12 +288,7 @@ Result<std::vector<std::string>> PgDatabase::FinishCampaigns() {
 
 Result<std::vector<CampaignState>> PgDatabase::CampaignStates(const std::vector<int64_t>& ids) {
   return Guard("reading campaign states", [&]() -> Result<std::vector<CampaignState>> {
-    std::string array = "{";
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (i) array += ',';
-      array += std::to_string(ids[i]);
-    }
-    array += "}";
+    std::string array = IdArray(ids);
     pqxx::read_transaction tx(*conn_);
     pqxx::result r =
         tx.exec_params("SELECT id, status FROM campaigns WHERE id = ANY($1::bigint[])", array);

@@ -265,6 +265,11 @@ struct UnsubscribeTarget {
   bool unsubscribed = false;      // the subscriber is unsubscribed already
 };
 
+struct UnsubscribeKey {
+  int64_t campaign_id = 0;
+  int64_t delivery_id = 0;
+};
+
 struct UnsubscribeRecord {
   int64_t delivery_id = 0;
   int64_t campaign_id = 0;
@@ -433,17 +438,28 @@ class Database {
   };
   virtual Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() = 0;
 
-  // Unsubscribes (db/unsubscribes.cc).
-  // The delivery (campaign_id, delivery_id) of a recipient token; nullopt
+  // Unsubscribes (db/unsubscribes.cc), in batches: the HTTP threads' requests
+  // are grouped so that one statement serves many (http/batcher.h).
+  // The delivery of each recipient token, in the order of `keys`; nullopt
   // when there is none (a forged id, or the campaign was deleted).
-  virtual Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t campaign_id,
-                                                                         int64_t delivery_id) = 0;
-  // In one transaction: subscriber status `unsubscribed`, a suppression
-  // (reason unsubscribe, with the campaign) and a delivery_events row
-  // (status unsubscribed, phase http). Returns false, recording nothing,
-  // when the subscriber was unsubscribed already (idempotent; concurrent
+  virtual Result<std::vector<std::optional<UnsubscribeTarget>>> FindUnsubscribeTargets(
+      const std::vector<UnsubscribeKey>& keys) = 0;
+  // In one transaction, for each record whose subscriber is not unsubscribed
+  // yet: subscriber status `unsubscribed`, a suppression (reason unsubscribe,
+  // with the campaign) and a delivery_events row (status unsubscribed, phase
+  // http). Returns, in the order of `records`, whether each was recorded now:
+  // false when the subscriber was unsubscribed already, or by an earlier
+  // record of the same subscriber in this batch (idempotent; concurrent
   // calls record once).
-  virtual Result<bool> RecordUnsubscribe(const UnsubscribeRecord& u) = 0;
+  virtual Result<std::vector<bool>> RecordUnsubscribes(
+      const std::vector<UnsubscribeRecord>& records) = 0;
+
+  // For a connection that runs the same few prepared statements many times a
+  // second (the HTTP batches): plan each once (plan_cache_mode =
+  // force_generic_plan) instead of PostgreSQL's default of re-planning
+  // statements whose array parameters change, which costs more than running
+  // a small batch.
+  virtual Status PreferGenericPlans() = 0;
 
   // Generic query for reports: rows of text cells, with column names.
   struct Table {

@@ -188,12 +188,7 @@ Status PgDatabase::GiveBack(const std::string& node, const std::vector<int64_t>&
   if (ids.empty()) return Status::Ok();
   return Guard("releasing leases", [&]() -> Status {
     pqxx::work tx(*conn_);
-    std::string array = "{";
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (i) array += ',';
-      array += std::to_string(ids[i]);
-    }
-    array += "}";
+    std::string array = IdArray(ids);
     // Rows of a cancelled campaign become `cancelled` as they come back.
     tx.exec_params(
         "UPDATE deliveries d SET lease_owner = NULL, lease_until = NULL,"

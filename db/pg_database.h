@@ -42,6 +42,34 @@ inline std::string Str(const pqxx::field& f) {
   return f.is_null() ? std::string() : f.as<std::string>();
 }
 
+// PostgreSQL array literals for one-parameter batches ($1::bigint[],
+// $1::text[]): "{1,2}" and "{"a","b"}" (every text element quoted, `"` and
+// `\` escaped).
+inline std::string IdArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  out += '}';
+  return out;
+}
+
+inline std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 // An egress_events row selected as (source_name, source_ip, site, domain,
 // action, coalesce(reply, ''), coalesce(rate, ''), epoch of at, epoch of
 // until): the column order every such query uses.
@@ -138,9 +166,11 @@ class PgDatabase final : public Database {
   Result<std::vector<SentCount>> DeliveredTodayBySourceAndSite() override;
 
   // In unsubscribes.cc.
-  Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t campaign_id,
-                                                                 int64_t delivery_id) override;
-  Result<bool> RecordUnsubscribe(const UnsubscribeRecord& u) override;
+  Result<std::vector<std::optional<UnsubscribeTarget>>> FindUnsubscribeTargets(
+      const std::vector<UnsubscribeKey>& keys) override;
+  Result<std::vector<bool>> RecordUnsubscribes(
+      const std::vector<UnsubscribeRecord>& records) override;
+  Status PreferGenericPlans() override;
   // In partitions.cc.
   Result<std::vector<std::string>> EnsureEventPartitions(int months_ahead) override;
   Result<std::vector<EventPartition>> EventPartitions() override;

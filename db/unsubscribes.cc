@@ -1,74 +1,130 @@
 // unsubscribes.cc: the SQL behind one-click and page unsubscribes (http/).
-// Both are single statements (one round trip each, autocommit); the record
-// is one statement with data-modifying CTEs, so the subscriber update, the
-// suppression and the event commit together or not at all.
+// Requests come in batches (http/batcher.h groups concurrent ones): one
+// statement looks up every token of a batch, one statement records every
+// unsubscribe of a batch. The record is one statement with data-modifying
+// CTEs, so the subscriber updates, the suppressions and the events commit
+// together or not at all, and the statement-level triggers that keep the
+// analysts' counts run once per batch.
+#include <unordered_map>
+
 #include "db/pg_database.h"
 
 namespace postino::db::internal {
 namespace {
 
-constexpr const char* kFindTarget = "postino_unsubscribe_find";
-constexpr const char* kFindTargetSql =
-    "SELECT d.id, d.campaign_id, d.email,"
+// k.i is the key's position in the batch (1-based): a token asked twice gets
+// its answer twice.
+constexpr const char* kFindTargets = "postino_unsubscribe_find_batch";
+constexpr const char* kFindTargetsSql =
+    "SELECT k.i, d.id, d.campaign_id, d.email,"
     "       coalesce(s.attributes->>'language', s.attributes->>'lang',"
     "                s.attributes->>'locale', '') AS language,"
     "       c.name, coalesce(l.name, ''), coalesce(s.status = 'unsubscribed', false)"
-    "  FROM deliveries d"
+    "  FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(delivery_id, campaign_id, i)"
+    "  JOIN deliveries d ON d.id = k.delivery_id AND d.campaign_id = k.campaign_id"
     "  JOIN campaigns c ON c.id = d.campaign_id"
     "  LEFT JOIN lists l ON l.id = c.list_id"
-    "  LEFT JOIN subscribers s ON s.id = d.subscriber_id"
-    " WHERE d.id = $1 AND d.campaign_id = $2";
+    "  LEFT JOIN subscribers s ON s.id = d.subscriber_id";
 
-// The UPDATE's WHERE makes concurrent requests for one subscriber record
-// once: the second waits for the first's row lock, then sees `unsubscribed`
-// and updates nothing, so its inserts select no rows.
-constexpr const char* kRecord = "postino_unsubscribe_record";
+// One row per subscriber (its first record in the batch). The UPDATE's WHERE
+// makes concurrent batches for one subscriber record once: the second waits
+// for the first's row lock, then sees `unsubscribed` and updates nothing, so
+// its inserts select no rows. Returns the delivery ids recorded.
+constexpr const char* kRecord = "postino_unsubscribe_record_batch";
 constexpr const char* kRecordSql =
     "WITH d AS ("
-    "  SELECT id, campaign_id, subscriber_id, email, attempts, message_id FROM deliveries"
-    "   WHERE id = $1 AND campaign_id = $2),"
+    "  SELECT DISTINCT ON (dl.subscriber_id) dl.id, dl.campaign_id, dl.subscriber_id, dl.email,"
+    "         dl.attempts, dl.message_id, k.node, k.method"
+    "    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY"
+    "         AS k(delivery_id, campaign_id, node, method, i)"
+    "    JOIN deliveries dl ON dl.id = k.delivery_id AND dl.campaign_id = k.campaign_id"
+    "   WHERE dl.subscriber_id IS NOT NULL"
+    "   ORDER BY dl.subscriber_id, k.i),"
     " s AS ("
     "  UPDATE subscribers SET status = 'unsubscribed', updated_at = now() FROM d"
     "   WHERE subscribers.id = d.subscriber_id AND subscribers.status <> 'unsubscribed'"
-    "  RETURNING subscribers.id),"
+    "  RETURNING d.id, d.campaign_id, d.email, d.attempts, d.message_id, d.node, d.method),"
     " sup AS ("
     "  INSERT INTO suppressions (email_key, reason, detail, campaign_id)"
-    "  SELECT lower(d.email), 'unsubscribe', $4, d.campaign_id FROM d, s"
-    "  ON CONFLICT (email_key) DO NOTHING RETURNING 1),"
+    "  SELECT lower(s.email), 'unsubscribe', s.method, s.campaign_id FROM s"
+    "  ON CONFLICT (email_key) DO NOTHING),"
     " ev AS ("
     "  INSERT INTO delivery_events (delivery_id, campaign_id, attempt, status, phase, reply,"
     "                               message_id, node)"
-    "  SELECT d.id, d.campaign_id, d.attempts, 'unsubscribed', 'http', $4, d.message_id, $3"
-    "    FROM d, s RETURNING 1)"
-    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM ev), (SELECT count(*) FROM sup)";
+    "  SELECT s.id, s.campaign_id, s.attempts, 'unsubscribed', 'http', s.method, s.message_id,"
+    "         s.node"
+    "    FROM s RETURNING delivery_id)"
+    " SELECT delivery_id FROM ev";
 
 }  // namespace
 
-Result<std::optional<UnsubscribeTarget>> PgDatabase::FindUnsubscribeTarget(int64_t campaign_id,
-                                                                           int64_t delivery_id) {
-  return Guard("looking up an unsubscribe token", [&]() -> Result<std::optional<UnsubscribeTarget>> {
-    conn_->prepare(kFindTarget, kFindTargetSql);
+Result<std::vector<std::optional<UnsubscribeTarget>>> PgDatabase::FindUnsubscribeTargets(
+    const std::vector<UnsubscribeKey>& keys) {
+  using Out = std::vector<std::optional<UnsubscribeTarget>>;
+  if (keys.empty()) return Out();
+  return Guard("looking up unsubscribe tokens", [&]() -> Result<Out> {
+    std::vector<int64_t> deliveries, campaigns;
+    deliveries.reserve(keys.size());
+    campaigns.reserve(keys.size());
+    for (const UnsubscribeKey& k : keys) {
+      deliveries.push_back(k.delivery_id);
+      campaigns.push_back(k.campaign_id);
+    }
+    conn_->prepare(kFindTargets, kFindTargetsSql);
     pqxx::nontransaction tx(*conn_);
-    pqxx::result r = tx.exec_prepared(kFindTarget, delivery_id, campaign_id);
-    if (r.empty()) return std::optional<UnsubscribeTarget>();
-    UnsubscribeTarget t;
-    t.delivery_id = r[0][0].as<int64_t>();
-    t.campaign_id = r[0][1].as<int64_t>();
-    t.email = Str(r[0][2]);
-    t.language = Str(r[0][3]);
-    t.campaign_name = Str(r[0][4]);
-    t.list_name = Str(r[0][5]);
-    t.unsubscribed = r[0][6].as<bool>();
-    return std::optional<UnsubscribeTarget>(std::move(t));
+    pqxx::result r = tx.exec_prepared(kFindTargets, IdArray(deliveries), IdArray(campaigns));
+    Out out(keys.size());
+    for (const auto& row : r) {
+      int64_t i = row[0].as<int64_t>();
+      if (i < 1 || static_cast<size_t>(i) > keys.size()) continue;
+      UnsubscribeTarget t;
+      t.delivery_id = row[1].as<int64_t>();
+      t.campaign_id = row[2].as<int64_t>();
+      t.email = Str(row[3]);
+      t.language = Str(row[4]);
+      t.campaign_name = Str(row[5]);
+      t.list_name = Str(row[6]);
+      t.unsubscribed = row[7].as<bool>();
+      out[static_cast<size_t>(i - 1)] = std::move(t);
+    }
+    return out;
   });
 }
 
-Result<bool> PgDatabase::RecordUnsubscribe(const UnsubscribeRecord& u) {
-  return Guard("recording an unsubscribe", [&]() -> Result<bool> {
+Result<std::vector<bool>> PgDatabase::RecordUnsubscribes(
+    const std::vector<UnsubscribeRecord>& records) {
+  if (records.empty()) return std::vector<bool>();
+  return Guard("recording unsubscribes", [&]() -> Result<std::vector<bool>> {
+    std::vector<int64_t> deliveries, campaigns;
+    std::vector<std::string> nodes, methods;
+    for (const UnsubscribeRecord& u : records) {
+      deliveries.push_back(u.delivery_id);
+      campaigns.push_back(u.campaign_id);
+      nodes.push_back(u.node);
+      methods.push_back(u.method);
+    }
     conn_->prepare(kRecord, kRecordSql);
     pqxx::nontransaction tx(*conn_);
-    pqxx::result r = tx.exec_prepared(kRecord, u.delivery_id, u.campaign_id, u.node, u.method);
-    return !r.empty() && r[0][0].as<int64_t>() > 0;
+    pqxx::result r = tx.exec_prepared(kRecord, IdArray(deliveries), IdArray(campaigns),
+                                      TextArray(nodes), TextArray(methods));
+    std::unordered_map<int64_t, bool> recorded;  // delivery id -> not yet reported
+    for (const auto& row : r) recorded[row[0].as<int64_t>()] = true;
+    std::vector<bool> out(records.size(), false);
+    for (size_t i = 0; i < records.size(); ++i) {
+      auto it = recorded.find(records[i].delivery_id);
+      if (it != recorded.end() && it->second) {
+        out[i] = true;
+        it->second = false;  // the same delivery twice in one batch is recorded once
+      }
+    }
+    return out;
+  });
+}
+
+Status PgDatabase::PreferGenericPlans() {
+  return Guard("setting plan_cache_mode", [&]() -> Status {
+    conn_->set_variable("plan_cache_mode", "force_generic_plan");
+    return Status::Ok();
   });
 }
 

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 #include "common/log.h"
 
 namespace postino::http {
@@ -71,14 +73,40 @@ void DatabasePool::DropIdle() {
   // Closed outside the lock.
 }
 
-Result<std::optional<db::UnsubscribeTarget>> PoolUnsubscribeStore::Find(int64_t campaign_id,
-                                                                       int64_t delivery_id) {
-  return pool_.Run<std::optional<db::UnsubscribeTarget>>(
-      [&](db::Database& d) { return d.FindUnsubscribeTarget(campaign_id, delivery_id); });
+BatchingUnsubscribeStore::BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch)
+    : finds_(
+          "unsubscribe lookups",
+          [&pool](const std::vector<db::UnsubscribeKey>& keys) {
+            return pool.Run<std::vector<std::optional<db::UnsubscribeTarget>>>(
+                [&](db::Database& d) { return d.FindUnsubscribeTargets(keys); });
+          },
+          max_batch),
+      records_(
+          "unsubscribe records",
+          [&pool](const std::vector<db::UnsubscribeRecord>& records) {
+            return pool.Run<std::vector<bool>>(
+                [&](db::Database& d) { return d.RecordUnsubscribes(records); });
+          },
+          max_batch) {}
+
+void BatchingUnsubscribeStore::Find(int64_t campaign_id, int64_t delivery_id, FindDone done) {
+  finds_.Post(db::UnsubscribeKey{campaign_id, delivery_id}, std::move(done));
 }
 
-Result<bool> PoolUnsubscribeStore::Record(const db::UnsubscribeRecord& record) {
-  return pool_.Run<bool>([&](db::Database& d) { return d.RecordUnsubscribe(record); });
+void BatchingUnsubscribeStore::Record(const db::UnsubscribeRecord& record, RecordDone done) {
+  records_.Post(record, std::move(done));
+}
+
+void BatchingUnsubscribeStore::Stop() {
+  finds_.Stop();
+  records_.Stop();
+}
+
+BatchingUnsubscribeStore::Counts BatchingUnsubscribeStore::counts() const {
+  Counts c;
+  std::tie(c.find_batches, c.finds) = finds_.Counts();
+  std::tie(c.record_batches, c.records) = records_.Counts();
+  return c;
 }
 
 HealthProbe::HealthProbe(ConnectFn connect, std::chrono::milliseconds bound)

@@ -1,7 +1,7 @@
 // db_access.h: how the HTTP threads reach PostgreSQL. DatabasePool hands one
 // connection (db::Database) to one request at a time, connecting lazily and
-// dropping a connection that broke; PoolUnsubscribeStore is the production
-// UnsubscribeStore on it; HealthProbe answers "does the database answer a
+// dropping a connection that broke; BatchingUnsubscribeStore is the
+// production UnsubscribeStore on it (group commit, batch_lane.h); HealthProbe answers "does the database answer a
 // trivial query within a bound?" for /healthz without ever blocking a
 // request longer than that bound.
 #pragma once
@@ -18,6 +18,7 @@
 
 #include "common/status.h"
 #include "db/database.h"
+#include "http/batch_lane.h"
 #include "http/unsubscribe.h"
 
 namespace postino::http {
@@ -52,15 +53,28 @@ class DatabasePool {
   std::string last_error_;
 };
 
-class PoolUnsubscribeStore : public UnsubscribeStore {
+// The HTTP threads' lookups and records, grouped: one lane looks up every
+// token waiting (one statement), another records every unsubscribe waiting
+// (one statement, one transaction). Each lane holds one pooled connection
+// while it runs a batch, so the pool needs two. A single recorder per process
+// also keeps two batches of one process from locking subscribers in opposite
+// orders.
+class BatchingUnsubscribeStore : public UnsubscribeStore {
  public:
-  explicit PoolUnsubscribeStore(DatabasePool& pool) : pool_(pool) {}
-  Result<std::optional<db::UnsubscribeTarget>> Find(int64_t campaign_id,
-                                                    int64_t delivery_id) override;
-  Result<bool> Record(const db::UnsubscribeRecord& record) override;
+  BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch);
+  void Find(int64_t campaign_id, int64_t delivery_id, FindDone done) override;
+  void Record(const db::UnsubscribeRecord& record, RecordDone done) override;
+  // Fails what is waiting and joins the lanes; Find/Record fail afterwards.
+  void Stop();
+  // Statements run and requests served so far: {lookups, records} of each.
+  struct Counts {
+    uint64_t find_batches = 0, finds = 0, record_batches = 0, records = 0;
+  };
+  Counts counts() const;
 
  private:
-  DatabasePool& pool_;
+  BatchLane<db::UnsubscribeKey, std::optional<db::UnsubscribeTarget>> finds_;
+  BatchLane<db::UnsubscribeRecord, bool> records_;
 };
 
 class HealthProbe {

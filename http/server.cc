@@ -1,16 +1,26 @@
 // server.cc: libmicrohttpd daemons and the request life cycle: headers ->
 // body (bounded; form fields through MHD's post processor, which decodes
 // both application/x-www-form-urlencoded and multipart/form-data) -> Handler
-// -> response.
+// -> response. The Handler answers through a callback, from any thread:
+// when it has not answered by the time Handle returns, the connection is
+// suspended until it does, so a request waiting for the database never
+// holds one of MHD's network threads (which serve many connections each),
+// and 50 clients' requests can wait in one database batch.
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -31,6 +41,11 @@ struct RequestState {
   bool too_large = false;
   bool bad_body = false;
   bool use_raw_body = false;
+  bool dispatched = false;  // the Handler has it
+  std::mutex mu;
+  bool in_handle = false;            // guarded by mu: Handle has not returned yet
+  bool suspended = false;            // guarded by mu: the connection waits for the answer
+  std::optional<Response> response;  // guarded by mu: the Handler's answer
 
   ~RequestState() {
     if (post != nullptr) MHD_destroy_post_processor(post);
@@ -90,6 +105,11 @@ struct Server::Impl {
   Handler* handler = nullptr;
   std::vector<MHD_Daemon*> daemons;
   std::vector<uint16_t> ports;
+  // Requests handed to the Handler and not answered yet: Stop waits for
+  // them (MHD must not stop with a connection suspended).
+  std::mutex inflight_mu;
+  std::condition_variable inflight_cv;
+  size_t inflight = 0;
 
   static MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url, const char* method,
                               const char*, const char* upload_data, size_t* upload_data_size,
@@ -142,9 +162,51 @@ struct Server::Impl {
       return Queue(conn, r);
     }
     if (st->bad_body) return Queue(conn, Response::Text(400, "malformed form body\n"));
+    if (st->dispatched) {
+      // Resumed: the Handler has answered.
+      std::optional<Response> r;
+      {
+        std::lock_guard lock(st->mu);
+        r = std::move(st->response);
+      }
+      if (!r) return MHD_NO;  // cannot happen: resume follows the answer
+      return Queue(conn, *r);
+    }
     if (st->use_raw_body) st->req.form = ParseForm(st->req.body, kMaxFormFields);
-    Response r = self->handler->Handle(st->req);
-    return Queue(conn, r);
+    st->dispatched = true;
+    {
+      std::lock_guard lock(self->inflight_mu);
+      ++self->inflight;
+    }
+    {
+      std::lock_guard lock(st->mu);
+      st->in_handle = true;
+    }
+    self->handler->Handle(st->req, [self, st, conn](Response r) {
+      bool resume = false;
+      {
+        std::lock_guard lock(st->mu);
+        st->response = std::move(r);
+        resume = st->suspended;
+      }
+      // After this, `st` may be freed at any time (by MHD, once resumed).
+      if (resume) MHD_resume_connection(conn);
+      std::lock_guard lock(self->inflight_mu);
+      if (--self->inflight == 0) self->inflight_cv.notify_all();
+    });
+    std::optional<Response> now;
+    {
+      std::lock_guard lock(st->mu);
+      st->in_handle = false;
+      if (st->response) {
+        now = std::move(st->response);  // answered inside Handle: no suspension
+      } else {
+        st->suspended = true;
+        MHD_suspend_connection(conn);
+      }
+    }
+    if (now) return Queue(conn, *now);
+    return MHD_YES;
   }
 
   static void OnCompleted(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
@@ -201,6 +263,18 @@ Server::~Server() { Stop(); }
 std::vector<uint16_t> Server::ports() const { return impl_->ports; }
 
 void Server::Stop() {
+  // MHD must not stop with a connection suspended: every request handed to
+  // the Handler is answered (and its connection resumed) first. The Handler
+  // answers every request (its database lanes answer with an error when
+  // they stop), so this wait ends.
+  for (MHD_Daemon* d : impl_->daemons) {
+    MHD_socket listener = MHD_quiesce_daemon(d);  // no new connections
+    if (listener != MHD_INVALID_SOCKET) close(listener);
+  }
+  {
+    std::unique_lock lock(impl_->inflight_mu);
+    impl_->inflight_cv.wait(lock, [&] { return impl_->inflight == 0; });
+  }
   for (MHD_Daemon* d : impl_->daemons) MHD_stop_daemon(d);
   impl_->daemons.clear();
 }
@@ -215,7 +289,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Hand
   bool tls = !options.cert_pem.empty() && !options.key_pem.empty();
   for (const ListenAddress& addr : options.listen) {
     sockaddr_storage ss{};
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (tls) flags |= MHD_USE_TLS;
     if (addr.ip.find(':') != std::string::npos) {
       auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);

@@ -1,7 +1,8 @@
 // server.h: the HTTP listener, on libmicrohttpd (Debian libmicrohttpd-dev).
 // One MHD daemon per listen address, each with its own internal thread pool
-// (epoll); a Handler is called on those threads with the whole request
-// (headers, decoded query and form, bounded body) and returns a Response.
+// (epoll); a Handler is called with the whole request (headers, decoded
+// query and form, bounded body) and answers through a callback, at once or
+// later from another thread (the connection is suspended meanwhile).
 // Requests are bounded in memory (per-connection memory, body size, form
 // fields) and time (idle timeout per connection); connections are bounded in
 // number, overall and per client address. Optional TLS (GnuTLS inside
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +31,7 @@ Result<ListenAddress> ParseListenAddress(const std::string& text);
 struct ServerOptions {
   std::vector<ListenAddress> listen;
   std::string cert_pem, key_pem;  // both set = HTTPS on every address
-  unsigned threads = 4;           // per listen address
+  unsigned threads = 4;           // network threads per listen address
   unsigned connection_limit = 1024;  // per listen address
   unsigned per_ip_connection_limit = 0;  // 0 = none (use 0 behind a reverse proxy)
   unsigned idle_timeout_seconds = 15;    // a connection silent this long is closed
@@ -37,11 +39,15 @@ struct ServerOptions {
   size_t connection_memory_bytes = 64 * 1024;  // headers + buffers per connection
 };
 
+using Reply = std::function<void(Response)>;
+
 class Handler {
  public:
   virtual ~Handler() = default;
-  // Called on a server thread, concurrently; must not throw.
-  virtual Response Handle(const Request& req) = 0;
+  // Called on a network thread, concurrently; must neither throw nor block.
+  // Calls `reply` exactly once, inside Handle or later on any thread; `req`
+  // stays valid until then.
+  virtual void Handle(const Request& req, Reply reply) = 0;
 };
 
 class Server {

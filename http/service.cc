@@ -20,35 +20,37 @@ double NowUnixSeconds() {
 }  // namespace
 
 Router::Router(UnsubscribeHandler& unsubscribe, HealthProbe* health, HealthOptions health_options)
-    : unsubscribe_(unsubscribe), health_(health), health_options_(health_options) {
+    : unsubscribe_(unsubscribe), health_(health), health_options_(health_options), slow_(2) {
   fam::RegisterAll();
 }
 
-Response Router::Handle(const Request& req) {
-  auto start = std::chrono::steady_clock::now();
-  const char* name = "other";
-  Response r = Route(req, &name);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fam::HttpRequests().With({name, std::to_string(r.status)}).Inc();
-  fam::HttpRequestDuration().With({name}).Observe(seconds);
-  return r;
-}
+Router::~Router() { Stop(); }
 
-Response Router::Route(const Request& req, const char** handler_name) {
-  if (std::optional<std::string> token = unsubscribe_.TokenOf(req)) {
-    *handler_name = "unsubscribe";
-    return unsubscribe_.Handle(req, *token);
+void Router::Stop() { slow_.Stop(); }
+
+void Router::Handle(const Request& req, Reply reply) {
+  auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> token = unsubscribe_.TokenOf(req);
+  const char* name = token                     ? "unsubscribe"
+                     : req.path == "/metrics" ? "metrics"
+                     : req.path == "/healthz" ? "healthz"
+                                              : "other";
+  Reply counted = [name, start, reply = std::move(reply)](Response r) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fam::HttpRequests().With({name, std::to_string(r.status)}).Inc();
+    fam::HttpRequestDuration().With({name}).Observe(seconds);
+    reply(std::move(r));
+  };
+  if (token) {
+    unsubscribe_.Handle(req, *token, std::move(counted));
+  } else if (req.path == "/metrics") {
+    slow_.Post([this, &req, counted = std::move(counted)] { counted(Metrics(req)); });
+  } else if (req.path == "/healthz") {
+    slow_.Post([this, &req, counted = std::move(counted)] { counted(Healthz(req)); });
+  } else {
+    counted(Response::Text(404, "not found\n"));
   }
-  if (req.path == "/metrics") {
-    *handler_name = "metrics";
-    return Metrics(req);
-  }
-  if (req.path == "/healthz") {
-    *handler_name = "healthz";
-    return Healthz(req);
-  }
-  return Response::Text(404, "not found\n");
 }
 
 Response Router::Metrics(const Request& req) {
@@ -111,12 +113,16 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   std::unique_ptr<Service> s(new Service());
   std::string url = options.database_url;
   ConnectFn connect = [url]() { return db::Database::Connect(url); };
-  size_t conns = options.db_connections > 0
-                     ? options.db_connections
-                     : static_cast<size_t>(std::max(1u, options.server.threads)) *
-                           std::max<size_t>(1, options.server.listen.size());
-  s->pool_ = std::make_unique<DatabasePool>(connect, conns, std::chrono::milliseconds(2000));
-  s->store_ = std::make_unique<PoolUnsubscribeStore>(*s->pool_);
+  // One connection per lane of the store (lookups, records), each running
+  // its two statements with plans made once.
+  ConnectFn connect_batches = [url]() -> Result<std::unique_ptr<db::Database>> {
+    Result<std::unique_ptr<db::Database>> c = db::Database::Connect(url);
+    if (!c.ok()) return c;
+    if (Status st = c.value()->PreferGenericPlans(); !st.ok()) return st;
+    return c;
+  };
+  s->pool_ = std::make_unique<DatabasePool>(connect_batches, 2, std::chrono::milliseconds(2000));
+  s->store_ = std::make_unique<BatchingUnsubscribeStore>(*s->pool_, options.max_batch);
   s->unsubscribe_ = std::make_unique<UnsubscribeHandler>(options.unsubscribe, *s->store_);
   s->health_ = std::make_unique<HealthProbe>(connect, options.health.db_bound);
   s->router_ = std::make_unique<Router>(*s->unsubscribe_, s->health_.get(), options.health);
@@ -136,7 +142,16 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
 Service::~Service() { Stop(); }
 
 void Service::Stop() {
-  if (server_) server_->Stop();
+  if (server_) server_->Stop();  // every request is answered after this
+  if (router_) router_->Stop();
+  if (store_) {
+    store_->Stop();
+    BatchingUnsubscribeStore::Counts c = store_->counts();
+    if (c.finds > 0) {
+      log::Info("http: {} unsubscribe lookups in {} statements, {} records in {} statements",
+                c.finds, c.find_batches, c.records, c.record_batches);
+    }
+  }
 }
 
 }  // namespace postino::http

@@ -3,7 +3,8 @@
 // handler into one object that `postino run` and `postino serve --http`
 // start and stop.
 //
-//   GET|POST /u/<token>, <unsubscribe path>?t=<token>   unsubscribe.h
+//   GET|POST /u/<token>, <unsubscribe path>?t=<token>   unsubscribe.h (batched
+//                   database work: db_access.h, batch_lane.h)
 //   GET /metrics    Prometheus text format 0.0.4 (docs/metrics.md)
 //   GET /healthz    200 {"status":"ok",…} or 503 saying what is wrong
 #pragma once
@@ -16,6 +17,7 @@
 #include "http/db_access.h"
 #include "http/server.h"
 #include "http/unsubscribe.h"
+#include "http/worker_pool.h"
 
 namespace postino::http {
 
@@ -28,19 +30,24 @@ struct HealthOptions {
 };
 
 // Routes requests; usable without a socket (tests call Handle directly).
+// Unsubscribes answer from the database lanes; /metrics and /healthz (which
+// may wait for the database probe) run on two threads of their own.
 class Router : public Handler {
  public:
   Router(UnsubscribeHandler& unsubscribe, HealthProbe* health, HealthOptions health_options);
-  Response Handle(const Request& req) override;
+  ~Router() override;
+  void Handle(const Request& req, Reply reply) override;
+  // Runs the queued /metrics and /healthz requests, then joins the threads.
+  void Stop();
 
  private:
-  Response Route(const Request& req, const char** handler_name);
   Response Metrics(const Request& req);
   Response Healthz(const Request& req);
 
   UnsubscribeHandler& unsubscribe_;
   HealthProbe* health_;
   HealthOptions health_options_;
+  WorkerPool slow_;
 };
 
 struct ServiceOptions {
@@ -48,7 +55,7 @@ struct ServiceOptions {
   UnsubscribeOptions unsubscribe;
   HealthOptions health;
   std::string database_url;
-  size_t db_connections = 0;  // 0 = one per server thread
+  size_t max_batch = 256;  // unsubscribe lookups/records answered by one statement
 };
 
 class Service {
@@ -62,7 +69,7 @@ class Service {
  private:
   Service() = default;
   std::unique_ptr<DatabasePool> pool_;
-  std::unique_ptr<PoolUnsubscribeStore> store_;
+  std::unique_ptr<BatchingUnsubscribeStore> store_;
   std::unique_ptr<UnsubscribeHandler> unsubscribe_;
   std::unique_ptr<HealthProbe> health_;
   std::unique_ptr<Router> router_;

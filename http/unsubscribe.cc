@@ -72,7 +72,21 @@ Response UnsubscribeHandler::Render(int status, Page page, Language lang,
   return r;
 }
 
-Response UnsubscribeHandler::Handle(const Request& req, const std::string& token) {
+// The parts of a request its answer needs once the lookup is back (the
+// Request itself stays valid until the reply, but a copy keeps this plain).
+struct UnsubscribeHandler::Call {
+  Reply reply;
+  std::string token;
+  std::string accept_language;
+  std::string path;
+  std::string remote;
+  bool post = false;
+  bool one_click_body = false;  // List-Unsubscribe=One-Click
+  bool from_page = false;       // via=page: the confirmation page's button
+  templates::RecipientTokenParts parts;
+};
+
+void UnsubscribeHandler::Handle(const Request& req, const std::string& token, Reply reply) {
   const std::string& accept = req.Header("accept-language");
   Language browser_lang = PickLanguage("", accept);
   bool post = req.method == "POST";
@@ -80,57 +94,88 @@ Response UnsubscribeHandler::Handle(const Request& req, const std::string& token
   if (!post && !get) {
     Response r = Response::Text(405, "method not allowed: use GET (the page) or POST (RFC 8058)\n");
     r.headers.emplace_back("Allow", "GET, HEAD, POST");
-    return r;
+    reply(std::move(r));
+    return;
   }
   std::optional<templates::RecipientTokenParts> parts;
   if (token.size() <= kMaxTokenBytes) parts = templates::ParseRecipientToken(token);
   if (!parts) {
     fam::UnsubscribeRejects().With({"malformed"}).Inc();
-    return Render(400, Page::kMalformed, browser_lang, nullptr, "");
+    reply(Render(400, Page::kMalformed, browser_lang, nullptr, ""));
+    return;
   }
-  Result<std::optional<db::UnsubscribeTarget>> found =
-      store_.Find(parts->campaign_id, parts->delivery_id);
+  auto call = std::make_shared<Call>();
+  call->reply = std::move(reply);
+  call->token = token;
+  call->accept_language = accept;
+  call->path = req.path;
+  call->remote = req.remote;
+  call->post = post;
+  auto field = req.form.find("List-Unsubscribe");
+  call->one_click_body = field != req.form.end() && field->second == "One-Click";
+  auto via = req.form.find("via");
+  call->from_page = via != req.form.end() && via->second == "page";
+  call->parts = *parts;
+  store_.Find(parts->campaign_id, parts->delivery_id,
+              [this, call](Result<std::optional<db::UnsubscribeTarget>> found) {
+                Found(call, std::move(found));
+              });
+}
+
+void UnsubscribeHandler::Found(const std::shared_ptr<Call>& call,
+                               Result<std::optional<db::UnsubscribeTarget>> found) {
+  Language browser_lang = PickLanguage("", call->accept_language);
   if (!found.ok()) {
     log::Warn("unsubscribe: database unavailable: {}", found.status().message());
-    return Render(503, Page::kUnavailable, browser_lang, nullptr, "");
+    call->reply(Render(503, Page::kUnavailable, browser_lang, nullptr, ""));
+    return;
   }
   if (!found.value().has_value()) {
     fam::UnsubscribeRejects().With({"unknown"}).Inc();
-    return Render(404, Page::kUnknown, browser_lang, nullptr, "");
+    call->reply(Render(404, Page::kUnknown, browser_lang, nullptr, ""));
+    return;
   }
   const db::UnsubscribeTarget& target = **found;
-  if (!templates::VerifyRecipientToken(opt_.secret, *parts, target.email)) {
+  if (!templates::VerifyRecipientToken(opt_.secret, call->parts, target.email)) {
     fam::UnsubscribeRejects().With({"forged"}).Inc();
-    log::Warn("unsubscribe: token for delivery {} does not verify (from {})", parts->delivery_id,
-              req.remote);
-    return Render(400, Page::kMalformed, browser_lang, nullptr, "");
+    log::Warn("unsubscribe: token for delivery {} does not verify (from {})",
+              call->parts.delivery_id, call->remote);
+    call->reply(Render(400, Page::kMalformed, browser_lang, nullptr, ""));
+    return;
   }
-  Language lang = PickLanguage(target.language, accept);
-  if (get) {
-    if (target.unsubscribed) return Render(200, Page::kDone, lang, &target, "");
+  Language lang = PickLanguage(target.language, call->accept_language);
+  if (!call->post) {
+    if (target.unsubscribed) {
+      call->reply(Render(200, Page::kDone, lang, &target, ""));
+      return;
+    }
     std::string action;
     if (!opt_.public_url.empty()) {
-      action = opt_.public_url + "/u/" + token;
-    } else if (req.path.size() > 3 && req.path.compare(0, 3, "/u/") == 0) {
-      action = req.path;
+      action = opt_.public_url + "/u/" + call->token;
+    } else if (call->path.size() > 3 && call->path.compare(0, 3, "/u/") == 0) {
+      action = call->path;
     } else {
-      action = req.path + "?t=" + token;
+      action = call->path + "?t=" + call->token;
     }
-    return Render(200, Page::kConfirm, lang, &target, action);
+    call->reply(Render(200, Page::kConfirm, lang, &target, action));
+    return;
   }
-  auto field = req.form.find("List-Unsubscribe");
-  if (field == req.form.end() || field->second != "One-Click") {
-    return Render(400, Page::kNeedsBody, lang, &target, "");
+  if (!call->one_click_body) {
+    call->reply(Render(400, Page::kNeedsBody, lang, &target, ""));
+    return;
   }
-  auto via = req.form.find("via");
-  bool from_page = via != req.form.end() && via->second == "page";
-  if (!target.unsubscribed) {
-    db::UnsubscribeRecord rec{target.delivery_id, target.campaign_id, opt_.node,
-                              from_page ? "page" : "one-click"};
-    Result<bool> recorded = store_.Record(rec);
+  if (target.unsubscribed) {
+    call->reply(Render(200, Page::kDone, lang, &target, ""));
+    return;
+  }
+  bool from_page = call->from_page;
+  db::UnsubscribeRecord rec{target.delivery_id, target.campaign_id, opt_.node,
+                            from_page ? "page" : "one-click"};
+  store_.Record(rec, [this, call, target, lang, from_page](Result<bool> recorded) {
     if (!recorded.ok()) {
       log::Warn("unsubscribe: could not record: {}", recorded.status().message());
-      return Render(503, Page::kUnavailable, lang, nullptr, "");
+      call->reply(Render(503, Page::kUnavailable, lang, nullptr, ""));
+      return;
     }
     if (recorded.value()) {
       fam::Unsubscribes().With({from_page ? "page" : "one_click"}).Inc();
@@ -138,8 +183,8 @@ Response UnsubscribeHandler::Handle(const Request& req, const std::string& token
       log::Info("unsubscribed delivery {} of campaign {} ({})", target.delivery_id,
                 target.campaign_id, from_page ? "page" : "one-click");
     }
-  }
-  return Render(200, Page::kDone, lang, &target, "");
+    call->reply(Render(200, Page::kDone, lang, &target, ""));
+  });
 }
 
 }  // namespace postino::http

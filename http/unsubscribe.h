@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,17 +26,21 @@
 #include "db/database.h"
 #include "http/pages.h"
 #include "http/request.h"
+#include "http/server.h"
 
 namespace postino::http {
 
-// Where the handler reads and writes; a db::Database pool in production, a
-// fake in unit tests. An error Status means "the database is unavailable".
+// Where the handler reads and writes; batched database lanes in production
+// (db_access.h), a fake in unit tests. Each call answers through its
+// callback exactly once, at once or later on another thread. An error
+// Status means "the database is unavailable".
 class UnsubscribeStore {
  public:
   virtual ~UnsubscribeStore() = default;
-  virtual Result<std::optional<db::UnsubscribeTarget>> Find(int64_t campaign_id,
-                                                            int64_t delivery_id) = 0;
-  virtual Result<bool> Record(const db::UnsubscribeRecord& record) = 0;
+  using FindDone = std::function<void(Result<std::optional<db::UnsubscribeTarget>>)>;
+  using RecordDone = std::function<void(Result<bool>)>;
+  virtual void Find(int64_t campaign_id, int64_t delivery_id, FindDone done) = 0;
+  virtual void Record(const db::UnsubscribeRecord& record, RecordDone done) = 0;
 };
 
 struct UnsubscribeOptions {
@@ -54,9 +60,15 @@ class UnsubscribeHandler {
   // nullopt when the request is not an unsubscribe URL.
   std::optional<std::string> TokenOf(const Request& req) const;
 
-  Response Handle(const Request& req, const std::string& token);
+  // Answers through `reply` (see Handler::Handle); GET and HEAD show the
+  // page, POST records.
+  void Handle(const Request& req, const std::string& token, Reply reply);
 
  private:
+  struct Call;  // what a request needs after its lookup
+  void Found(const std::shared_ptr<Call>& call,
+             Result<std::optional<db::UnsubscribeTarget>> found);
+
   Response Render(int status, Page page, Language lang, const db::UnsubscribeTarget* target,
                   const std::string& action) const;
 

@@ -4,29 +4,34 @@
 #   1. a cancelled campaign to TOKENS_N other subscribers provides valid
 #      one-click tokens (computed here with the same HMAC as postino);
 #   2. `postino run` sends an N-recipient campaign to smtp-sink with [http]
-#      listening; the send rate is sampled from /metrics over three windows
-#      of W seconds: idle, while wrk POSTs one-click unsubscribes with C
-#      concurrent connections, idle again;
-#   3. wrk's requests/s and latency percentiles, the send rate drop against
-#      the mean of the two idle windows, and the database's count of recorded
-#      unsubscribes are printed.
+#      listening; the send rate is sampled from /metrics over five windows
+#      of W seconds: idle; "max": wrk POSTs one-click unsubscribes with C
+#      concurrent connections as fast as they are answered; idle; "paced":
+#      the same C connections, each waiting C*1000/RATE ms before each
+#      request (about RATE requests/s offered); idle;
+#   3. for each loaded window: wrk's requests/s and latency percentiles, the
+#      send rate drop against the mean of the idle windows around it, and
+#      the CPU seconds per second used by postgres, postino, smtp-sink and
+#      wrk (bench/http/cpu_by_command.py); then the database's count of
+#      recorded unsubscribes.
 # Every wait is bounded; all traffic stays on 127.0.0.1.
 #
 # usage: bench/http/run.sh POSTINO_BINARY [N]
-# env:   W=5 (s per window)  C=50 (wrk connections)  WRK_THREADS=2
+# env:   W=5 (s per window)  C=50 (wrk connections)  WRK_THREADS=2  RATE=2000
 #        HTTP_THREADS=4 ([http] threads)  TOKENS_N=30000  CONNS=20 (SMTP)
 #        VAR=<repo>/var/http-bench (scratch)
 # Prints "RESULT key value" lines, also written to $VAR/results.txt.
 set -euo pipefail
 POSTINO=$(readlink -f "${1:?usage: run.sh POSTINO_BINARY [N]}")
-N=${2:-150000}
+N=${2:-300000}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 W=${W:-5}
 C=${C:-50}
 WRK_THREADS=${WRK_THREADS:-2}
 HTTP_THREADS=${HTTP_THREADS:-4}
-TOKENS_N=${TOKENS_N:-30000}
+RATE=${RATE:-2000}
+TOKENS_N=${TOKENS_N:-40000}
 CONNS=${CONNS:-20}
 VAR=${VAR:-$root/var/http-bench}
 export WRK_THREADS
@@ -151,44 +156,77 @@ now() { date +%s.%N; }
 # Warm-up: the first batches are claimed and the connections opened.
 for _ in $(seq 100); do [ "$(delivered)" -ge 5000 ] 2>/dev/null && break; sleep 0.1; done
 
-window() {  # $1 = label; sets rate_<label>
-  local d0 d1 t0 t1
-  d0=$(delivered); t0=$(now)
-  sleep "$W"
-  d1=$(delivered); t1=$(now)
-  python3 -c "print('%.0f' % (($d1 - $d0) / ($t1 - $t0)))"
+cpu_snap() { python3 "$here/cpu_by_command.py"; }
+# $1 $2: cpu snapshots, $3: seconds -> "postgres=… postino=… smtp-sink=…" (CPU s per s)
+cpu_use() {
+  python3 -c "
+import json, sys
+a, b, dt = json.loads(sys.argv[1]), json.loads(sys.argv[2]), float(sys.argv[3])
+print(' '.join('%s=%.2f' % (k, (b.get(k, 0) - a.get(k, 0)) / dt)
+               for k in ('postgres', 'postino', 'smtp-sink')))" "$1" "$2" "$3"
 }
-log "window 1: no HTTP load ($W s)"
-rate_idle1=$(window idle1)
-result send_rate_idle1 "$rate_idle1"
+idle_window() {  # $1 = label
+  local d0 d1 t0 t1 c0 c1
+  c0=$(cpu_snap); d0=$(delivered); t0=$(now)
+  sleep "$W"
+  d1=$(delivered); t1=$(now); c1=$(cpu_snap)
+  local rate
+  rate=$(python3 -c "print('%.0f' % (($d1 - $d0) / ($t1 - $t0)))")
+  result "send_rate_$1" "$rate"
+  result "cpu_$1" "\"$(cpu_use "$c0" "$c1" "$(python3 -c "print($t1 - $t0)")")\""
+  eval "rate_$1=$rate"
+}
+load_window() {  # $1 = label, $2 = PACE_MS
+  local d0 d1 t0 t1 c0 c1
+  log "window $1: wrk -t$WRK_THREADS -c$C -d${W}s one-click POSTs, ${2} ms think time"
+  c0=$(cpu_snap); d0=$(delivered); t0=$(now)
+  # `times` in the subshell: the CPU time of its child, wrk (2nd line, user and system).
+  ( OFFSET=$tokens_used PACE_MS=$2 TOKENS="$VAR/tokens.txt" wrk -t"$WRK_THREADS" -c"$C" -d"${W}s" \
+      --latency --timeout 5s -s "$here/unsubscribe.lua" "http://127.0.0.1:$http_port" \
+      > "$VAR/wrk-$1.txt" 2>&1
+    times > "$VAR/wrk-$1.times" )
+  d1=$(delivered); t1=$(now); c1=$(cpu_snap)
+  local rate
+  rate=$(python3 -c "print('%.0f' % (($d1 - $d0) / ($t1 - $t0)))")
+  eval "rate_$1=$rate"
+  tokens_used=$((tokens_used + $(awk '/requests in/ {print $1}' "$VAR/wrk-$1.txt") + 100))
+  cat "$VAR/wrk-$1.txt" >&2
+  local w="$VAR/wrk-$1.txt"
+  result "send_rate_$1" "$rate"
+  local wrk_cpu
+  wrk_cpu=$(sed -n 2p "$VAR/wrk-$1.times" | python3 -c "
+import re, sys
+secs = [int(m) * 60 + float(s) for m, s in re.findall(r'(\d+)m([\d.]+)s', sys.stdin.read())]
+print('%.2f' % (sum(secs) / ($t1 - $t0)))")
+  result "cpu_$1" "\"$(cpu_use "$c0" "$c1" "$(python3 -c "print($t1 - $t0)")") wrk=$wrk_cpu\""
+  result "wrk_$1_requests_per_s" "$(awk '/^Requests\/sec:/ {print $2}' "$w")"
+  result "wrk_$1_requests" "$(awk '/requests in/ {print $1}' "$w")"
+  result "wrk_$1_latency_p50" "$(awk '$1 == "50%" {print $2}' "$w")"
+  result "wrk_$1_latency_p90" "$(awk '$1 == "90%" {print $2}' "$w")"
+  result "wrk_$1_latency_p99" "$(awk '$1 == "99%" {print $2}' "$w")"
+  local non2xx
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$w")
+  result "wrk_$1_non_2xx" "${non2xx:-0}"
+  result "wrk_$1_errors" "\"$(grep 'Socket errors' "$w" || echo none)\""
+}
+drop() {  # $1 = loaded rate, $2 $3 = idle rates around it
+  python3 -c "
+idle = ($2 + $3) / 2
+print('%.1f' % (100 * (idle - $1) / idle if idle else 0))"
+}
 
-log "window 2: wrk -t$WRK_THREADS -c$C -d${W}s one-click POSTs"
-d0=$(delivered); t0=$(now)
-TOKENS="$VAR/tokens.txt" wrk -t"$WRK_THREADS" -c"$C" -d"${W}s" --latency --timeout 5s \
-  -s "$here/unsubscribe.lua" "http://127.0.0.1:$http_port" > "$VAR/wrk.txt" 2>&1
-d1=$(delivered); t1=$(now)
-rate_load=$(python3 -c "print('%.0f' % (($d1 - $d0) / ($t1 - $t0)))")
-result send_rate_under_load "$rate_load"
-cat "$VAR/wrk.txt" >&2
-
-log "window 3: no HTTP load ($W s)"
-rate_idle2=$(window idle2)
-result send_rate_idle2 "$rate_idle2"
+tokens_used=1  # the sanity check used the first
+idle_window idle1
+load_window max 0
+idle_window idle2
+load_window paced "$(python3 -c "print('%.0f' % ($C * 1000.0 / $RATE))")"
+idle_window idle3
+result send_rate_drop_pct_max "$(drop "$rate_max" "$rate_idle1" "$rate_idle2")"
+result send_rate_drop_pct_paced "$(drop "$rate_paced" "$rate_idle2" "$rate_idle3")"
 remaining=$(psqlc -At -c "SELECT count(*) FROM deliveries WHERE status IN ('pending','deferred')")
 result remaining_after_windows "$remaining"
 [ "$remaining" -gt 0 ] || echo "WARNING: the campaign finished inside the windows; raise N" >&2
 
-result wrk_requests_per_s "$(awk '/^Requests\/sec:/ {print $2}' "$VAR/wrk.txt")"
-result wrk_requests "$(awk '/requests in/ {print $1}' "$VAR/wrk.txt")"
-result wrk_latency_p50 "$(awk '$1 == "50%" {print $2}' "$VAR/wrk.txt")"
-result wrk_latency_p90 "$(awk '$1 == "90%" {print $2}' "$VAR/wrk.txt")"
-result wrk_latency_p99 "$(awk '$1 == "99%" {print $2}' "$VAR/wrk.txt")"
-non2xx=$(awk '/Non-2xx/ {print $5}' "$VAR/wrk.txt")
-result wrk_non_2xx "${non2xx:-0}"
-result wrk_errors "\"$(grep 'Socket errors' "$VAR/wrk.txt" || echo none)\""
-result send_rate_drop_pct "$(python3 -c "
-idle = ($rate_idle1 + $rate_idle2) / 2
-print('%.1f' % (100 * (idle - $rate_load) / idle if idle else 0))")"
 result unsubscribes_recorded "$(psqlc -At -c "SELECT count(*) FROM delivery_events WHERE status = 'unsubscribed'")"
 result unsubscribed_subscribers "$(psqlc -At -c "SELECT count(*) FROM subscribers WHERE status = 'unsubscribed'")"
 result load_end "\"$(uptime | sed 's/.*load average: //')\""

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "tests/integration/postino_fixture.h"
 #include "tests/support/testdata.h"
@@ -136,6 +137,58 @@ TEST_F(HttpUnsubscribeTest, OneClickPostFromADeliveredMessageUnsubscribesOnce) {
   EXPECT_EQ(Sql("SELECT string_agg(DISTINCT reply, ',') FROM delivery_events WHERE status = "
                 "'unsubscribed'"),
             "one-click");
+}
+
+// 40 recipients, each token POSTed twice by 80 parallel transfers: the
+// lookups and records are grouped into batches (one statement each), and
+// every recipient is still recorded exactly once, with its own answer.
+TEST_F(HttpUnsubscribeTest, ParallelOneClicksAreBatchedAndEachRecordedOnce) {
+  constexpr int kRecipients = 40;
+  SendAndServe(kRecipients);
+  std::vector<std::string> argv = {"curl", "-s", "--parallel", "--parallel-immediate",
+                                   "--parallel-max", "80", "--max-time", "20",
+                                   "-w", "%{http_code}\n", "-d", "List-Unsubscribe=One-Click"};
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& t : tokens_) {
+      argv.push_back("-o");  // one output per URL; the body goes with every URL
+      argv.push_back("/dev/null");
+      argv.push_back(Url("/u?t=" + t));
+    }
+  }
+  ProcessResult r = RunProcess(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream codes(r.out);
+  int ok = 0;
+  for (std::string line; std::getline(codes, line);) {
+    EXPECT_EQ(line, "200");
+    ok += line == "200";
+  }
+  EXPECT_EQ(ok, 2 * kRecipients);
+  EXPECT_EQ(Sql("SELECT count(*) FROM subscribers WHERE status = 'unsubscribed'"),
+            std::to_string(kRecipients));
+  EXPECT_EQ(Sql("SELECT count(*) || '/' || count(DISTINCT delivery_id) FROM delivery_events "
+                "WHERE status = 'unsubscribed'"),
+            fmt::format("{0}/{0}", kRecipients));
+  EXPECT_EQ(Sql("SELECT count(*) FROM suppressions WHERE reason = 'unsubscribe'"),
+            std::to_string(kRecipients));
+  // The analysts' kept counts saw each one once too.
+  EXPECT_EQ(Sql("SELECT coalesce(sum(n), 0) FROM event_counts WHERE kind = 'unsubscribed'"),
+            std::to_string(kRecipients));
+  serve_->Signal(SIGTERM);
+  EXPECT_EQ(serve_->Wait(std::chrono::seconds(20)), 0);
+  serve_.reset();
+  std::string log = ReadFile(dir_ + "/serve.log");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("http: (\\d+) unsubscribe lookups in (\\d+) "
+                                                   "statements, (\\d+) records in (\\d+) statements")))
+      << log;
+  EXPECT_EQ(m[1], std::to_string(2 * kRecipients)) << "every request was looked up";
+  // Both POSTs of a token may be looked up before either is recorded; the
+  // record statement then writes one of them.
+  EXPECT_GE(std::stoi(m[3]), kRecipients);
+  EXPECT_LE(std::stoi(m[3]), 2 * kRecipients);
+  // 80 requests arriving together do not take 80 lookup statements.
+  EXPECT_LT(std::stoi(m[2]), 2 * kRecipients) << log;
 }
 
 TEST_F(HttpUnsubscribeTest, GetShowsAPageAndChangesNothing) {

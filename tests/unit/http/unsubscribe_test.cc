@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+
 #include "common/metric_families.h"
 #include "http/service.h"
 #include "templates/recipient_token.h"
@@ -15,28 +18,52 @@ namespace {
 
 constexpr const char* kSecret = "unit-test-secret-0123456789";
 
+// Answers at once, on the caller's thread (the batching store answers later
+// on its lane threads: tests/integration/http_unsubscribe_test.cc).
 class FakeStore : public UnsubscribeStore {
  public:
-  Result<std::optional<db::UnsubscribeTarget>> Find(int64_t campaign, int64_t delivery) override {
+  void Find(int64_t campaign, int64_t delivery, FindDone done) override {
     ++finds;
-    if (down) return Status::IoError("connection refused");
+    if (down) return done(Status::IoError("connection refused"));
     if (campaign != target.campaign_id || delivery != target.delivery_id) {
-      return std::optional<db::UnsubscribeTarget>();
+      return done(std::optional<db::UnsubscribeTarget>());
     }
-    return std::optional<db::UnsubscribeTarget>(target);
+    done(std::optional<db::UnsubscribeTarget>(target));
   }
-  Result<bool> Record(const db::UnsubscribeRecord& r) override {
-    if (down_on_record) return Status::IoError("connection lost");
+  void Record(const db::UnsubscribeRecord& r, RecordDone done) override {
+    if (down_on_record) return done(Status::IoError("connection lost"));
     records.push_back(r);
-    if (target.unsubscribed) return false;
+    if (target.unsubscribed) return done(false);
     target.unsubscribed = true;
-    return true;
+    done(true);
   }
   db::UnsubscribeTarget target{42, 7, "anna@example.com", "", "c", "News", false};
   std::vector<db::UnsubscribeRecord> records;
   int finds = 0;
   bool down = false, down_on_record = false;
 };
+
+// Starts an asynchronous handler and waits for its one reply (a second
+// reply would throw from set_value).
+template <typename Start>
+Response Await(Start&& start) {
+  std::promise<Response> answer;
+  std::future<Response> f = answer.get_future();
+  start([&answer](Response r) { answer.set_value(std::move(r)); });
+  if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "no reply within 10 s";
+    return Response::Text(599, "no reply");
+  }
+  return f.get();
+}
+
+Response Call(UnsubscribeHandler& h, const Request& req, const std::string& token) {
+  return Await([&](Reply reply) { h.Handle(req, token, std::move(reply)); });
+}
+
+Response Call(Router& router, const Request& req) {
+  return Await([&](Reply reply) { router.Handle(req, std::move(reply)); });
+}
 
 class UnsubscribeTest : public ::testing::Test {
  protected:
@@ -64,7 +91,7 @@ class UnsubscribeTest : public ::testing::Test {
   Response Do(const Request& r) {
     std::optional<std::string> t = handler_.TokenOf(r);
     EXPECT_TRUE(t.has_value()) << r.path;
-    return handler_.Handle(r, t.value_or(""));
+    return Call(handler_, r, t.value_or(""));
   }
   static std::string HeaderOf(const Response& r, const std::string& name) {
     for (const auto& [n, v] : r.headers) {
@@ -105,7 +132,7 @@ TEST_F(UnsubscribeTest, PublicUrlIsTheFormAction) {
   UnsubscribeOptions o = Options();
   o.public_url = "https://mail.example.com/p/";
   UnsubscribeHandler h(o, store_);
-  Response r = h.Handle(Get("/u/" + Token()), Token());
+  Response r = Call(h, Get("/u/" + Token()), Token());
   EXPECT_NE(r.body.find("action=\"https://mail.example.com/p/u/" + Token() + "\""), std::string::npos)
       << r.body;
   EXPECT_NE(HeaderOf(r, "Content-Security-Policy").find("form-action 'self' https://mail.example.com"),
@@ -167,7 +194,7 @@ TEST_F(UnsubscribeTest, EmptySecretVerifiesNothing) {
   UnsubscribeOptions o = Options();
   o.secret = "";
   UnsubscribeHandler h(o, store_);
-  EXPECT_EQ(h.Handle(Post("/u/" + Token()), Token()).status, 400);
+  EXPECT_EQ(Call(h, Post("/u/" + Token()), Token()).status, 400);
   EXPECT_TRUE(store_.records.empty());
 }
 
@@ -200,7 +227,7 @@ TEST_F(UnsubscribeTest, LanguageFromTheSubscriber) {
 TEST_F(UnsubscribeTest, RouterHealthzWithoutALoopOrProbe) {
   HealthOptions ho;
   Router router(handler_, nullptr, ho);
-  Response r = router.Handle(Get("/healthz"));
+  Response r = Call(router, Get("/healthz"));
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("\"status\":\"ok\""), std::string::npos) << r.body;
   EXPECT_EQ(r.content_type, "application/json");
@@ -212,33 +239,33 @@ TEST_F(UnsubscribeTest, RouterHealthzNeedsAFreshHeartbeatWhenALoopIsExpected) {
   ho.max_loop_age = std::chrono::milliseconds(1000);
   Router router(handler_, nullptr, ho);
   metrics::families::LoopHeartbeat().Get().Set(0);
-  Response r = router.Handle(Get("/healthz"));
+  Response r = Call(router, Get("/healthz"));
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("event loop has not started"), std::string::npos) << r.body;
   double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   metrics::families::LoopHeartbeat().Get().Set(now - 30);
-  r = router.Handle(Get("/healthz"));
+  r = Call(router, Get("/healthz"));
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("heartbeat is 30"), std::string::npos) << r.body;
   metrics::families::LoopHeartbeat().Get().Set(now);
-  EXPECT_EQ(router.Handle(Get("/healthz")).status, 200);
+  EXPECT_EQ(Call(router, Get("/healthz")).status, 200);
   metrics::families::LoopHeartbeat().Get().Set(0);
 }
 
 TEST_F(UnsubscribeTest, RouterMetricsAndNotFound) {
   Router router(handler_, nullptr, HealthOptions());
-  router.Handle(Get("/u/garbage"));
-  Response m = router.Handle(Get("/metrics"));
+  Call(router, Get("/u/garbage"));
+  Response m = Call(router, Get("/metrics"));
   EXPECT_EQ(m.status, 200);
   EXPECT_EQ(m.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(m.body.find("postino_http_requests_total{handler=\"unsubscribe\",code=\"400\"}"),
             std::string::npos)
       << m.body;
-  EXPECT_EQ(router.Handle(Get("/other")).status, 404);
+  EXPECT_EQ(Call(router, Get("/other")).status, 404);
   Request post = Get("/metrics");
   post.method = "POST";
-  EXPECT_EQ(router.Handle(post).status, 405);
+  EXPECT_EQ(Call(router, post).status, 405);
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+// batch_lane.h: group commit for the HTTP side's database work. Requests
+// Post one key each with a callback; one lane thread takes every key queued
+// (up to a bound), answers them all with one call (one SQL statement), then
+// runs each caller's callback with its own answer. While a batch is in
+// PostgreSQL the next one gathers, so the number of statements follows the
+// database's speed, not the request rate, and nobody waits on a timer: a lone
+// request is answered at once. Nothing blocks a network thread, and a batch
+// costs two thread wake-ups however many requests it holds.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace postino::http {
+
+template <typename Key, typename Answer>
+class BatchLane {
+ public:
+  // Answers keys[i] with answers[i]; an error Status answers the whole batch.
+  using RunFn = std::function<Result<std::vector<Answer>>(const std::vector<Key>&)>;
+  // Runs on the lane thread (or on the caller's, once stopped); must be quick.
+  using Done = std::function<void(Result<Answer>)>;
+
+  BatchLane(std::string name, RunFn run, size_t max_batch)
+      : name_(std::move(name)), run_(std::move(run)), max_batch_(max_batch > 0 ? max_batch : 1) {
+    thread_ = std::thread([this] { Main(); });
+  }
+  ~BatchLane() { Stop(); }
+  BatchLane(const BatchLane&) = delete;
+  BatchLane& operator=(const BatchLane&) = delete;
+
+  // Queues `key`; `done` gets its answer exactly once.
+  void Post(Key key, Done done) {
+    {
+      std::lock_guard lock(mu_);
+      if (!stop_) {
+        queue_.push_back(Pending{std::move(key), std::move(done)});
+        if (idle_) work_cv_.notify_one();
+        return;
+      }
+    }
+    done(Status::Temporary(name_ + ": shutting down"));
+  }
+
+  // Answers what is queued with an error, joins the thread; Post answers
+  // with an error from then on. Idempotent.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // How many batches and keys were answered (logs, tests).
+  std::pair<uint64_t, uint64_t> Counts() const {
+    std::lock_guard lock(mu_);
+    return {batches_, keys_};
+  }
+
+ private:
+  struct Pending {
+    Key key;
+    Done done;
+  };
+
+  void Main() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      idle_ = true;
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      idle_ = false;
+      if (queue_.empty()) return;  // stop_ with nothing left
+      std::vector<Pending> batch;
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      bool stopping = stop_;
+      lock.unlock();
+      if (stopping) {
+        for (Pending& p : batch) p.done(Status::Temporary(name_ + ": shutting down"));
+      } else {
+        std::vector<Key> keys;
+        keys.reserve(batch.size());
+        for (const Pending& p : batch) keys.push_back(p.key);
+        Result<std::vector<Answer>> r = run_(keys);
+        if (r.ok() && r.value().size() != batch.size()) {
+          r = Status::Internal(name_ + ": a batch was answered with the wrong number of results");
+        }
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (r.ok()) {
+            batch[i].done(Result<Answer>(std::move(r.value()[i])));
+          } else {
+            batch[i].done(r.status());
+          }
+        }
+      }
+      lock.lock();
+      ++batches_;
+      keys_ += batch.size();
+    }
+  }
+
+  const std::string name_;
+  RunFn run_;
+  const size_t max_batch_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // the lane thread waits for keys
+  std::deque<Pending> queue_;        // guarded by mu_
+  bool stop_ = false;                // guarded by mu_
+  bool idle_ = false;                // guarded by mu_: the lane thread is waiting
+  uint64_t batches_ = 0;             // guarded by mu_
+  uint64_t keys_ = 0;                // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace postino::http
