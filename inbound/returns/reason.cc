@@ -8,6 +8,7 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "inbound/returns/provider_wording.h"
 #include "inbound/returns/text_util.h"
 
 namespace postino::inbound::returns {
@@ -199,13 +200,6 @@ constexpr StatusRule kStatusRules[] = {
 };
 
 
-bool SaysAccountDoesNotExist(std::string_view text) {
-  for (std::string_view p : {"doesn't have a", "does not have a", "invalid recipient",
-                             "account does not exist", "no such account", "account that you tried"}) {
-    if (FindIgnoreCase(text, p) != std::string_view::npos) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -254,6 +248,11 @@ std::string_view ReasonFromText(std::string_view text) {
     // directory does not know, not a client block.
     std::string_view r = MatchRules(tail.substr(0, 200));
     if (!r.empty() && r != "blocked") return r;
+    // A cause we do not know ("On hold"): the prefix alone does not say
+    // that the mailbox is missing.
+    if (r.empty() && !TrimView(tail).empty()) {
+      lower.erase(at, kPrefix.size());
+    }
   }
   if (std::string_view r = MatchRules(lower); !r.empty()) return r;
   // "<host.name> does not exist": the domain, not a mailbox, is missing.
@@ -283,6 +282,11 @@ std::string ClassifyReason(const ReasonInput& in) {
   if (!in.status.empty() && in.status[0] == '2') return "delivered";
   if (in.status.empty() && in.reply_code >= 200 && in.reply_code < 300 && in.action.empty())
     return "delivered";
+  // A vendor's own bounce category, and a provider's reply convention, say
+  // more than any general reading of the text.
+  if (std::string_view c = ReasonFromVendorCategory(in.category); !c.empty()) return std::string(c);
+  if (std::string_view p = ReasonFromProviderConvention(in.remote_mta, in.recipient, in.diagnostic); !p.empty())
+    return std::string(p);
   bool temporary = (!in.status.empty() && in.status[0] == '4') ||
                    (in.status.empty() && in.reply_code >= 400 && in.reply_code < 500);
   std::string reason;
@@ -315,9 +319,19 @@ std::string ClassifyReason(const ReasonInput& in) {
   // MAIL FROM is about the sender.
   // An explicit X.1.1, or words that say the account does not exist, keep
   // the recipient's blame whatever the command.
-  if (in.command == "DATA" && reason == "userunknown" && detail != "1.1" &&
-      !SaysAccountDoesNotExist(in.diagnostic))
-    reason = "filtered";
+  // "User unknown" is the recipient's mailbox only when the code says so
+  // (5.1.0, 5.1.1, 5.1.3: a bad destination mailbox) or the reply answered
+  // RCPT TO. The same words at any later or unknown point of the session
+  // (after DATA, or a report that does not say) come from a filter at the
+  // recipient's side: the address may exist. A reporting system's own
+  // directory verdict is not a quoted reply and keeps the blame.
+  if (ReporterSaysNoSuchRecipient(in.diagnostic)) return "userunknown";
+  bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
+  if (reason == "userunknown" && in.command != "RCPT" && !before_data) {
+    bool permanent = !in.status.empty() && in.status[0] == '5';
+    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3");
+    if (!bad_mailbox) reason = "filtered";
+  }
   // Refused at the greeting or at HELO/EHLO: the receiving side does not
   // want this client (its address or its name), whoever the recipient is.
   if ((in.command == "CONN" || in.command == "HELO") &&

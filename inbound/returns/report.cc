@@ -22,6 +22,7 @@ constexpr size_t kMaxTextScan = 128 * 1024;
 
 std::string SmtpCommandFor(std::string_view region, std::string_view address,
                            std::string_view diagnostic);
+std::string CommandNamedIn(std::string_view text);
 bool ReadProviderComplaint(const ReturnedMessage& msg, ReturnReport& out);
 
 // Phrases that start the returned copy of the original message in a text
@@ -35,6 +36,7 @@ constexpr std::string_view kOriginalMarkers[] = {
     "copy of your message", "original message header", "message headers follow",
     "headers of your message follow", "-----original message-----",
     "content-type: message/rfc822", "the header of the original", "text of your message",
+    "copy of the message header",
 };
 
 std::string Bounded(std::string s, size_t cap) {
@@ -81,6 +83,9 @@ void Classify(RecipientReport& r, std::string_view context, bool structured) {
   in.diagnostic = r.diagnostic;
   in.context = context;
   in.action = r.action;
+  in.remote_mta = r.remote_mta;
+  in.recipient = r.address;
+  in.category = r.vendor_category;
   r.reason = ClassifyReason(in);
   r.hard_bounce = IsHardBounce(r.reason, r.status, r.reply_code);
 }
@@ -273,6 +278,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     r.status = FindEnhancedCode(status);
     r.diagnostic = StripDiagnosticType(FieldValue(block, "Diagnostic-Code"));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
+    r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
     // No diagnostic: the text paragraph that names the recipient.
     if (r.diagnostic.empty() && !r.address.empty()) {
       size_t at = FindIgnoreCase(region, r.address);
@@ -349,9 +355,14 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     r.address = addrs[i];
     size_t at = starts[i];
     if (at != std::string_view::npos) {
+      // Up to the next mention of another failed address (a listing may
+      // name every recipient twice: in a summary and in a transcript).
       size_t end = region.size();
-      for (size_t s : starts)
-        if (s != std::string_view::npos && s > at && s < end) end = s;
+      for (size_t j = 0; j < addrs.size(); ++j) {
+        if (j == i || EqualsIgnoreCase(addrs[j], addrs[i])) continue;
+        size_t next = FindIgnoreCase(region, addrs[j], at + 1);
+        if (next != std::string_view::npos && next < end) end = next;
+      }
       std::string_view seg = region.substr(at, std::min(end - at, kMaxDiagnostic));
       // A recipient line alone ("<a@b>:") says nothing: include what follows.
       if (TrimView(seg).size() < r.address.size() + 8)
@@ -368,6 +379,37 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
   out.kind = KindOf(out.recipients);
 }
 
+
+// The SMTP command a reply text names in capitals as a word of its own
+// ("did not like our RCPT TO:", "SMTP error ... after RCPT command",
+// "most progress was RCPT TO response", "SMTP:RCPT host"): MTAs that say
+// where the session failed write the command as it was sent. Of several,
+// the latest in a session's order wins (DATA after RCPT after MAIL after
+// HELO/EHLO); "" when none.
+std::string CommandNamedIn(std::string_view text) {
+  struct Word {
+    std::string_view word, command;
+  };
+  static constexpr Word kWords[] = {
+      {"HELO", "HELO"}, {"EHLO", "HELO"}, {"MAIL FROM", "MAIL"}, {"RCPT", "RCPT"}, {"DATA", "DATA"},
+  };
+  auto is_word_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '@' || ch == '_';
+  };
+  std::string found;
+  for (const Word& w : kWords) {
+    for (size_t at = text.find(w.word); at != std::string_view::npos; at = text.find(w.word, at + 1)) {
+      size_t end = at + w.word.size();
+      if (at > 0 && (is_word_char(text[at - 1]) || text[at - 1] == '.')) continue;
+      if (end < text.size() && (is_word_char(text[end]) || text[end] == '.')) continue;
+      // "(EHLO name)" is a quoted Received field, not the session.
+      if (at > 0 && text[at - 1] == '(') continue;
+      found = std::string(w.command);
+      break;
+    }
+  }
+  return found;
+}
 
 // The SMTP command a recipient's reply answered ("DATA", "MAIL", "RCPT",
 // "CONN"), from the wording of Postfix ("in reply to end of DATA command"),
@@ -401,11 +443,13 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
     }
     return command;
   };
-  std::string c = from_phrases(diagnostic);
+  std::string c = from_phrases(UnfoldValue(diagnostic));
+  if (!c.empty()) return c;
+  c = CommandNamedIn(diagnostic);
   if (!c.empty()) return c;
   size_t at = address.empty() ? std::string_view::npos : FindIgnoreCase(region, address);
   if (at != std::string_view::npos) {
-    c = from_phrases(region.substr(at, 1200));
+    c = from_phrases(UnfoldValue(region.substr(at, 1200)));
     if (!c.empty()) return c;
   }
   // Sendmail-style transcript: the last ">>> CMD" before the first "<<< 4/5xx"

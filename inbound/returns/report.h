@@ -35,6 +35,7 @@ struct RecipientReport {
   std::string diagnostic;     // the reply text / diagnostic, unfolded, bounded
   std::string remote_mta;
   std::string command;        // SMTP command the reply answered: DATA, MAIL, RCPT, CONN, HELO or ""
+  std::string vendor_category;  // the reporting MTA's own bounce category (PowerMTA), or ""
   std::string reason;         // corpus vocabulary (reason.h)
   bool hard_bounce = false;
   std::string feedback_type;  // complaints: abuse, fraud, opt-out, ...
