@@ -58,19 +58,69 @@ std::string StripDiagnosticType(std::string_view v) {
   return Bounded(UnfoldValue(v), kMaxDiagnostic);
 }
 
-bool IsGenericStatus(std::string_view s) {
-  return s.size() >= 5 && s.substr(1) == ".0.0";
+
+// Which of the DSN's Status field and the enhanced code in the reply text
+// says more. The reply text is the receiving server's own word; the field
+// is the reporting MTA's summary of it, often vaguer:
+//  - when their classes differ, the one of the reply code's class;
+//  - X.0.0 (class only) and X.Y.0 / X.0.Z (no detail) give way to a code
+//    with a detail; a class-only code in the text never wins;
+//  - codes that summarise rather than explain give way to the text's:
+//    4.4.7 (gave up), 4.7.0, 5.3.x (mail system), X.5.1/X.5.2/X.5.4/X.5.5
+//    (protocol trouble), 5.1.1 unless the text's is vaguer or a protocol
+//    code, 5.1.3 before a 5.7.x policy code.
+std::string PreferredStatus(const std::string& field, const std::string& text, int reply_code) {
+  if (field.empty()) return text;
+  if (text.empty() || field == text) return field;
+  if (reply_code >= 200 && reply_code < 600 && field[0] != text[0]) {
+    char cls = static_cast<char>('0' + reply_code / 100);
+    if (cls == field[0]) return field;
+    if (cls == text[0]) return text;
+  }
+  auto has = [](const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; };
+  bool field_class_only = field.substr(1) == ".0.0";
+  bool text_class_only = text.substr(1) == ".0.0";
+  if (field_class_only) return text_class_only ? field : text;
+  if (has(field, ".0") && !has(text, ".0")) return text;
+  if (text_class_only) return field;
+  std::string_view sd = std::string_view(field).substr(1);  // ".5.1..."
+  if (field == "4.4.7" || field == "4.7.0" || field.rfind("5.3.", 0) == 0 || sd.rfind(".5.1", 0) == 0 ||
+      sd.rfind(".5.2", 0) == 0 || sd.rfind(".5.4", 0) == 0 || sd.rfind(".5.5", 0) == 0)
+    return text;
+  if (field == "5.1.1") return (has(text, ".0") || text.rfind("5.5.", 0) == 0) ? field : text;
+  if (field == "5.1.3" && text.rfind("5.7.", 0) == 0) return text;
+  return field;
 }
 
 // Status and reply code of one recipient from its own fields and text.
+// The reply code is the one of the status's class (a report that quotes
+// its own "554 4.4.7 expired" around the server's "421 4.4.2 timed out"
+// means the 421); without a status, the first failure code RFC 5321
+// defines, else the first code. A code of another class than the status
+// is not this recipient's reply.
 void FillCodes(RecipientReport& r) {
-  std::string from_text = FindEnhancedCode(r.diagnostic);
-  if (r.status.empty()) {
-    r.status = from_text;
-  } else if (IsGenericStatus(r.status) && !from_text.empty() && from_text[0] == r.status[0]) {
-    r.status = from_text;
+  std::vector<int> codes = FindReplyCodes(r.diagnostic);
+  int first = codes.empty() ? 0 : codes.front();
+  if (r.reply_code == 0) {
+    for (int c : codes) {
+      if (IsDefinedFailureReply(c)) {
+        first = c;
+        break;
+      }
+    }
   }
-  if (r.reply_code == 0) r.reply_code = FindReplyCode(r.diagnostic);
+  r.status = PreferredStatus(r.status, FindTellingEnhancedCode(r.diagnostic), r.reply_code ? r.reply_code : first);
+  if (r.reply_code != 0) return;
+  if (r.status.empty()) {
+    r.reply_code = first;
+    return;
+  }
+  for (int c : codes) {
+    if (c / 100 == r.status[0] - '0' && (c / 100 == 2 || IsDefinedFailureReply(c))) {
+      r.reply_code = c;
+      return;
+    }
+  }
 }
 
 void Classify(RecipientReport& r, std::string_view context, bool structured) {

@@ -46,8 +46,18 @@ std::vector<std::string> FindAddresses(std::string_view text, size_t max = 64);
 // An RFC 3463 enhanced status code "D.D.D" in `text` (first class 2, 4 or
 // 5), or "".
 std::string FindEnhancedCode(std::string_view text);
+// The enhanced code of `text` that says the most: the first one that is
+// neither X.0.0 (class only) nor 4.4.7 (a wrapper's "gave up"), else the
+// first of those; "" when none.
+std::string FindTellingEnhancedCode(std::string_view text);
 // A basic SMTP reply code (2xx/4xx/5xx, as a standalone number followed by
 // a space, '-' or end, not a part of a longer number or a date/time), or 0.
 int FindReplyCode(std::string_view text);
+// Every such reply code of `text`, in order, at most `max` (also "550:"
+// as some reports write it).
+std::vector<int> FindReplyCodes(std::string_view text, size_t max = 16);
+// A reply code RFC 5321 and its extensions define for a failure (421,
+// 450-455, 500-504, 521, 525, 530, 534, 535, 538, 550-556, ...).
+bool IsDefinedFailureReply(int code);
 
 }  // namespace postino::inbound::returns
