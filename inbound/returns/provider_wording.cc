@@ -117,6 +117,13 @@ bool ReporterSaysNoSuchRecipient(std::string_view diagnostic) {
   return false;
 }
 
+std::string_view DirectoryCheckingReporter(const Fields& report_headers) {
+  std::string_view mailer = TrimView(FieldValue(report_headers, "X-Mailer"));
+  if (StartsWithIgnoreCase(mailer, "<SMTP32 v") || StartsWithIgnoreCase(mailer, "<IMail v")) return "imail";
+  if (ContainsIgnoreCase(FieldValue(report_headers, "X-NAI-Header"), "Modified by McAfee")) return "mcafee";
+  return {};
+}
+
 std::string_view ReasonFromVendorCategory(std::string_view category) {
   struct C {
     std::string_view name, reason;

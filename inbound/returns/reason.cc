@@ -78,7 +78,7 @@ const TextRule kTextRules[] = {
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
       "authentication failure", "authentication check"}},
     {"notaccept",
-     {"indicated no smtp service", "couldn't find a mail exchanger", "no mx record", "does not receive email",
+     {"indicated no smtp service", "couldn't find a mail exchanger", "no mx record", "no mx found for", "does not receive email",
       "doesn't receive email", "does not accept mail", "not accepting mail", "null mx",
       "accepts no mail", "does not accept any mail"}},
     {"networkerror", {"malformed or unexpected name server", "host not found, try again",
@@ -326,6 +326,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   // recipient's side: the address may exist. A reporting system's own
   // directory verdict is not a quoted reply and keeps the blame.
   if (ReporterSaysNoSuchRecipient(in.diagnostic)) return "userunknown";
+  if (reason == "userunknown" && in.reporter_checks_directory) return reason;
   bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
   if (reason == "userunknown" && in.command != "RCPT" && !before_data) {
     bool permanent = !in.status.empty() && in.status[0] == '5';

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "inbound/returns/provider_wording.h"
 #include "inbound/returns/reason.h"
 #include "inbound/returns/ses_json.h"
 #include "inbound/returns/text_util.h"
@@ -123,7 +124,7 @@ void FillCodes(RecipientReport& r) {
   }
 }
 
-void Classify(RecipientReport& r, std::string_view context, bool structured) {
+void Classify(RecipientReport& r, std::string_view context, bool structured, std::string_view reporter) {
   FillCodes(r);
   ReasonInput in;
   in.command = r.command;
@@ -136,6 +137,7 @@ void Classify(RecipientReport& r, std::string_view context, bool structured) {
   in.remote_mta = r.remote_mta;
   in.recipient = r.address;
   in.category = r.vendor_category;
+  in.reporter_checks_directory = !reporter.empty();
   r.reason = ClassifyReason(in);
   r.hard_bounce = IsHardBounce(r.reason, r.status, r.reply_code);
 }
@@ -355,7 +357,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, true);
+  for (RecipientReport& r : out.recipients) Classify(r, region, true, out.reporter);
   out.kind = KindOf(out.recipients);
 }
 
@@ -374,6 +376,22 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     for (std::string& a : FindAddresses(WithoutHeaderLines(region), kMaxRecipients)) {
       if (IsSystemAddress(a) || ContainsAddress(exclude, a)) continue;
       addrs.push_back(a);
+    }
+  }
+  // The report's own To is usually the sender, but one who wrote to
+  // itself is also the failed recipient: a qmail/Postfix listing line
+  // "<addr>:" names it whoever else it is.
+  if (addrs.empty()) {
+    size_t pos = 0;
+    while (pos < region.size() && addrs.size() < kMaxRecipients) {
+      size_t end = region.find('\n', pos);
+      if (end == std::string_view::npos) end = region.size();
+      std::string_view line = TrimView(region.substr(pos, end - pos));
+      pos = end + 1;
+      size_t close = line.find(">:");
+      if (line.empty() || line.front() != '<' || close == std::string_view::npos) continue;
+      std::string a = CleanAddress(line.substr(0, close + 1));
+      if (!a.empty() && !IsSystemAddress(a) && !ContainsAddress(addrs, a)) addrs.push_back(a);
     }
   }
   if (addrs.empty() && !out.original_to.empty()) addrs.push_back(out.original_to);
@@ -425,7 +443,7 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, false);
+  for (RecipientReport& r : out.recipients) Classify(r, region, false, out.reporter);
   out.kind = KindOf(out.recipients);
 }
 
@@ -479,6 +497,8 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
         {"[mail_from]", "MAIL"},             {"in reply to rcpt to", "RCPT"},
         {"after rcpt to", "RCPT"},           {"[rcpt_to]", "RCPT"},
         {"after initial connection", "CONN"}, {"in reply to helo", "HELO"},
+        // Exchange Online quoting the next server's RCPT TO refusal.
+        {"unknown recipient or mailbox unavailable ->", "RCPT"},
         {"in reply to ehlo", "HELO"},        {"after helo", "HELO"},
         {"after ehlo", "HELO"},         {"my name was rejected", "HELO"},
     };
@@ -583,6 +603,7 @@ ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
   out.original_from = CleanAddress(FieldValue(out.original_headers, "From"));
 
   if (ReadSesNotification(text, out)) return out;
+  out.reporter = std::string(DirectoryCheckingReporter(msg.headers));
   if (msg.has_feedback_report || msg.report_type == "feedback-report") {
     ReadArf(msg, out);
     return out;

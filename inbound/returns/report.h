@@ -51,6 +51,7 @@ struct ReturnReport {
   std::string original_envelope_id; // DSN Original-Envelope-Id
   Fields original_headers;          // the returned message's header (bounded)
   std::string reporting_mta;
+  std::string reporter;             // a known reporting gateway ("imail", "mcafee"), "" when not known
   std::string feedback_source;      // complaint: the reporting provider (User-Agent / From domain)
   std::string source_ip;            // complaint: Source-IP
   bool truncated = false;

@@ -172,8 +172,12 @@ std::string FindTellingEnhancedCode(std::string_view text) {
     std::string code = FindEnhancedCode(text.substr(from));
     if (code.empty()) break;
     bool vague = code.size() >= 5 && (code.substr(1) == ".0.0" || code == "4.4.7");
-    if (!vague) return code;
-    if (fallback.empty()) fallback = code;
+    // "X.Y.0" has a subject but no detail: a wrapper's summary ("5.1.0 -
+    // Unknown address error 550-'5.7.1 ...'") when a detailed code follows.
+    bool no_detail = code.size() >= 5 && code.compare(code.size() - 2, 2, ".0") == 0;
+    if (!vague && !no_detail) return code;
+    if (!vague && (fallback.empty() || fallback.substr(1) == ".0.0" || fallback == "4.4.7")) fallback = code;
+    else if (fallback.empty()) fallback = code;
     size_t at = text.find(code, from);
     if (at == std::string_view::npos) break;
     from = at + code.size();

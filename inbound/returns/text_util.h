@@ -46,9 +46,9 @@ std::vector<std::string> FindAddresses(std::string_view text, size_t max = 64);
 // An RFC 3463 enhanced status code "D.D.D" in `text` (first class 2, 4 or
 // 5), or "".
 std::string FindEnhancedCode(std::string_view text);
-// The enhanced code of `text` that says the most: the first one that is
-// neither X.0.0 (class only) nor 4.4.7 (a wrapper's "gave up"), else the
-// first of those; "" when none.
+// The enhanced code of `text` that says the most: the first one with a
+// detail that is not 4.4.7 (a wrapper's "gave up"), else the first X.Y.0,
+// else the first X.0.0 or 4.4.7; "" when none.
 std::string FindTellingEnhancedCode(std::string_view text);
 // A basic SMTP reply code (2xx/4xx/5xx, as a standalone number followed by
 // a space, '-' or end, not a part of a longer number or a date/time), or 0.

@@ -90,6 +90,79 @@ TEST(ReturnsReason, ProviderWording) {
   EXPECT_EQ(R("", 0, "a@example.org\n    an MX or SRV record indicated no SMTP service"), "notaccept");
 }
 
+// sisimai's rule: "user unknown" words blame the mailbox only when the
+// reply answered RCPT TO or the code is a bad-mailbox code (5.1.0, 5.1.1,
+// 5.1.3); after DATA, or where the report does not say, a recipient-side
+// filter said them.
+TEST(ReturnsReason, UserUnknownWordsNeedRcptOrABadMailboxCode) {
+  EXPECT_EQ(R("5.0.0", 550, "550 <a@example.org>: User unknown", "failed", "RCPT"), "userunknown");
+  EXPECT_EQ(R("5.0.0", 550, "550 <a@example.org>: User unknown"), "filtered");
+  EXPECT_EQ(R("5.2.1", 550, "550 5.2.1 <a@example.org>... User Unknown"), "filtered");
+  EXPECT_EQ(R("5.2.1", 550, "550 5.2.1 <a@example.org>... User Unknown", "failed", "RCPT"), "userunknown");
+  EXPECT_EQ(R("5.1.1", 550, "550 5.1.1 <a@example.org>... User Unknown"), "userunknown");
+  EXPECT_EQ(R("5.1.1", 550, "550 5.1.1 <a@example.org>... User Unknown", "failed", "DATA"), "userunknown");
+  EXPECT_EQ(R("5.1.0", 550, "550 5.1.0 Address rejected: no such user"), "userunknown");
+  EXPECT_EQ(R("4.1.1", 450, "450 4.1.1 <a@example.org>: unknown user"), "filtered");
+  EXPECT_FALSE(IsHardBounce(R("5.0.0", 550, "550 : User unknown"), "5.0.0", 550));
+}
+
+TEST(ReturnsReason, ReportingSystemsOwnDirectoryVerdictKeepsTheBlame) {
+  EXPECT_EQ(R("", 0, "User some.name (a@example.jp) not listed in Domino Directory"), "userunknown");
+  EXPECT_EQ(R("", 0, "MSEXCH:IMS:EXAMPLE 0 (000C05A6) Unknown Recipient"), "userunknown");
+  EXPECT_EQ(R("", 0, "Unable to deliver message to <a@example.jp> (and other recipients in the same domain)."),
+            "userunknown");
+  EXPECT_EQ(R("5.5.0", 550, "550 Requested action not taken: mailbox unavailable"), "userunknown");
+  ReasonInput in;
+  in.status = "5.0.0";
+  in.reply_code = 550;
+  in.diagnostic = "550 Unknown user a@example.co.jp";
+  in.action = "failed";
+  EXPECT_EQ(ClassifyReason(in), "filtered");
+  in.reporter_checks_directory = true;  // IMail, McAfee Email Gateway
+  EXPECT_EQ(ClassifyReason(in), "userunknown");
+}
+
+TEST(ReturnsReason, ProviderConventions) {
+  ReasonInput in;
+  in.status = "5.0.0";
+  in.reply_code = 550;
+  in.action = "failed";
+  in.remote_mta = "lsean.ezweb.ne.jp";
+  in.diagnostic = "550 <a@ezweb.ne.jp>: User unknown";
+  EXPECT_EQ(ClassifyReason(in), "userunknown");
+  in.diagnostic = "550 : User unknown";
+  EXPECT_EQ(ClassifyReason(in), "filtered");
+  in.remote_mta = "";
+  in.recipient = "a@au.com";
+  EXPECT_EQ(ClassifyReason(in), "filtered");
+  in.recipient = "a@example.org";
+  in.remote_mta = "smtpz4.laposte.net";
+  in.status = "5.5.0";
+  in.diagnostic = "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416";
+  EXPECT_EQ(ClassifyReason(in), "userunknown");
+  in.diagnostic = "421 mwinf5c77 ME Service refuse. Veuillez essayer plus tard. OFR_999 [999]";
+  EXPECT_EQ(ClassifyReason(in), "blocked");
+  in.diagnostic = "550 5.5.0 Service refuse. Veuillez essayer plus tard. LPN001_108";
+  EXPECT_EQ(ClassifyReason(in), "undefined");
+  // Elsewhere the same words follow the general rules.
+  in.remote_mta = "mx.example.org";
+  in.diagnostic = "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416";
+  EXPECT_EQ(ClassifyReason(in), "filtered");
+  ReasonInput pmta;
+  pmta.status = "5.2.1";
+  pmta.reply_code = 550;
+  pmta.action = "failed";
+  pmta.diagnostic = "550 5.2.1 <a@example.jp>... User Unknown";
+  pmta.category = "bad-mailbox";
+  EXPECT_EQ(ClassifyReason(pmta), "userunknown");
+}
+
+TEST(ReturnsReason, PostfixPrefixWithAnUnknownCauseIsNotUserUnknown) {
+  EXPECT_EQ(R("5.0.0", 550, "550 5.0.0 <a@example.org>: Recipient address rejected: On hold", "failed", "RCPT"),
+            "onhold");
+  EXPECT_EQ(R("5.0.0", 550, "550 <a@example.org>: Recipient address rejected.", "failed", "RCPT"), "userunknown");
+}
+
 TEST(ReturnsReason, SuccessAndHardFlags) {
   EXPECT_EQ(R("2.0.0", 250, "Ok", "delivered"), "delivered");
   EXPECT_TRUE(IsHardBounce("userunknown", "4.1.1", 450));
