@@ -14,18 +14,19 @@ namespace {
 // Verdicts written by a reporting gateway about its own directory, not
 // replies quoted from a remote server: the recipient does not exist there.
 constexpr std::string_view kOwnDirectoryVerdicts[] = {
-    "not listed in domino directory",             // IBM Domino
-    "not listed in public name & address book",   // Lotus Notes / Domino
-    "domino ディレクトリには見つかりません",      // Domino, Japanese
-    "ディレクトリのリストにありません",           // Notes, Japanese
-    "(000c05a6)",                                 // Exchange 2003: Unknown Recipient
-    "invalid final delivery userid",              // IMail Server
-    "no valid recipients for this mm",            // Verizon MMS gateway
-    "because the address couldn't be found",      // Gmail / Google Workspace's own report
+    "not listed in domino directory",                   // IBM Domino
+    "not listed in public name & address book",         // Lotus Notes / Domino
+    "domino ディレクトリには見つかりません",            // Domino, Japanese
+    "ディレクトリのリストにありません",                 // Notes, Japanese
+    "(000c05a6)",                                       // Exchange 2003: Unknown Recipient
+    "invalid final delivery userid",                    // IMail Server
+    "no valid recipients for this mm",                  // Verizon MMS gateway
+    "because the address couldn't be found",            // Gmail / Google Workspace's own report
     "requested action not taken: mailbox unavailable",  // Outlook.com's RCPT reply
     "recipient address rejected: access denied",  // Exchange Online: not in the tenant directory
     "this user doesn't have a",                   // Yahoo: "... doesn't have a yahoo.com account"
-    "(and other recipients in the same domain)",  // Trend Micro InterScan: "Unable to deliver message to"
+    "(and other recipients in the same domain)",  // Trend Micro InterScan: "Unable to deliver
+                                                  // message to"
     "mail.local: unknown user",                   // sendmail's local delivery agent
 };
 
@@ -71,11 +72,11 @@ struct OrangeCode {
 // Orange / La Poste refusal codes (the last three digits of OFR_xxx,
 // LPNnnn_xxx, OUK_xxx), by the meaning their reply texts give.
 constexpr OrangeCode kOrangeCodes[] = {
-    {102, "blocked"},       {103, "blocked"},       {104, "toomanyconn"},   {305, "securityerror"},
-    {402, "securityerror"}, {403, "rejected"},      {405, "rejected"},      {415, "rejected"},
-    {416, "userunknown"},   {417, "mailboxfull"},   {418, "userunknown"},   {420, "suspend"},
-    {421, "rejected"},      {426, "suspend"},       {505, "systemerror"},   {506, "spamdetected"},
-    {510, "blocked"},       {514, "mesgtoobig"},    {999, "blocked"},
+    {102, "blocked"},       {103, "blocked"},     {104, "toomanyconn"}, {305, "securityerror"},
+    {402, "securityerror"}, {403, "rejected"},    {405, "rejected"},    {415, "rejected"},
+    {416, "userunknown"},   {417, "mailboxfull"}, {418, "userunknown"}, {420, "suspend"},
+    {421, "rejected"},      {426, "suspend"},     {505, "systemerror"}, {506, "spamdetected"},
+    {510, "blocked"},       {514, "mesgtoobig"},  {999, "blocked"},
 };
 
 // The three-digit code of "OFR_416", "LPN007_416", "OFR102-104" (case
@@ -88,7 +89,9 @@ int OrangeCodeIn(std::string_view text) {
       if (!std::isdigit(static_cast<unsigned char>(lower[k]))) return false;
     return true;
   };
-  auto boundary = [&](size_t at) { return at >= lower.size() || !std::isalnum(static_cast<unsigned char>(lower[at])); };
+  auto boundary = [&](size_t at) {
+    return at >= lower.size() || !std::isalnum(static_cast<unsigned char>(lower[at]));
+  };
   for (std::string_view prefix : {"ofr", "lpn", "ouk"}) {
     for (size_t at = lower.find(prefix); at != std::string::npos; at = lower.find(prefix, at + 1)) {
       if (at > 0 && std::isalnum(static_cast<unsigned char>(lower[at - 1]))) continue;
@@ -96,12 +99,13 @@ int OrangeCodeIn(std::string_view text) {
       size_t code_at = std::string::npos;
       if (p < lower.size() && lower[p] == '_' && digits(p + 1) && boundary(p + 4)) {
         code_at = p + 1;
-      } else if (digits(p) && p + 3 < lower.size() && (lower[p + 3] == '_' || lower[p + 3] == '-') &&
-                 digits(p + 4) && boundary(p + 7)) {
+      } else if (digits(p) && p + 3 < lower.size() &&
+                 (lower[p + 3] == '_' || lower[p + 3] == '-') && digits(p + 4) && boundary(p + 7)) {
         code_at = p + 4;
       }
       if (code_at == std::string::npos) continue;
-      return (lower[code_at] - '0') * 100 + (lower[code_at + 1] - '0') * 10 + (lower[code_at + 2] - '0');
+      return (lower[code_at] - '0') * 100 + (lower[code_at + 1] - '0') * 10 +
+             (lower[code_at + 2] - '0');
     }
   }
   return -1;
@@ -119,8 +123,10 @@ bool ReporterSaysNoSuchRecipient(std::string_view diagnostic) {
 
 std::string_view DirectoryCheckingReporter(const Fields& report_headers) {
   std::string_view mailer = TrimView(FieldValue(report_headers, "X-Mailer"));
-  if (StartsWithIgnoreCase(mailer, "<SMTP32 v") || StartsWithIgnoreCase(mailer, "<IMail v")) return "imail";
-  if (ContainsIgnoreCase(FieldValue(report_headers, "X-NAI-Header"), "Modified by McAfee")) return "mcafee";
+  if (StartsWithIgnoreCase(mailer, "<SMTP32 v") || StartsWithIgnoreCase(mailer, "<IMail v"))
+    return "imail";
+  if (ContainsIgnoreCase(FieldValue(report_headers, "X-NAI-Header"), "Modified by McAfee"))
+    return "mcafee";
   return {};
 }
 
@@ -130,10 +136,10 @@ std::string_view ReasonFromVendorCategory(std::string_view category) {
   };
   // PowerMTA's bounce categories.
   static constexpr C kCategories[] = {
-      {"bad-domain", "hostunknown"},         {"bad-mailbox", "userunknown"},
-      {"inactive-mailbox", "suspend"},       {"message-expired", "expired"},
+      {"bad-domain", "hostunknown"},           {"bad-mailbox", "userunknown"},
+      {"inactive-mailbox", "suspend"},         {"message-expired", "expired"},
       {"no-answer-from-host", "networkerror"}, {"policy-related", "policyviolation"},
-      {"quota-issues", "mailboxfull"},       {"routing-errors", "systemerror"},
+      {"quota-issues", "mailboxfull"},         {"routing-errors", "systemerror"},
       {"spam-related", "spamdetected"},
   };
   std::string c = ToLower(TrimView(category));
@@ -143,10 +149,12 @@ std::string_view ReasonFromVendorCategory(std::string_view category) {
   return {};
 }
 
-std::string_view ReasonFromProviderConvention(std::string_view remote_mta, std::string_view recipient,
+std::string_view ReasonFromProviderConvention(std::string_view remote_mta,
+                                              std::string_view recipient,
                                               std::string_view diagnostic) {
   if (diagnostic.empty()) return {};
-  if (FromProvider(remote_mta, recipient, {"ezweb.ne.jp", "au.com"})) return KddiConvention(diagnostic);
+  if (FromProvider(remote_mta, recipient, {"ezweb.ne.jp", "au.com"}))
+    return KddiConvention(diagnostic);
   if (FromProvider(remote_mta, recipient, {"laposte.net", "orange.fr", "wanadoo.fr"})) {
     int code = OrangeCodeIn(diagnostic);
     if (code < 0) return {};

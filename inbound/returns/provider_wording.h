@@ -38,7 +38,8 @@ std::string_view ReasonFromVendorCategory(std::string_view category);
 // remote MTA's host name, else the recipient's domain; "" when the provider
 // has no such convention or the text does not use it. May return
 // "undefined" when the provider's code says nothing about the cause.
-std::string_view ReasonFromProviderConvention(std::string_view remote_mta, std::string_view recipient,
+std::string_view ReasonFromProviderConvention(std::string_view remote_mta,
+                                              std::string_view recipient,
                                               std::string_view diagnostic);
 
 }  // namespace postino::inbound::returns
