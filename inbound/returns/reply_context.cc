@@ -145,10 +145,12 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
         {"after ehlo", "HELO"},
         {"my name was rejected", "HELO"},
     };
+    // One lower-cased copy, then plain (memchr-based) searches.
+    std::string lower = ToLower(t);
     size_t best = std::string_view::npos;
     std::string command;
     for (const P& p : kPhrases) {
-      size_t at = FindIgnoreCase(t, p.phrase);
+      size_t at = lower.find(p.phrase);
       if (at < best) {
         best = at;
         command = std::string(p.command);
