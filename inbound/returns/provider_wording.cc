@@ -151,8 +151,19 @@ std::string_view ReasonFromVendorCategory(std::string_view category) {
 
 std::string_view ReasonFromProviderConvention(std::string_view remote_mta,
                                               std::string_view recipient,
-                                              std::string_view diagnostic) {
+                                              std::string_view diagnostic, std::string_view status,
+                                              std::string_view command) {
+  // Exchange Online's own details, used by no one else.
+  if (status.size() > 2 && (status.substr(1) == ".4.312")) return "networkerror";
+  if (status.size() > 2 && (status.substr(1) == ".4.316")) return "expired";
   if (diagnostic.empty()) return {};
+  if (FromProvider(remote_mta, recipient, {"docomo.ne.jp"}) &&
+      ContainsIgnoreCase(diagnostic, "unknown user")) {
+    if (command == "RCPT" || status == "5.1.1") return "userunknown";
+    if (status == "5.2.0") return "filtered";
+    if (command == "DATA") return "rejected";
+    return {};
+  }
   if (FromProvider(remote_mta, recipient, {"ezweb.ne.jp", "au.com"}))
     return KddiConvention(diagnostic);
   if (FromProvider(remote_mta, recipient, {"laposte.net", "orange.fr", "wanadoo.fr"})) {

@@ -9,7 +9,11 @@
 //    (ezweb.ne.jp, au.com) answers "550 : User unknown" when the recipient's
 //    own filter refuses the sender and "<addr>: User unknown" when the
 //    mailbox does not exist; Orange and La Poste end every refusal with a
-//    numbered code (OFR_416, LPN007_416) whose last three digits name it.
+//    numbered code (OFR_416, LPN007_416) whose last three digits name it;
+//    NTT docomo answers "550 Unknown user" both for a missing mailbox (at
+//    RCPT TO, or with 5.1.1) and, after DATA, for a recipient whose
+//    settings refuse the sender; Microsoft's X.4.312 / X.4.316 details
+//    (DNS query failed; connection refused until the message expired).
 // See docs/returns.md, "Reasons and hard bounces".
 #pragma once
 
@@ -35,11 +39,15 @@ std::string_view DirectoryCheckingReporter(const Fields& report_headers);
 std::string_view ReasonFromVendorCategory(std::string_view category);
 
 // The reason the receiving provider's own convention gives, found by the
-// remote MTA's host name, else the recipient's domain; "" when the provider
-// has no such convention or the text does not use it. May return
-// "undefined" when the provider's code says nothing about the cause.
+// remote MTA's host name, else the recipient's domain (Microsoft's
+// three-digit status details by the code alone); "" when the provider has
+// no such convention or the reply does not use it. May return "undefined"
+// when the provider's code says nothing about the cause. `status` is the
+// enhanced code, `command` the SMTP command the reply answered ("" when
+// not known).
 std::string_view ReasonFromProviderConvention(std::string_view remote_mta,
                                               std::string_view recipient,
-                                              std::string_view diagnostic);
+                                              std::string_view diagnostic, std::string_view status,
+                                              std::string_view command);
 
 }  // namespace postino::inbound::returns

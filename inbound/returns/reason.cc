@@ -285,11 +285,14 @@ std::string ClassifyReason(const ReasonInput& in) {
   // A vendor's own bounce category, and a provider's reply convention, say
   // more than any general reading of the text.
   if (std::string_view c = ReasonFromVendorCategory(in.category); !c.empty()) return std::string(c);
-  if (std::string_view p = ReasonFromProviderConvention(in.remote_mta, in.recipient, in.diagnostic); !p.empty())
+  if (std::string_view p =
+          ReasonFromProviderConvention(in.remote_mta, in.recipient, in.diagnostic, in.status, in.command);
+      !p.empty())
     return std::string(p);
   bool temporary = (!in.status.empty() && in.status[0] == '4') ||
                    (in.status.empty() && in.reply_code >= 400 && in.reply_code < 500);
   std::string reason;
+  bool said_by_reply = false;  // the reply's own words decided (not a code, not the wider report)
   // Codes whose meaning no wording overrides.
   std::string_view by_status = ReasonFromStatus(in.status);
   std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
@@ -300,6 +303,7 @@ std::string ClassifyReason(const ReasonInput& in) {
     reason = std::string(by_status);
   } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
     reason = std::string(t);
+    said_by_reply = true;
     // "Failed to deliver" / "system problem" say nothing about the cause; a
     // specific security status (X.7.x) does.
     if (reason == "systemerror" && by_status == "securityerror") reason = std::string(by_status);
@@ -348,7 +352,10 @@ std::string ClassifyReason(const ReasonInput& in) {
   // or is still trying: the message expired / is late.
   if ((in.structured && in.action == "failed" && temporary) || in.action == "delayed") {
     bool nothing_specific = reason == "onhold" || reason == "undefined";
-    bool delay_notice = in.action == "delayed" && (reason == "networkerror" || reason == "systemerror");
+    // A delay notice whose reply names a network failure ("No route to
+    // host") keeps it; one that only has a network or system code is late.
+    bool delay_notice = in.action == "delayed" &&
+                        (reason == "systemerror" || (reason == "networkerror" && !said_by_reply));
     if (nothing_specific || delay_notice) reason = "expired";
   }
   return reason;

@@ -53,6 +53,11 @@ TEST(ReturnsReason, CommandChangesTheBlame) {
   EXPECT_EQ(R("5.0.0", 501, "501 5.0.0 Invalid domain name", "failed", "HELO"), "blocked");
 }
 
+TEST(ReturnsReason, DelayNoticeKeepsANetworkFailureItsReplyNames) {
+  EXPECT_EQ(R("4.4.1", 0, "connect to mx.example.org[192.0.2.2]:25: No route to host", "delayed"), "networkerror");
+  EXPECT_EQ(R("4.4.0", 0, "a@example.net; Action: Delayed - The server will continue trying", "delayed"), "expired");
+}
+
 TEST(ReturnsReason, GivingUpAfterTemporaryFailuresIsExpired) {
   EXPECT_EQ(R("4.4.7", 0, ""), "expired");
   EXPECT_EQ(R("4.4.1", 0, "connect to mx.example.org[192.0.2.1]:25: Connection timed out"), "expired");
@@ -148,6 +153,20 @@ TEST(ReturnsReason, ProviderConventions) {
   in.remote_mta = "mx.example.org";
   in.diagnostic = "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416";
   EXPECT_EQ(ClassifyReason(in), "filtered");
+  // NTT docomo: "550 Unknown user" after DATA is the recipient's refusal
+  // of this sender; at RCPT TO, a missing mailbox.
+  ReasonInput docomo;
+  docomo.status = "5.0.0";
+  docomo.reply_code = 550;
+  docomo.action = "failed";
+  docomo.remote_mta = "mfsmax.docomo.ne.jp";
+  docomo.diagnostic = "550 Unknown user a@docomo.ne.jp";
+  docomo.command = "DATA";
+  EXPECT_EQ(ClassifyReason(docomo), "rejected");
+  docomo.command = "RCPT";
+  EXPECT_EQ(ClassifyReason(docomo), "userunknown");
+  // Microsoft's X.4.312: the DNS query failed, whatever else the text says.
+  EXPECT_EQ(R("5.4.312", 550, "550 5.4.312 Message expired, DNS query failed"), "networkerror");
   ReasonInput pmta;
   pmta.status = "5.2.1";
   pmta.reply_code = 550;
