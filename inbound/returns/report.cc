@@ -262,7 +262,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     if (size_t sp = r.action.find_first_of(" ("); sp != std::string::npos) r.action.resize(sp);
     std::string status(TrimView(FieldValue(block, "Status")));
     r.status = FindEnhancedCode(status);
-    r.diagnostic = StripDiagnosticType(FieldValue(block, "Diagnostic-Code"));
+    r.diagnostic = StripDiagnosticType(DecodeIso2022Jp(FieldValue(block, "Diagnostic-Code")));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
     r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
     // No diagnostic: the text paragraph that names the recipient.

@@ -1,6 +1,8 @@
 // text_util.cc: see text_util.h.
 #include "inbound/returns/text_util.h"
 
+#include <iconv.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -163,6 +165,27 @@ std::string FindEnhancedCode(std::string_view text) {
     return std::string(text.substr(i, j - i));
   }
   return {};
+}
+
+std::string DecodeIso2022Jp(std::string_view text) {
+  if (text.find("\x1b$B") == std::string_view::npos && text.find("\x1b$@") == std::string_view::npos)
+    return std::string(text);
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return std::string(text);
+  }
+  iconv_t cd = iconv_open("UTF-8", "ISO-2022-JP");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return std::string(text);
+  std::string in(text);
+  std::string out(in.size() * 3 + 16, '\0');
+  char* src = in.data();
+  size_t src_left = in.size();
+  char* dst = out.data();
+  size_t dst_left = out.size();
+  size_t rc = iconv(cd, &src, &src_left, &dst, &dst_left);
+  iconv_close(cd);
+  if (rc == static_cast<size_t>(-1) || src_left != 0) return std::string(text);
+  out.resize(out.size() - dst_left);
+  return out;
 }
 
 std::string FindTellingEnhancedCode(std::string_view text) {

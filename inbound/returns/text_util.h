@@ -26,6 +26,11 @@ bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
 // CR/LF + whitespace runs collapsed into one space, trimmed.
 std::string UnfoldValue(std::string_view raw);
 
+// 7-bit ISO-2022-JP text (ESC $ B ... ESC ( B), as Japanese MTAs write it
+// even in DSN fields that have no charset, converted to UTF-8; any other
+// text, or one that does not convert, is returned as it is.
+std::string DecodeIso2022Jp(std::string_view text);
+
 // Tags removed (block tags become newlines), a few entities decoded.
 std::string StripHtml(std::string_view html);
 

@@ -419,6 +419,33 @@ Giving up on 192.0.2.20.
   EXPECT_EQ(r.recipients[0].reply_code, 552);
 }
 
+TEST(ReturnsParse, Iso2022JpDiagnosticIsDecoded) {
+  std::string msg =
+      "From: Postmaster@example.co.jp\n"
+      "To: news@example.com\n"
+      "Subject: DELIVERY FAILURE\n"
+      "MIME-Version: 1.0\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\n"
+      "\n"
+      "--B1\n"
+      "Content-Type: message/delivery-status\n"
+      "\n"
+      "Reporting-MTA: dns;mx.example.co.jp\n"
+      "\n"
+      "Final-Recipient: rfc822;a@example.co.jp\n"
+      "Action: failed\n"
+      "Status: 5.0.0\n"
+      "Diagnostic-Code: X-Notes; \x1b$B%f!<%6!<\x1b(BNeko (a@example.co.jp) \x1b$B$O\x1b(B Domino "
+      "\x1b$B%G%#%l%/%H%j$K$O8+$D$+$j$^$;$s!#\x1b(B\n"
+      "\n"
+      "--B1--\n";
+  ReturnReport r = ParseReturn(msg);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_NE(r.recipients[0].diagnostic.find("Domino \u30c7\u30a3\u30ec\u30af\u30c8\u30ea"), std::string::npos)
+      << r.recipients[0].diagnostic;
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+}
+
 TEST(ReturnsParse, SesJsonNotifications) {
   std::string bounce = R"(From: no-reply@sns.amazonaws.com
 To: ops@example.com
