@@ -39,7 +39,8 @@ const TextRule kTextRules[] = {
      {"groups.google.com/support", "sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
       "sender denied", "sender blocked", "mail from rejected", "not a member of",
-      "permission to post", "sender was rejected", "sender is not allowed"}},
+      "permission to post", "sender was rejected", "sender is not allowed",
+      "'send mail as'"}},  // Google Workspace: the sender's alias settings
     {"contenterror", {"duplicate header", "invalid mime", "mime error", "8bit data", "bare lf"}},
     {"mailboxfull",
      {"mailbox exceeds allowed size", "mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
@@ -73,7 +74,8 @@ const TextRule kTextRules[] = {
       "relaying not permitted", "not permitted to relay", "unable to relay", "relaying not allowed",
       "not allowed to relay", "we do not relay", "relay prohibited", "relaying prohibited",
       "not a gateway", "no relaying", "relay not allowed", "cannot relay", "relaying mail to",
-      "relay attempt"}},
+      "relay attempt",
+      "email address is not verified"}},  // Amazon SES: an unverified sender identity
     {"authfailure",
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
       "authentication failure", "authentication check"}},
@@ -293,6 +295,8 @@ std::string ClassifyReason(const ReasonInput& in) {
                    (in.status.empty() && in.reply_code >= 400 && in.reply_code < 500);
   std::string reason;
   bool said_by_reply = false;  // the reply's own words decided (not a code, not the wider report)
+  bool local_mailer = in.diagnostic_type == "x-unix" || in.diagnostic_type == "x-postfix";
+  bool permanent_status = !in.status.empty() && in.status[0] == '5';
   // Codes whose meaning no wording overrides.
   std::string_view by_status = ReasonFromStatus(in.status);
   std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
@@ -301,7 +305,13 @@ std::string ClassifyReason(const ReasonInput& in) {
       (by_status == "hostunknown" && detail == "1.2") || detail == "1.6" || detail == "1.7" ||
       detail == "1.8") {
     reason = std::string(by_status);
-  } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
+  } else if (std::string_view t = ReasonFromText(in.diagnostic);
+             local_mailer && (t.empty() || t == "systemerror") && !permanent_status) {
+    // A local mailer program (a pipe, procmail, the local delivery agent:
+    // Diagnostic-Code type X-Unix / X-Postfix) failed temporarily and its
+    // words (an exit code, "temporary failure") name nothing else.
+    reason = "mailererror";
+  } else if (!t.empty()) {
     reason = std::string(t);
     said_by_reply = true;
     // "Failed to deliver" / "system problem" say nothing about the cause; a

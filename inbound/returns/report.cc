@@ -71,6 +71,7 @@ void Classify(RecipientReport& r, std::string_view context, bool structured, std
   in.remote_mta = r.remote_mta;
   in.recipient = r.address;
   in.category = r.vendor_category;
+  in.diagnostic_type = r.diagnostic_type;
   in.reporter_checks_directory = !reporter.empty();
   r.reason = ClassifyReason(in);
   r.hard_bounce = IsHardBounce(r.reason, r.status, r.reply_code);
@@ -262,7 +263,10 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     if (size_t sp = r.action.find_first_of(" ("); sp != std::string::npos) r.action.resize(sp);
     std::string status(TrimView(FieldValue(block, "Status")));
     r.status = FindEnhancedCode(status);
-    r.diagnostic = StripDiagnosticType(DecodeIso2022Jp(FieldValue(block, "Diagnostic-Code")));
+    std::string_view code_field = FieldValue(block, "Diagnostic-Code");
+    r.diagnostic = StripDiagnosticType(DecodeIso2022Jp(code_field));
+    if (size_t semi = code_field.find(';'); semi != std::string_view::npos && semi <= 12)
+      r.diagnostic_type = ToLower(TrimView(code_field.substr(0, semi)));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
     r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
     // No diagnostic: the text paragraph that names the recipient.

@@ -36,6 +36,7 @@ struct RecipientReport {
   std::string remote_mta;
   std::string command;        // SMTP command the reply answered: DATA, MAIL, RCPT, CONN, HELO or ""
   std::string vendor_category;  // the reporting MTA's own bounce category (PowerMTA), or ""
+  std::string diagnostic_type;  // the DSN Diagnostic-Code's type, lower case ("smtp", "x-unix", ...), or ""
   std::string reason;         // corpus vocabulary (reason.h)
   bool hard_bounce = false;
   std::string feedback_type;  // complaints: abuse, fraud, opt-out, ...

@@ -53,6 +53,28 @@ TEST(ReturnsReason, CommandChangesTheBlame) {
   EXPECT_EQ(R("5.0.0", 501, "501 5.0.0 Invalid domain name", "failed", "HELO"), "blocked");
 }
 
+TEST(ReturnsReason, LocalMailerFailureIsMailerError) {
+  ReasonInput in;
+  in.status = "4.3.0";
+  in.action = "failed";
+  in.structured = true;
+  in.diagnostic = "temporary failure";
+  in.diagnostic_type = "x-unix";
+  EXPECT_EQ(ClassifyReason(in), "mailererror");
+  in.status = "4.5.0";
+  in.action = "delayed";
+  in.diagnostic = "71";
+  EXPECT_EQ(ClassifyReason(in), "mailererror");
+  in.diagnostic_type = "x-postfix";
+  in.diagnostic = "connect to mx.example.org[192.0.2.1]:25: Connection timed out";
+  EXPECT_EQ(ClassifyReason(in), "expired");
+  in.diagnostic_type = "smtp";
+  in.diagnostic = "temporary failure";
+  in.status = "4.3.0";
+  in.action = "failed";
+  EXPECT_NE(ClassifyReason(in), "mailererror");
+}
+
 TEST(ReturnsReason, DelayNoticeKeepsANetworkFailureItsReplyNames) {
   EXPECT_EQ(R("4.4.1", 0, "connect to mx.example.org[192.0.2.2]:25: No route to host", "delayed"), "networkerror");
   EXPECT_EQ(R("4.4.0", 0, "a@example.net; Action: Delayed - The server will continue trying", "delayed"), "expired");
@@ -92,6 +114,10 @@ TEST(ReturnsReason, ProviderWording) {
   EXPECT_EQ(R("", 0, "Failure Reasons: \u30c7\u30a3\u30ec\u30af\u30c8\u30ea\u306e\u30ea\u30b9\u30c8\u306b\u3042\u308a\u307e\u305b\u3093 a@example.org"),
             "userunknown");
   EXPECT_EQ(R("5.5.0", 503, "503 Improper sequence of commands"), "syntaxerror");
+  EXPECT_EQ(R("", 0, "You're sending this from a different address or alias using the 'Send mail as' feature."),
+            "rejected");
+  EXPECT_EQ(R("5.0.0", 554, "554 Message rejected: Email address is not verified. The following identities failed"),
+            "norelaying");
   EXPECT_EQ(R("", 0, "a@example.org\n    an MX or SRV record indicated no SMTP service"), "notaccept");
 }
 
