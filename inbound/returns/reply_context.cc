@@ -144,6 +144,12 @@ std::string SmtpCommandFor(std::string_view region, std::string_view address,
         {"after helo", "HELO"},
         {"after ehlo", "HELO"},
         {"my name was rejected", "HELO"},
+        // qmail-remote's own sentences for each phase.
+        {"but greeting failed", "CONN"},
+        {"but sender was rejected", "MAIL"},
+        {"does not like recipient", "RCPT"},
+        {"failed on data command", "DATA"},
+        {"failed after i sent the message", "DATA"},
     };
     // One lower-cased copy, then plain (memchr-based) searches.
     std::string lower = ToLower(t);

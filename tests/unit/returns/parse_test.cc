@@ -362,6 +362,36 @@ Content-Type: text/plain
   EXPECT_FALSE(r.recipients[0].hard_bounce);
 }
 
+TEST(ReturnsParse, QmailSaysWhichPhaseFailed) {
+  auto qmail = [](std::string_view phase_line) {
+    return std::string(R"(From: MAILER-DAEMON@mx.example.jp
+To: news@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.jp.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<who@example.ne.jp>:
+)") + std::string(phase_line) + R"(
+Remote host said: 550 User unknown
+Giving up on 192.0.2.32.
+)";
+  };
+  ReturnReport r = ParseReturn(qmail("192.0.2.32 does not like recipient."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "RCPT");
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  r = ParseReturn(qmail("192.0.2.32 failed after I sent the message."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "DATA");
+  EXPECT_EQ(r.recipients[0].reason, "filtered");
+  r = ParseReturn(qmail("Connected to 192.0.2.32 but sender was rejected."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "MAIL");
+  EXPECT_EQ(r.recipients[0].reason, "rejected");
+}
+
 TEST(ReturnsParse, TheServersCodeWinsOverTheReportersSummary) {
   std::string msg = R"(From: MAILER-DAEMON@mx.example.net
 To: news@example.com
