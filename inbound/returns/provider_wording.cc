@@ -14,15 +14,14 @@ namespace {
 // Verdicts written by a reporting gateway about its own directory, not
 // replies quoted from a remote server: the recipient does not exist there.
 constexpr std::string_view kOwnDirectoryVerdicts[] = {
-    "not listed in domino directory",                   // IBM Domino
-    "not listed in public name & address book",         // Lotus Notes / Domino
-    "domino ディレクトリには見つかりません",            // Domino, Japanese
-    "ディレクトリのリストにありません",                 // Notes, Japanese
-    "(000c05a6)",                                       // Exchange 2003: Unknown Recipient
-    "invalid final delivery userid",                    // IMail Server
-    "no valid recipients for this mm",                  // Verizon MMS gateway
-    "because the address couldn't be found",            // Gmail / Google Workspace's own report
-    "requested action not taken: mailbox unavailable",  // Outlook.com's RCPT reply
+    "not listed in domino directory",             // IBM Domino
+    "not listed in public name & address book",   // Lotus Notes / Domino
+    "domino ディレクトリには見つかりません",      // Domino, Japanese
+    "ディレクトリのリストにありません",           // Notes, Japanese
+    "(000c05a6)",                                 // Exchange 2003: Unknown Recipient
+    "invalid final delivery userid",              // IMail Server
+    "no valid recipients for this mm",            // Verizon MMS gateway
+    "because the address couldn't be found",      // Gmail / Google Workspace's own report
     "recipient address rejected: access denied",  // Exchange Online: not in the tenant directory
     "this user doesn't have a",                   // Yahoo: "... doesn't have a yahoo.com account"
     "(and other recipients in the same domain)",  // Trend Micro InterScan: "Unable to deliver
@@ -127,6 +126,12 @@ std::string_view DirectoryCheckingReporter(const Fields& report_headers) {
     return "imail";
   if (ContainsIgnoreCase(FieldValue(report_headers, "X-NAI-Header"), "Modified by McAfee"))
     return "mcafee";
+  // Hotmail / Outlook.com's own DSNs (From: postmaster@hotmail.com), whose
+  // "Requested action not taken: mailbox unavailable" is its RCPT verdict.
+  for (const std::string& from : FindAddresses(FieldValue(report_headers, "From"), 2)) {
+    if (EqualsIgnoreCase(std::string_view(from).substr(from.find('@') + 1), "hotmail.com"))
+      return "hotmail";
+  }
   return {};
 }
 

@@ -30,8 +30,9 @@ bool ReporterSaysNoSuchRecipient(std::string_view diagnostic);
 // A reporting gateway that checks recipients against its own directory
 // and says so in its reports (IPSWITCH IMail: X-Mailer "<SMTP32 v...>" or
 // "<IMail v...>"; McAfee Email Gateway: X-NAI-Header "Modified by
-// McAfee"), from the report's header; "" when not one of them. Their
-// "unknown user" is that directory's verdict, whatever the SMTP phase.
+// McAfee"; Hotmail/Outlook.com: From postmaster@hotmail.com), from the
+// report's header; "" when not one of them. Their "unknown user" is that
+// directory's verdict, whatever the SMTP phase.
 std::string_view DirectoryCheckingReporter(const Fields& report_headers);
 
 // The reason a vendor bounce category names ("bad-mailbox" ->

@@ -339,7 +339,8 @@ std::string ClassifyReason(const ReasonInput& in) {
   // (after DATA, or a report that does not say) come from a filter at the
   // recipient's side: the address may exist. A reporting system's own
   // directory verdict is not a quoted reply and keeps the blame.
-  if (ReporterSaysNoSuchRecipient(in.diagnostic)) return "userunknown";
+  bool undecided_or_mailbox = reason == "userunknown" || reason == "onhold" || reason == "undefined";
+  if (undecided_or_mailbox && ReporterSaysNoSuchRecipient(in.diagnostic)) return "userunknown";
   if (reason == "userunknown" && in.reporter_checks_directory) return reason;
   bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
   if (reason == "userunknown" && in.command != "RCPT" && !before_data) {

@@ -142,7 +142,12 @@ TEST(ReturnsReason, ReportingSystemsOwnDirectoryVerdictKeepsTheBlame) {
   EXPECT_EQ(R("", 0, "MSEXCH:IMS:EXAMPLE 0 (000C05A6) Unknown Recipient"), "userunknown");
   EXPECT_EQ(R("", 0, "Unable to deliver message to <a@example.jp> (and other recipients in the same domain)."),
             "userunknown");
-  EXPECT_EQ(R("5.5.0", 550, "550 Requested action not taken: mailbox unavailable"), "userunknown");
+  // Words naming another cause keep it.
+  EXPECT_EQ(R("5.2.2", 552, "Domino: mailbox full; not listed in Domino Directory"), "mailboxfull");
+  // RFC 5321's own 550 text is not a verdict by itself: it needs RCPT TO
+  // (or a Hotmail report, see DirectoryCheckingReporter).
+  EXPECT_EQ(R("5.5.0", 550, "550 Requested action not taken: mailbox unavailable"), "filtered");
+  EXPECT_EQ(R("5.5.0", 550, "550 Requested action not taken: mailbox unavailable", "failed", "RCPT"), "userunknown");
   ReasonInput in;
   in.status = "5.0.0";
   in.reply_code = 550;
