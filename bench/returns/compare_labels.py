@@ -38,6 +38,11 @@ def main():
             tot['reason'] += ok
             tot['hard'] += m['hard_bounce'] == r['hard_bounce']
             tot['status'] += (m['status'] == r['status'])
+            # sisimai's own 5.0.9xx / 4.0.9xx pseudo-codes (made up from the
+            # reason when the mail shows none) are not printed in the mail.
+            if not (r['status'] or '').split('.')[-1].startswith('9') or len((r['status'] or '').split('.')[-1]) < 3:
+                tot['status_n'] += 1
+                tot['status_real'] += (m['status'] == r['status'])
             tot['code'] += (m['reply_code'] == r['reply_code'])
             tot['addr'] += m['address'].lower() == r['address'].lower()
             tot['fbt'] += m['feedback_type'] == r['feedback_type']
@@ -47,6 +52,9 @@ def main():
     n = tot['n']
     for k in ('reason', 'hard', 'status', 'code', 'addr', 'fbt'):
         print(f"{k:8s} {tot[k]}/{n} = {100.0*tot[k]/n:.1f}%")
+    if tot['status_n']:
+        print(f"status (no pseudo-codes) {tot['status_real']}/{tot['status_n']} = "
+              f"{100.0*tot['status_real']/tot['status_n']:.1f}%")
     for reason, (a, b) in sorted(per.items(), key=lambda x: -x[1][1]):
         print(f"  {reason:16s} {a:3d}/{b:3d}")
 

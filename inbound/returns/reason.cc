@@ -8,6 +8,7 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "inbound/returns/provider_wording.h"
 #include "inbound/returns/text_util.h"
 
 namespace postino::inbound::returns {
@@ -38,7 +39,8 @@ const TextRule kTextRules[] = {
      {"groups.google.com/support", "sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
       "sender denied", "sender blocked", "mail from rejected", "not a member of",
-      "permission to post", "sender was rejected", "sender is not allowed"}},
+      "permission to post", "sender was rejected", "sender is not allowed",
+      "'send mail as'"}},  // Google Workspace: the sender's alias settings
     {"contenterror", {"duplicate header", "invalid mime", "mime error", "8bit data", "bare lf"}},
     {"mailboxfull",
      {"mailbox exceeds allowed size", "mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
@@ -72,12 +74,13 @@ const TextRule kTextRules[] = {
       "relaying not permitted", "not permitted to relay", "unable to relay", "relaying not allowed",
       "not allowed to relay", "we do not relay", "relay prohibited", "relaying prohibited",
       "not a gateway", "no relaying", "relay not allowed", "cannot relay", "relaying mail to",
-      "relay attempt"}},
+      "relay attempt",
+      "email address is not verified"}},  // Amazon SES: an unverified sender identity
     {"authfailure",
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
       "authentication failure", "authentication check"}},
     {"notaccept",
-     {"indicated no smtp service", "couldn't find a mail exchanger", "no mx record", "does not receive email",
+     {"indicated no smtp service", "couldn't find a mail exchanger", "no mx record", "no mx found for", "does not receive email",
       "doesn't receive email", "does not accept mail", "not accepting mail", "null mx",
       "accepts no mail", "does not accept any mail"}},
     {"networkerror", {"malformed or unexpected name server", "host not found, try again",
@@ -199,13 +202,6 @@ constexpr StatusRule kStatusRules[] = {
 };
 
 
-bool SaysAccountDoesNotExist(std::string_view text) {
-  for (std::string_view p : {"doesn't have a", "does not have a", "invalid recipient",
-                             "account does not exist", "no such account", "account that you tried"}) {
-    if (FindIgnoreCase(text, p) != std::string_view::npos) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -254,6 +250,11 @@ std::string_view ReasonFromText(std::string_view text) {
     // directory does not know, not a client block.
     std::string_view r = MatchRules(tail.substr(0, 200));
     if (!r.empty() && r != "blocked") return r;
+    // A cause we do not know ("On hold"): the prefix alone does not say
+    // that the mailbox is missing.
+    if (r.empty() && !TrimView(tail).empty()) {
+      lower.erase(at, kPrefix.size());
+    }
   }
   if (std::string_view r = MatchRules(lower); !r.empty()) return r;
   // "<host.name> does not exist": the domain, not a mailbox, is missing.
@@ -283,9 +284,19 @@ std::string ClassifyReason(const ReasonInput& in) {
   if (!in.status.empty() && in.status[0] == '2') return "delivered";
   if (in.status.empty() && in.reply_code >= 200 && in.reply_code < 300 && in.action.empty())
     return "delivered";
+  // A vendor's own bounce category, and a provider's reply convention, say
+  // more than any general reading of the text.
+  if (std::string_view c = ReasonFromVendorCategory(in.category); !c.empty()) return std::string(c);
+  if (std::string_view p =
+          ReasonFromProviderConvention(in.remote_mta, in.recipient, in.diagnostic, in.status, in.command);
+      !p.empty())
+    return std::string(p);
   bool temporary = (!in.status.empty() && in.status[0] == '4') ||
                    (in.status.empty() && in.reply_code >= 400 && in.reply_code < 500);
   std::string reason;
+  bool said_by_reply = false;  // the reply's own words decided (not a code, not the wider report)
+  bool local_mailer = in.diagnostic_type == "x-unix" || in.diagnostic_type == "x-postfix";
+  bool permanent_status = !in.status.empty() && in.status[0] == '5';
   // Codes whose meaning no wording overrides.
   std::string_view by_status = ReasonFromStatus(in.status);
   std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
@@ -294,8 +305,15 @@ std::string ClassifyReason(const ReasonInput& in) {
       (by_status == "hostunknown" && detail == "1.2") || detail == "1.6" || detail == "1.7" ||
       detail == "1.8") {
     reason = std::string(by_status);
-  } else if (std::string_view t = ReasonFromText(in.diagnostic); !t.empty()) {
+  } else if (std::string_view t = ReasonFromText(in.diagnostic);
+             local_mailer && (t.empty() || t == "systemerror") && !permanent_status) {
+    // A local mailer program (a pipe, procmail, the local delivery agent:
+    // Diagnostic-Code type X-Unix / X-Postfix) failed temporarily and its
+    // words (an exit code, "temporary failure") name nothing else.
+    reason = "mailererror";
+  } else if (!t.empty()) {
     reason = std::string(t);
+    said_by_reply = true;
     // "Failed to deliver" / "system problem" say nothing about the cause; a
     // specific security status (X.7.x) does.
     if (reason == "systemerror" && by_status == "securityerror") reason = std::string(by_status);
@@ -315,9 +333,21 @@ std::string ClassifyReason(const ReasonInput& in) {
   // MAIL FROM is about the sender.
   // An explicit X.1.1, or words that say the account does not exist, keep
   // the recipient's blame whatever the command.
-  if (in.command == "DATA" && reason == "userunknown" && detail != "1.1" &&
-      !SaysAccountDoesNotExist(in.diagnostic))
-    reason = "filtered";
+  // "User unknown" is the recipient's mailbox only when the code says so
+  // (5.1.0, 5.1.1, 5.1.3: a bad destination mailbox) or the reply answered
+  // RCPT TO. The same words at any later or unknown point of the session
+  // (after DATA, or a report that does not say) come from a filter at the
+  // recipient's side: the address may exist. A reporting system's own
+  // directory verdict is not a quoted reply and keeps the blame.
+  bool undecided_or_mailbox = reason == "userunknown" || reason == "onhold" || reason == "undefined";
+  if (undecided_or_mailbox && ReporterSaysNoSuchRecipient(in.diagnostic)) return "userunknown";
+  if (reason == "userunknown" && in.reporter_checks_directory) return reason;
+  bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
+  if (reason == "userunknown" && in.command != "RCPT" && !before_data) {
+    bool permanent = !in.status.empty() && in.status[0] == '5';
+    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3");
+    if (!bad_mailbox) reason = "filtered";
+  }
   // Refused at the greeting or at HELO/EHLO: the receiving side does not
   // want this client (its address or its name), whoever the recipient is.
   if ((in.command == "CONN" || in.command == "HELO") &&
@@ -333,7 +363,10 @@ std::string ClassifyReason(const ReasonInput& in) {
   // or is still trying: the message expired / is late.
   if ((in.structured && in.action == "failed" && temporary) || in.action == "delayed") {
     bool nothing_specific = reason == "onhold" || reason == "undefined";
-    bool delay_notice = in.action == "delayed" && (reason == "networkerror" || reason == "systemerror");
+    // A delay notice whose reply names a network failure ("No route to
+    // host") keeps it; one that only has a network or system code is late.
+    bool delay_notice = in.action == "delayed" &&
+                        (reason == "systemerror" || (reason == "networkerror" && !said_by_reply));
     if (nothing_specific || delay_notice) reason = "expired";
   }
   return reason;

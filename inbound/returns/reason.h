@@ -18,6 +18,11 @@ struct ReasonInput {
   std::string_view action;      // DSN Action ("failed", "delayed", ...), lower case, "" when none
   std::string_view command;     // SMTP command the reply answered ("DATA", "MAIL", ...), or ""
   bool structured = false;      // from an RFC 3464 DSN (the Action field is the MTA's own)
+  std::string_view remote_mta;  // the receiving server's host name (DSN Remote-MTA), or ""
+  std::string_view recipient;   // the failed address, or ""
+  std::string_view category;    // a vendor's bounce category (X-PowerMTA-BounceCategory), or ""
+  std::string_view diagnostic_type;  // DSN Diagnostic-Code type, lower case ("smtp", "x-unix", "x-postfix"), or ""
+  bool reporter_checks_directory = false;  // the report comes from a gateway that checks its own directory
 };
 
 // The reason word ("userunknown", ...); "undefined" when nothing decides.

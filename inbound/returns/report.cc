@@ -7,7 +7,9 @@
 
 #include <algorithm>
 
+#include "inbound/returns/provider_wording.h"
 #include "inbound/returns/reason.h"
+#include "inbound/returns/reply_context.h"
 #include "inbound/returns/ses_json.h"
 #include "inbound/returns/text_util.h"
 
@@ -20,8 +22,6 @@ constexpr size_t kMaxRecipients = 256;
 // returned original. The text rules read at most this much.
 constexpr size_t kMaxTextScan = 128 * 1024;
 
-std::string SmtpCommandFor(std::string_view region, std::string_view address,
-                           std::string_view diagnostic);
 bool ReadProviderComplaint(const ReturnedMessage& msg, ReturnReport& out);
 
 // Phrases that start the returned copy of the original message in a text
@@ -35,6 +35,7 @@ constexpr std::string_view kOriginalMarkers[] = {
     "copy of your message", "original message header", "message headers follow",
     "headers of your message follow", "-----original message-----",
     "content-type: message/rfc822", "the header of the original", "text of your message",
+    "copy of the message header",
 };
 
 std::string Bounded(std::string s, size_t cap) {
@@ -56,23 +57,9 @@ std::string StripDiagnosticType(std::string_view v) {
   return Bounded(UnfoldValue(v), kMaxDiagnostic);
 }
 
-bool IsGenericStatus(std::string_view s) {
-  return s.size() >= 5 && s.substr(1) == ".0.0";
-}
 
-// Status and reply code of one recipient from its own fields and text.
-void FillCodes(RecipientReport& r) {
-  std::string from_text = FindEnhancedCode(r.diagnostic);
-  if (r.status.empty()) {
-    r.status = from_text;
-  } else if (IsGenericStatus(r.status) && !from_text.empty() && from_text[0] == r.status[0]) {
-    r.status = from_text;
-  }
-  if (r.reply_code == 0) r.reply_code = FindReplyCode(r.diagnostic);
-}
-
-void Classify(RecipientReport& r, std::string_view context, bool structured) {
-  FillCodes(r);
+void Classify(RecipientReport& r, std::string_view context, bool structured, std::string_view reporter) {
+  ResolveCodes(r.diagnostic, r.status, r.reply_code);
   ReasonInput in;
   in.command = r.command;
   in.structured = structured;
@@ -81,6 +68,11 @@ void Classify(RecipientReport& r, std::string_view context, bool structured) {
   in.diagnostic = r.diagnostic;
   in.context = context;
   in.action = r.action;
+  in.remote_mta = r.remote_mta;
+  in.recipient = r.address;
+  in.category = r.vendor_category;
+  in.diagnostic_type = r.diagnostic_type;
+  in.reporter_checks_directory = !reporter.empty();
   r.reason = ClassifyReason(in);
   r.hard_bounce = IsHardBounce(r.reason, r.status, r.reply_code);
 }
@@ -271,8 +263,12 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     if (size_t sp = r.action.find_first_of(" ("); sp != std::string::npos) r.action.resize(sp);
     std::string status(TrimView(FieldValue(block, "Status")));
     r.status = FindEnhancedCode(status);
-    r.diagnostic = StripDiagnosticType(FieldValue(block, "Diagnostic-Code"));
+    std::string_view code_field = FieldValue(block, "Diagnostic-Code");
+    r.diagnostic = StripDiagnosticType(DecodeIso2022Jp(code_field));
+    if (size_t semi = code_field.find(';'); semi != std::string_view::npos && semi <= 12)
+      r.diagnostic_type = ToLower(TrimView(code_field.substr(0, semi)));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
+    r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
     // No diagnostic: the text paragraph that names the recipient.
     if (r.diagnostic.empty() && !r.address.empty()) {
       size_t at = FindIgnoreCase(region, r.address);
@@ -299,7 +295,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, true);
+  for (RecipientReport& r : out.recipients) Classify(r, region, true, out.reporter);
   out.kind = KindOf(out.recipients);
 }
 
@@ -318,6 +314,22 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     for (std::string& a : FindAddresses(WithoutHeaderLines(region), kMaxRecipients)) {
       if (IsSystemAddress(a) || ContainsAddress(exclude, a)) continue;
       addrs.push_back(a);
+    }
+  }
+  // The report's own To is usually the sender, but one who wrote to
+  // itself is also the failed recipient: a qmail/Postfix listing line
+  // "<addr>:" names it whoever else it is.
+  if (addrs.empty()) {
+    size_t pos = 0;
+    while (pos < region.size() && addrs.size() < kMaxRecipients) {
+      size_t end = region.find('\n', pos);
+      if (end == std::string_view::npos) end = region.size();
+      std::string_view line = TrimView(region.substr(pos, end - pos));
+      pos = end + 1;
+      size_t close = line.find(">:");
+      if (line.empty() || line.front() != '<' || close == std::string_view::npos) continue;
+      std::string a = CleanAddress(line.substr(0, close + 1));
+      if (!a.empty() && !IsSystemAddress(a) && !ContainsAddress(addrs, a)) addrs.push_back(a);
     }
   }
   if (addrs.empty() && !out.original_to.empty()) addrs.push_back(out.original_to);
@@ -349,9 +361,14 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     r.address = addrs[i];
     size_t at = starts[i];
     if (at != std::string_view::npos) {
+      // Up to the next mention of another failed address (a listing may
+      // name every recipient twice: in a summary and in a transcript).
       size_t end = region.size();
-      for (size_t s : starts)
-        if (s != std::string_view::npos && s > at && s < end) end = s;
+      for (size_t j = 0; j < addrs.size(); ++j) {
+        if (j == i || EqualsIgnoreCase(addrs[j], addrs[i])) continue;
+        size_t next = FindIgnoreCase(region, addrs[j], at + 1);
+        if (next != std::string_view::npos && next < end) end = next;
+      }
       std::string_view seg = region.substr(at, std::min(end - at, kMaxDiagnostic));
       // A recipient line alone ("<a@b>:") says nothing: include what follows.
       if (TrimView(seg).size() < r.address.size() + 8)
@@ -364,67 +381,10 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, false);
+  for (RecipientReport& r : out.recipients) Classify(r, region, false, out.reporter);
   out.kind = KindOf(out.recipients);
 }
 
-
-// The SMTP command a recipient's reply answered ("DATA", "MAIL", "RCPT",
-// "CONN"), from the wording of Postfix ("in reply to end of DATA command"),
-// Exim ("after end of data", "after MAIL FROM"), Sendmail transcripts
-// (">>> DATA" before the "<<< 5xx" line) and similar; "" when not said.
-std::string SmtpCommandFor(std::string_view region, std::string_view address,
-                           std::string_view diagnostic) {
-  auto from_phrases = [](std::string_view t) -> std::string {
-    struct P {
-      std::string_view phrase, command;
-    };
-    static constexpr P kPhrases[] = {
-        {"in reply to end of data", "DATA"}, {"in reply to data", "DATA"},
-        {"after end of data", "DATA"},       {"after data", "DATA"},
-        {"smtp command data", "DATA"},       {"[data]", "DATA"},
-        {"in reply to mail from", "MAIL"},   {"after mail from", "MAIL"},
-        {"[mail_from]", "MAIL"},             {"in reply to rcpt to", "RCPT"},
-        {"after rcpt to", "RCPT"},           {"[rcpt_to]", "RCPT"},
-        {"after initial connection", "CONN"}, {"in reply to helo", "HELO"},
-        {"in reply to ehlo", "HELO"},        {"after helo", "HELO"},
-        {"after ehlo", "HELO"},         {"my name was rejected", "HELO"},
-    };
-    size_t best = std::string_view::npos;
-    std::string command;
-    for (const P& p : kPhrases) {
-      size_t at = FindIgnoreCase(t, p.phrase);
-      if (at < best) {
-        best = at;
-        command = std::string(p.command);
-      }
-    }
-    return command;
-  };
-  std::string c = from_phrases(diagnostic);
-  if (!c.empty()) return c;
-  size_t at = address.empty() ? std::string_view::npos : FindIgnoreCase(region, address);
-  if (at != std::string_view::npos) {
-    c = from_phrases(region.substr(at, 1200));
-    if (!c.empty()) return c;
-  }
-  // Sendmail-style transcript: the last ">>> CMD" before the first "<<< 4/5xx"
-  // after the recipient's mention.
-  size_t from = at == std::string_view::npos ? 0 : at;
-  size_t reply = std::string_view::npos;
-  for (std::string_view marker : {"<<< 5", "<<< 4"}) reply = std::min(reply, region.find(marker, from));
-  if (reply != std::string_view::npos) {
-    size_t cmd = region.rfind(">>> ", reply);
-    if (cmd != std::string_view::npos) {
-      std::string word = ToLower(region.substr(cmd + 4, 4));
-      if (word == "data") return "DATA";
-      if (word == "mail") return "MAIL";
-      if (word == "rcpt") return "RCPT";
-      if (word == "helo" || word == "ehlo") return "HELO";
-    }
-  }
-  return {};
-}
 
 // Complaints in providers' own formats: Microsoft JMRP (the complained
 // message attached with X-HmXmrOriginalRecipient) and Apple Mail's
@@ -489,6 +449,7 @@ ReturnReport AnalyzeReturn(const ReturnedMessage& msg) {
   out.original_from = CleanAddress(FieldValue(out.original_headers, "From"));
 
   if (ReadSesNotification(text, out)) return out;
+  out.reporter = std::string(DirectoryCheckingReporter(msg.headers));
   if (msg.has_feedback_report || msg.report_type == "feedback-report") {
     ReadArf(msg, out);
     return out;

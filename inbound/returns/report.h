@@ -35,6 +35,8 @@ struct RecipientReport {
   std::string diagnostic;     // the reply text / diagnostic, unfolded, bounded
   std::string remote_mta;
   std::string command;        // SMTP command the reply answered: DATA, MAIL, RCPT, CONN, HELO or ""
+  std::string vendor_category;  // the reporting MTA's own bounce category (PowerMTA), or ""
+  std::string diagnostic_type;  // the DSN Diagnostic-Code's type, lower case ("smtp", "x-unix", ...), or ""
   std::string reason;         // corpus vocabulary (reason.h)
   bool hard_bounce = false;
   std::string feedback_type;  // complaints: abuse, fraud, opt-out, ...
@@ -50,6 +52,7 @@ struct ReturnReport {
   std::string original_envelope_id; // DSN Original-Envelope-Id
   Fields original_headers;          // the returned message's header (bounded)
   std::string reporting_mta;
+  std::string reporter;             // a known reporting gateway ("imail", "mcafee"), "" when not known
   std::string feedback_source;      // complaint: the reporting provider (User-Agent / From domain)
   std::string source_ip;            // complaint: Source-IP
   bool truncated = false;

@@ -1,6 +1,8 @@
 // text_util.cc: see text_util.h.
 #include "inbound/returns/text_util.h"
 
+#include <iconv.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -165,8 +167,80 @@ std::string FindEnhancedCode(std::string_view text) {
   return {};
 }
 
-int FindReplyCode(std::string_view text) {
-  for (size_t i = 0; i + 3 <= text.size(); ++i) {
+std::string DecodeIso2022Jp(std::string_view text) {
+  if (text.find("\x1b$B") == std::string_view::npos && text.find("\x1b$@") == std::string_view::npos)
+    return std::string(text);
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return std::string(text);
+  }
+  iconv_t cd = iconv_open("UTF-8", "ISO-2022-JP");
+  if (cd == reinterpret_cast<iconv_t>(-1)) return std::string(text);
+  std::string in(text);
+  std::string out(in.size() * 3 + 16, '\0');
+  char* src = in.data();
+  size_t src_left = in.size();
+  char* dst = out.data();
+  size_t dst_left = out.size();
+  size_t rc = iconv(cd, &src, &src_left, &dst, &dst_left);
+  iconv_close(cd);
+  if (rc == static_cast<size_t>(-1) || src_left != 0) return std::string(text);
+  out.resize(out.size() - dst_left);
+  return out;
+}
+
+std::string FindTellingEnhancedCode(std::string_view text) {
+  std::string fallback;
+  size_t from = 0;
+  for (int n = 0; n < 16 && from < text.size(); ++n) {
+    std::string code = FindEnhancedCode(text.substr(from));
+    if (code.empty()) break;
+    bool vague = code.size() >= 5 && (code.substr(1) == ".0.0" || code == "4.4.7");
+    // "X.Y.0" has a subject but no detail: a wrapper's summary ("5.1.0 -
+    // Unknown address error 550-'5.7.1 ...'") when a detailed code follows.
+    bool no_detail = code.size() >= 5 && code.compare(code.size() - 2, 2, ".0") == 0;
+    if (!vague && !no_detail) return code;
+    if (!vague && (fallback.empty() || fallback.substr(1) == ".0.0" || fallback == "4.4.7")) fallback = code;
+    else if (fallback.empty()) fallback = code;
+    size_t at = text.find(code, from);
+    if (at == std::string_view::npos) break;
+    from = at + code.size();
+  }
+  return fallback;
+}
+
+namespace {
+int ReplyCodeAt(std::string_view text, size_t from, size_t* where);
+}  // namespace
+
+int FindReplyCode(std::string_view text) { return ReplyCodeAt(text, 0, nullptr); }
+
+std::vector<int> FindReplyCodes(std::string_view text, size_t max) {
+  std::vector<int> out;
+  size_t from = 0;
+  while (out.size() < max && from < text.size()) {
+    size_t at = 0;
+    int code = ReplyCodeAt(text, from, &at);
+    if (code == 0) break;
+    out.push_back(code);
+    from = at + 3;
+  }
+  return out;
+}
+
+bool IsDefinedFailureReply(int code) {
+  switch (code) {
+    case 421: case 432: case 450: case 451: case 452: case 453: case 454: case 455: case 458: case 459:
+    case 500: case 501: case 502: case 503: case 504: case 521: case 525: case 530: case 534: case 535: case 538:
+    case 550: case 551: case 552: case 553: case 554: case 555: case 556:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+int ReplyCodeAt(std::string_view text, size_t from, size_t* where) {
+  for (size_t i = from; i + 3 <= text.size(); ++i) {
     char c = text[i];
     if (c != '2' && c != '4' && c != '5') continue;
     if (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '.' ||
@@ -176,15 +250,18 @@ int FindReplyCode(std::string_view text) {
     if (!IsDigit(text[i + 1]) || !IsDigit(text[i + 2])) continue;
     if (text[i + 1] > '5') continue;
     size_t j = i + 3;
+    bool colon = j + 1 < text.size() && text[j] == ':' && text[j + 1] == ' ';  // "550: 5.2.2 ..."
     if (j < text.size() && text[j] != ' ' && text[j] != '-' && text[j] != '\r' && text[j] != '\n' &&
-        text[j] != '\t' && text[j] != '"' && text[j] != ')' && text[j] != ']')
+        text[j] != '\t' && text[j] != '"' && text[j] != ')' && text[j] != ']' && !colon)
       continue;
     if (j < text.size() && text[j] == '-' && j + 1 < text.size() && IsDigit(text[j + 1]) &&
         !(j + 2 < text.size() && text[j + 2] == '.'))
       continue;  // "500-1000": a range, not "550-5.1.1"
+    if (where) *where = i;
     return (c - '0') * 100 + (text[i + 1] - '0') * 10 + (text[i + 2] - '0');
   }
   return 0;
 }
+}  // namespace
 
 }  // namespace postino::inbound::returns

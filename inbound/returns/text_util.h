@@ -26,6 +26,11 @@ bool ContainsIgnoreCase(std::string_view haystack, std::string_view needle);
 // CR/LF + whitespace runs collapsed into one space, trimmed.
 std::string UnfoldValue(std::string_view raw);
 
+// 7-bit ISO-2022-JP text (ESC $ B ... ESC ( B), as Japanese MTAs write it
+// even in DSN fields that have no charset, converted to UTF-8; any other
+// text, or one that does not convert, is returned as it is.
+std::string DecodeIso2022Jp(std::string_view text);
+
 // Tags removed (block tags become newlines), a few entities decoded.
 std::string StripHtml(std::string_view html);
 
@@ -46,8 +51,18 @@ std::vector<std::string> FindAddresses(std::string_view text, size_t max = 64);
 // An RFC 3463 enhanced status code "D.D.D" in `text` (first class 2, 4 or
 // 5), or "".
 std::string FindEnhancedCode(std::string_view text);
+// The enhanced code of `text` that says the most: the first one with a
+// detail that is not 4.4.7 (a wrapper's "gave up"), else the first X.Y.0,
+// else the first X.0.0 or 4.4.7; "" when none.
+std::string FindTellingEnhancedCode(std::string_view text);
 // A basic SMTP reply code (2xx/4xx/5xx, as a standalone number followed by
 // a space, '-' or end, not a part of a longer number or a date/time), or 0.
 int FindReplyCode(std::string_view text);
+// Every such reply code of `text`, in order, at most `max` (also "550:"
+// as some reports write it).
+std::vector<int> FindReplyCodes(std::string_view text, size_t max = 16);
+// A reply code RFC 5321 and its extensions define for a failure (421,
+// 450-455, 500-504, 521, 525, 530, 534, 535, 538, 550-556, ...).
+bool IsDefinedFailureReply(int code);
 
 }  // namespace postino::inbound::returns

@@ -313,6 +313,169 @@ Content-Type: text/plain
   EXPECT_FALSE(r.recipients[0].hard_bounce);
 }
 
+TEST(ReturnsParse, CommandNamedInCapitalsOrWrappedAcrossLines) {
+  std::string exim = R"(From: MAILER-DAEMON@mx.example.net
+To: news@example.com
+Subject: Mail delivery failed: returning message to sender
+Content-Type: text/plain
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  who@example.org
+    SMTP error from remote server after RCPT command:
+    host: mx.example.org 5.2.1 <who@example.org>... User Unknown
+)";
+  ReturnReport r = ParseReturn(exim);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "RCPT");
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  EXPECT_TRUE(r.recipients[0].hard_bounce);
+
+  std::string postfix = R"(From: MAILER-DAEMON@mx.example.net
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Content-Type: text/plain
+
+<who@example.org>: host mx.example.org[192.0.2.1] said: 550
+    <who@example.org>: Recipient address rejected. (in reply to RCPT
+    TO command)
+)";
+  r = ParseReturn(postfix);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "RCPT");
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+
+  // Nothing says which command: the same words are a recipient-side filter.
+  std::string unsaid = R"(From: MAILER-DAEMON@mx.example.net
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Content-Type: text/plain
+
+<who@example.org>: host mx.example.org[192.0.2.1] said: 550
+    <who@example.org>: User unknown
+)";
+  r = ParseReturn(unsaid);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "");
+  EXPECT_EQ(r.recipients[0].reason, "filtered");
+  EXPECT_FALSE(r.recipients[0].hard_bounce);
+}
+
+TEST(ReturnsParse, QmailSaysWhichPhaseFailed) {
+  auto qmail = [](std::string_view phase_line) {
+    return std::string(R"(From: MAILER-DAEMON@mx.example.jp
+To: news@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.jp.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<who@example.ne.jp>:
+)") + std::string(phase_line) + R"(
+Remote host said: 550 User unknown
+Giving up on 192.0.2.32.
+)";
+  };
+  ReturnReport r = ParseReturn(qmail("192.0.2.32 does not like recipient."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "RCPT");
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  r = ParseReturn(qmail("192.0.2.32 failed after I sent the message."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "DATA");
+  EXPECT_EQ(r.recipients[0].reason, "filtered");
+  r = ParseReturn(qmail("Connected to 192.0.2.32 but sender was rejected."));
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].command, "MAIL");
+  EXPECT_EQ(r.recipients[0].reason, "rejected");
+}
+
+TEST(ReturnsParse, TheServersCodeWinsOverTheReportersSummary) {
+  std::string msg = R"(From: MAILER-DAEMON@mx.example.net
+To: news@example.com
+Subject: Delivery Status Notification (Failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+Content-Type: text/plain
+
+Delivery failed.
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; a@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 552 5.2.2 Over quota
+
+Final-Recipient: rfc822; b@example.org
+Action: delayed
+Status: 4.4.7
+Diagnostic-Code: smtp; 554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>
+
+--B1--
+)";
+  ReturnReport r = ParseReturn(msg);
+  ASSERT_EQ(r.recipients.size(), 2u);
+  EXPECT_EQ(r.recipients[0].status, "5.2.2");
+  EXPECT_EQ(r.recipients[0].reason, "mailboxfull");
+  EXPECT_EQ(r.recipients[1].status, "4.4.2");
+  EXPECT_EQ(r.recipients[1].reply_code, 421);
+}
+
+TEST(ReturnsParse, SenderWhoWroteToItself) {
+  std::string msg = R"(From: MAILER-DAEMON@example.ad.jp
+To: self@example.ad.jp
+Subject: failure notice
+
+Hi. This is the qmail-send program at example.ad.jp.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+
+<self@example.ad.jp>:
+192.0.2.1 does not like recipient.
+Remote host said: 552 Error: disk quota exceeded
+Giving up on 192.0.2.20.
+)";
+  ReturnReport r = ParseReturn(msg);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].address, "self@example.ad.jp");
+  EXPECT_EQ(r.recipients[0].reason, "mailboxfull");
+  EXPECT_EQ(r.recipients[0].reply_code, 552);
+}
+
+TEST(ReturnsParse, Iso2022JpDiagnosticIsDecoded) {
+  std::string msg =
+      "From: Postmaster@example.co.jp\n"
+      "To: news@example.com\n"
+      "Subject: DELIVERY FAILURE\n"
+      "MIME-Version: 1.0\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B1\"\n"
+      "\n"
+      "--B1\n"
+      "Content-Type: message/delivery-status\n"
+      "\n"
+      "Reporting-MTA: dns;mx.example.co.jp\n"
+      "\n"
+      "Final-Recipient: rfc822;a@example.co.jp\n"
+      "Action: failed\n"
+      "Status: 5.0.0\n"
+      "Diagnostic-Code: X-Notes; \x1b$B%f!<%6!<\x1b(BNeko (a@example.co.jp) \x1b$B$O\x1b(B Domino "
+      "\x1b$B%G%#%l%/%H%j$K$O8+$D$+$j$^$;$s!#\x1b(B\n"
+      "\n"
+      "--B1--\n";
+  ReturnReport r = ParseReturn(msg);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_NE(r.recipients[0].diagnostic.find("Domino \u30c7\u30a3\u30ec\u30af\u30c8\u30ea"), std::string::npos)
+      << r.recipients[0].diagnostic;
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+}
+
 TEST(ReturnsParse, SesJsonNotifications) {
   std::string bounce = R"(From: no-reply@sns.amazonaws.com
 To: ops@example.com
