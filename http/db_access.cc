@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <tuple>
 
 #include "common/log.h"
 
@@ -74,38 +73,85 @@ void DatabasePool::DropIdle() {
 }
 
 BatchingUnsubscribeStore::BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch)
-    : finds_(
-          "unsubscribe lookups",
-          [&pool](const std::vector<db::UnsubscribeKey>& keys) {
-            return pool.Run<std::vector<std::optional<db::UnsubscribeTarget>>>(
-                [&](db::Database& d) { return d.FindUnsubscribeTargets(keys); });
-          },
-          max_batch),
-      records_(
-          "unsubscribe records",
-          [&pool](const std::vector<db::UnsubscribeRecord>& records) {
-            return pool.Run<std::vector<bool>>(
-                [&](db::Database& d) { return d.RecordUnsubscribes(records); });
-          },
-          max_batch) {}
+    : pool_(pool),
+      lane_("unsubscribes", [this](const std::vector<Op>& ops) { return RunBatch(ops); },
+            max_batch) {}
+
+Result<std::vector<BatchingUnsubscribeStore::OpAnswer>> BatchingUnsubscribeStore::RunBatch(
+    const std::vector<Op>& ops) {
+  std::vector<size_t> find_at, record_at;  // positions in `ops`
+  std::vector<db::UnsubscribeKey> keys;
+  std::vector<db::UnsubscribeRecord> records;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].record) {
+      record_at.push_back(i);
+      records.push_back(ops[i].rec);
+    } else {
+      find_at.push_back(i);
+      keys.push_back(ops[i].key);
+    }
+  }
+  std::vector<OpAnswer> out(ops.size());
+  // Records first: they are the older requests (their lookups ran last cycle).
+  if (!records.empty()) {
+    ++record_batches_;
+    records_ += records.size();
+    Result<std::vector<bool>> r = pool_.Run<std::vector<bool>>(
+        [&](db::Database& d) { return d.RecordUnsubscribes(records); });
+    for (size_t j = 0; j < record_at.size(); ++j) {
+      if (!r.ok()) {
+        out[record_at[j]].status = r.status();
+      } else {
+        out[record_at[j]].recorded = r.value()[j];
+      }
+    }
+  }
+  if (!keys.empty()) {
+    ++find_batches_;
+    finds_ += keys.size();
+    Result<std::vector<std::optional<db::UnsubscribeTarget>>> r =
+        pool_.Run<std::vector<std::optional<db::UnsubscribeTarget>>>(
+            [&](db::Database& d) { return d.FindUnsubscribeTargets(keys); });
+    for (size_t j = 0; j < find_at.size(); ++j) {
+      if (!r.ok()) {
+        out[find_at[j]].status = r.status();
+      } else {
+        out[find_at[j]].target = std::move(r.value()[j]);
+      }
+    }
+  }
+  return out;
+}
 
 void BatchingUnsubscribeStore::Find(int64_t campaign_id, int64_t delivery_id, FindDone done) {
-  finds_.Post(db::UnsubscribeKey{campaign_id, delivery_id}, std::move(done));
+  Op op;
+  op.key = db::UnsubscribeKey{campaign_id, delivery_id};
+  lane_.Post(std::move(op), [done = std::move(done)](Result<OpAnswer> a) {
+    if (!a.ok()) return done(a.status());
+    if (!a.value().status.ok()) return done(a.value().status);
+    done(std::move(a.value().target));
+  });
 }
 
 void BatchingUnsubscribeStore::Record(const db::UnsubscribeRecord& record, RecordDone done) {
-  records_.Post(record, std::move(done));
+  Op op;
+  op.record = true;
+  op.rec = record;
+  lane_.Post(std::move(op), [done = std::move(done)](Result<OpAnswer> a) {
+    if (!a.ok()) return done(a.status());
+    if (!a.value().status.ok()) return done(a.value().status);
+    done(a.value().recorded);
+  });
 }
 
-void BatchingUnsubscribeStore::Stop() {
-  finds_.Stop();
-  records_.Stop();
-}
+void BatchingUnsubscribeStore::Stop() { lane_.Stop(); }
 
 BatchingUnsubscribeStore::Counts BatchingUnsubscribeStore::counts() const {
   Counts c;
-  std::tie(c.find_batches, c.finds) = finds_.Counts();
-  std::tie(c.record_batches, c.records) = records_.Counts();
+  c.find_batches = find_batches_;
+  c.finds = finds_;
+  c.record_batches = record_batches_;
+  c.records = records_;
   return c;
 }
 

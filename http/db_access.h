@@ -6,6 +6,7 @@
 // request longer than that bound.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -53,28 +54,43 @@ class DatabasePool {
   std::string last_error_;
 };
 
-// The HTTP threads' lookups and records, grouped: one lane looks up every
-// token waiting (one statement), another records every unsubscribe waiting
-// (one statement, one transaction). Each lane holds one pooled connection
-// while it runs a batch, so the pool needs two. A single recorder per process
-// also keeps two batches of one process from locking subscribers in opposite
-// orders.
+// The HTTP side's lookups and records, grouped on one lane thread with one
+// pooled connection: each cycle runs one statement for every record waiting
+// and one for every lookup waiting. A lookup's answer is handled on the lane
+// thread (the handler verifies the token there), so the record a POST then
+// asks for is waiting when the lane looks again, without a thread switch: a
+// one-click POST costs two statements' share and two thread wake-ups. One
+// recorder per process also keeps two of its batches from locking
+// subscribers in opposite orders.
 class BatchingUnsubscribeStore : public UnsubscribeStore {
  public:
   BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch);
   void Find(int64_t campaign_id, int64_t delivery_id, FindDone done) override;
   void Record(const db::UnsubscribeRecord& record, RecordDone done) override;
-  // Fails what is waiting and joins the lanes; Find/Record fail afterwards.
+  // Fails what is waiting and joins the lane; Find/Record fail afterwards.
   void Stop();
-  // Statements run and requests served so far: {lookups, records} of each.
+  // Statements run and requests served so far.
   struct Counts {
     uint64_t find_batches = 0, finds = 0, record_batches = 0, records = 0;
   };
   Counts counts() const;
 
  private:
-  BatchLane<db::UnsubscribeKey, std::optional<db::UnsubscribeTarget>> finds_;
-  BatchLane<db::UnsubscribeRecord, bool> records_;
+  struct Op {
+    bool record = false;
+    db::UnsubscribeKey key;      // a lookup
+    db::UnsubscribeRecord rec;   // a record
+  };
+  struct OpAnswer {
+    Status status;  // the statement's; the fields below are set when ok
+    std::optional<db::UnsubscribeTarget> target;
+    bool recorded = false;
+  };
+  Result<std::vector<OpAnswer>> RunBatch(const std::vector<Op>& ops);
+
+  DatabasePool& pool_;
+  std::atomic<uint64_t> find_batches_{0}, finds_{0}, record_batches_{0}, records_{0};
+  BatchLane<Op, OpAnswer> lane_;  // last: its thread uses the members above
 };
 
 class HealthProbe {

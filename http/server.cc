@@ -43,7 +43,6 @@ struct RequestState {
   bool use_raw_body = false;
   bool dispatched = false;  // the Handler has it
   std::mutex mu;
-  bool in_handle = false;            // guarded by mu: Handle has not returned yet
   bool suspended = false;            // guarded by mu: the connection waits for the answer
   std::optional<Response> response;  // guarded by mu: the Handler's answer
 
@@ -178,10 +177,6 @@ struct Server::Impl {
       std::lock_guard lock(self->inflight_mu);
       ++self->inflight;
     }
-    {
-      std::lock_guard lock(st->mu);
-      st->in_handle = true;
-    }
     self->handler->Handle(st->req, [self, st, conn](Response r) {
       bool resume = false;
       {
@@ -197,7 +192,6 @@ struct Server::Impl {
     std::optional<Response> now;
     {
       std::lock_guard lock(st->mu);
-      st->in_handle = false;
       if (st->response) {
         now = std::move(st->response);  // answered inside Handle: no suspension
       } else {

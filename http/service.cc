@@ -20,7 +20,7 @@ double NowUnixSeconds() {
 }  // namespace
 
 Router::Router(UnsubscribeHandler& unsubscribe, HealthProbe* health, HealthOptions health_options)
-    : unsubscribe_(unsubscribe), health_(health), health_options_(health_options), slow_(2) {
+    : unsubscribe_(unsubscribe), health_(health), health_options_(health_options), slow_("http-slow", 2) {
   fam::RegisterAll();
 }
 
@@ -113,15 +113,15 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options) {
   std::unique_ptr<Service> s(new Service());
   std::string url = options.database_url;
   ConnectFn connect = [url]() { return db::Database::Connect(url); };
-  // One connection per lane of the store (lookups, records), each running
-  // its two statements with plans made once.
+  // One connection for the store's lane, running its two statements with
+  // plans made once.
   ConnectFn connect_batches = [url]() -> Result<std::unique_ptr<db::Database>> {
     Result<std::unique_ptr<db::Database>> c = db::Database::Connect(url);
     if (!c.ok()) return c;
     if (Status st = c.value()->PreferGenericPlans(); !st.ok()) return st;
     return c;
   };
-  s->pool_ = std::make_unique<DatabasePool>(connect_batches, 2, std::chrono::milliseconds(2000));
+  s->pool_ = std::make_unique<DatabasePool>(connect_batches, 1, std::chrono::milliseconds(2000));
   s->store_ = std::make_unique<BatchingUnsubscribeStore>(*s->pool_, options.max_batch);
   s->unsubscribe_ = std::make_unique<UnsubscribeHandler>(options.unsubscribe, *s->store_);
   s->health_ = std::make_unique<HealthProbe>(connect, options.health.db_bound);

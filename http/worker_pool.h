@@ -3,6 +3,8 @@
 // series) run here, never on libmicrohttpd's network threads.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -14,9 +16,13 @@ namespace postino::http {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(unsigned threads) {
+  // `name` names the threads (top -H, perf; at most 15 characters).
+  WorkerPool(const char* name, unsigned threads) {
     for (unsigned i = 0; i < (threads > 0 ? threads : 1); ++i) {
-      threads_.emplace_back([this] { Main(); });
+      threads_.emplace_back([this, name] {
+        pthread_setname_np(pthread_self(), name);
+        Main();
+      });
     }
   }
   ~WorkerPool() { Stop(); }

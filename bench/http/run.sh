@@ -3,13 +3,16 @@
 # (issue 13). One run, on loopback, against its own PostgreSQL and smtp-sink:
 #   1. a cancelled campaign to TOKENS_N other subscribers provides valid
 #      one-click tokens (computed here with the same HMAC as postino);
-#   2. `postino run` sends an N-recipient campaign to smtp-sink with [http]
+#   2. `postino serve --http` alone (no campaign): wrk as fast as answered
+#      ("alone_max") and paced ("alone_paced"), see below;
+#   3. `postino run` sends an N-recipient campaign to smtp-sink with [http]
 #      listening; the send rate is sampled from /metrics over five windows
 #      of W seconds: idle; "max": wrk POSTs one-click unsubscribes with C
 #      concurrent connections as fast as they are answered; idle; "paced":
-#      the same C connections, each waiting C*1000/RATE ms before each
-#      request (about RATE requests/s offered); idle;
-#   3. for each loaded window: wrk's requests/s and latency percentiles, the
+#      the same C connections, each waiting PACE_MS before each request
+#      (20 ms: with a few ms of latency, about 2,000 requests/s from 50
+#      connections; the achieved rate is printed); idle;
+#   4. for each loaded window: wrk's requests/s and latency percentiles, the
 #      send rate drop against the mean of the idle windows around it, and
 #      the CPU seconds per second used by postgres, postino, smtp-sink and
 #      wrk (bench/http/cpu_by_command.py); then the database's count of
@@ -17,7 +20,7 @@
 # Every wait is bounded; all traffic stays on 127.0.0.1.
 #
 # usage: bench/http/run.sh POSTINO_BINARY [N]
-# env:   W=5 (s per window)  C=50 (wrk connections)  WRK_THREADS=2  RATE=2000
+# env:   W=5 (s per window)  C=50 (wrk connections)  WRK_THREADS=2  PACE_MS=20
 #        HTTP_THREADS=4 ([http] threads)  TOKENS_N=30000  CONNS=20 (SMTP)
 #        VAR=<repo>/var/http-bench (scratch)
 # Prints "RESULT key value" lines, also written to $VAR/results.txt.
@@ -30,8 +33,8 @@ W=${W:-5}
 C=${C:-50}
 WRK_THREADS=${WRK_THREADS:-2}
 HTTP_THREADS=${HTTP_THREADS:-4}
-RATE=${RATE:-2000}
-TOKENS_N=${TOKENS_N:-40000}
+PACE_MS=${PACE_MS:-20}
+TOKENS_N=${TOKENS_N:-150000}
 CONNS=${CONNS:-20}
 VAR=${VAR:-$root/var/http-bench}
 export WRK_THREADS
@@ -57,8 +60,10 @@ sink_port=$(free_port)
 http_port=$(free_port)
 sink_pid=""
 run_pid=""
+serve_pid=""
 cleanup() {
   [ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null || true
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null || true
   [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
   bash "$root/deploy/pg-throwaway.sh" stop "$VAR/pgdata" || true
 }
@@ -139,22 +144,12 @@ result tokens "$(wc -l < "$VAR/tokens.txt")"
 "$POSTINO" campaign create main --list bench --template news5k --from "Bench <news@news.example.net>" >/dev/null
 "$POSTINO" campaign launch main >/dev/null
 
-log "postino run with [http] on 127.0.0.1:$http_port"
-"$POSTINO" run > "$VAR/run.log" 2>&1 &
-run_pid=$!
-wait_port "$http_port"
-# Sanity: one token works before the load.
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d List-Unsubscribe=One-Click \
-  "http://127.0.0.1:$http_port/u/$(head -1 "$VAR/tokens.txt")")
-result sanity_post_code "$code"
 
 delivered() {
   curl -s --max-time 5 "http://127.0.0.1:$http_port/metrics" |
-    awk '/^postino_recipients_total\{outcome="delivered"\}/ {print $2}' | head -1 | sed 's/^$/0/'
+    awk 'BEGIN {n = 0} /^postino_recipients_total\{outcome="delivered"\}/ {n = $2} END {print n}'
 }
 now() { date +%s.%N; }
-# Warm-up: the first batches are claimed and the connections opened.
-for _ in $(seq 100); do [ "$(delivered)" -ge 5000 ] 2>/dev/null && break; sleep 0.1; done
 
 cpu_snap() { python3 "$here/cpu_by_command.py"; }
 # $1 $2: cpu snapshots, $3: seconds -> "postgres=… postino=… smtp-sink=…" (CPU s per s)
@@ -215,11 +210,32 @@ idle = ($2 + $3) / 2
 print('%.1f' % (100 * (idle - $1) / idle if idle else 0))"
 }
 
+log "the endpoint alone: postino serve --http on 127.0.0.1:$http_port, no campaign"
+"$POSTINO" serve --http > "$VAR/serve.log" 2>&1 &
+serve_pid=$!
+wait_port "$http_port"
+# Sanity: one token works before the load.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d List-Unsubscribe=One-Click \
+  "http://127.0.0.1:$http_port/u/$(head -1 "$VAR/tokens.txt")")
+result sanity_post_code "$code"
 tokens_used=1  # the sanity check used the first
+load_window alone_max 0
+load_window alone_paced "$PACE_MS"
+kill -TERM "$serve_pid"
+for _ in $(seq 300); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
+serve_pid=""
+grep 'unsubscribe lookups' "$VAR/serve.log" >&2 || true
+
+log "postino run with [http] on 127.0.0.1:$http_port"
+"$POSTINO" run > "$VAR/run.log" 2>&1 &
+run_pid=$!
+wait_port "$http_port"
+# Warm-up: the first batches are claimed and the connections opened.
+for _ in $(seq 100); do [ "$(delivered)" -ge 5000 ] 2>/dev/null && break; sleep 0.1; done
 idle_window idle1
 load_window max 0
 idle_window idle2
-load_window paced "$(python3 -c "print('%.0f' % ($C * 1000.0 / $RATE))")"
+load_window paced "$PACE_MS"
 idle_window idle3
 result send_rate_drop_pct_max "$(drop "$rate_max" "$rate_idle1" "$rate_idle2")"
 result send_rate_drop_pct_paced "$(drop "$rate_paced" "$rate_idle2" "$rate_idle3")"
