@@ -14,7 +14,9 @@ constexpr size_t kCampaigns = 100;  // campaigns at a time (recyclable)
 
 // Campaigns and MX sites come and go in a process that runs for months: when
 // their label is full, a value idle for an hour gives its slot to a new one
-// (metrics.h, docs/metrics.md "Recycled labels").
+// (metrics.h, docs/metrics.md "Recycled labels"). Keep a family's series
+// bound at least the product of its label bounds (100 x 8 <= 1000, 200 x 8 <=
+// 2000): past it every label becomes "other", recycled or not.
 LabelSpec Site() { return {"site", kSites, true}; }
 LabelSpec Campaign() { return {"campaign", kCampaigns, true}; }
 
