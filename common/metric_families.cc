@@ -7,10 +7,18 @@ namespace {
 
 Registry& R() { return Registry::Global(); }
 
-constexpr size_t kOutcomes = 8;    // delivered deferred bounced expired failed + spare
-constexpr size_t kSources = 64;    // source addresses
-constexpr size_t kSites = 200;     // MX sites
-constexpr size_t kCampaigns = 100; // campaigns since the process started
+constexpr size_t kOutcomes = 8;     // delivered deferred bounced expired failed + spare
+constexpr size_t kSources = 64;     // source addresses
+constexpr size_t kSites = 200;      // MX sites at a time (recyclable)
+constexpr size_t kCampaigns = 100;  // campaigns at a time (recyclable)
+
+// Campaigns and MX sites come and go in a process that runs for months: when
+// their label is full, a value idle for an hour gives its slot to a new one
+// (metrics.h, docs/metrics.md "Recycled labels"). Keep a family's series
+// bound at least the product of its label bounds (100 x 8 <= 1000, 200 x 8 <=
+// 2000): past it every label becomes "other", recycled or not.
+LabelSpec Site() { return {"site", kSites, true}; }
+LabelSpec Campaign() { return {"campaign", kCampaigns, true}; }
 
 }  // namespace
 
@@ -31,16 +39,17 @@ CounterFamily& RecipientsBySource() {
 
 CounterFamily& RecipientsBySite() {
   static auto& f = R().Counter("postino_recipients_by_site_total",
-                               "Recipient outcomes per MX site (sorted MX host set).",
-                               {{"site", kSites}, {"outcome", kOutcomes}}, 2000);
+                               "Recipient outcomes per MX site (sorted MX host set; a site "
+                               "idle for an hour may be retired to make room).",
+                               {Site(), {"outcome", kOutcomes}}, 2000);
   return f;
 }
 
 CounterFamily& RecipientsByCampaign() {
   static auto& f = R().Counter("postino_recipients_by_campaign_total",
-                               "Recipient outcomes per campaign id (first 100 campaigns seen "
-                               "by this process; the rest under \"other\").",
-                               {{"campaign", kCampaigns}, {"outcome", kOutcomes}});
+                               "Recipient outcomes per campaign id (100 at a time; a campaign "
+                               "idle for an hour may be retired to make room).",
+                               {Campaign(), {"outcome", kOutcomes}});
   return f;
 }
 
@@ -141,8 +150,7 @@ CounterFamily& Unsubscribes() {
 
 CounterFamily& UnsubscribesByCampaign() {
   static auto& f = R().Counter("postino_unsubscribes_by_campaign_total",
-                               "Unsubscribes recorded per campaign id.",
-                               {{"campaign", kCampaigns}});
+                               "Unsubscribes recorded per campaign id.", {Campaign()});
   return f;
 }
 
@@ -188,9 +196,9 @@ CounterFamily& Bounces() {
 }
 
 CounterFamily& BouncesByCampaign() {
-  static auto& f = R().Counter("postino_bounces_by_campaign_total",
-                               "Bounces arriving by mail per campaign id.",
-                               {{"campaign", kCampaigns}, {"kind", 4}});
+  static auto& f =
+      R().Counter("postino_bounces_by_campaign_total", "Bounces arriving by mail per campaign id.",
+                  {Campaign(), {"kind", 4}});
   return f;
 }
 
@@ -203,7 +211,7 @@ CounterFamily& Complaints() {
 
 CounterFamily& ComplaintsByCampaign() {
   static auto& f = R().Counter("postino_complaints_by_campaign_total",
-                               "Complaints per campaign id.", {{"campaign", kCampaigns}});
+                               "Complaints per campaign id.", {Campaign()});
   return f;
 }
 

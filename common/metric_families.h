@@ -9,6 +9,12 @@
 // RegisterAll() registers every family at once (http/ calls it at start), so
 // a scrape shows every name with its HELP and TYPE even before the first
 // increment. Label bounds are fixed here; values past them become "other".
+//
+// The `campaign` and `site` labels are recyclable (metrics.h): a value idle
+// for an hour may be retired to make room for a new one. Families marked
+// [recycled] below must be looked up at each increment, never through a
+// cached reference:
+//   fam::RecipientsByCampaign().With({std::to_string(id), outcome}).Inc();
 #pragma once
 
 #include "common/metrics.h"
@@ -19,8 +25,10 @@ namespace postino::metrics::families {
 // deferred, bounced, expired, failed.
 CounterFamily& Recipients();            // postino_recipients_total{outcome}
 CounterFamily& RecipientsBySource();    // postino_recipients_by_source_total{source,outcome}
-CounterFamily& RecipientsBySite();      // postino_recipients_by_site_total{site,outcome}
-CounterFamily& RecipientsByCampaign();  // postino_recipients_by_campaign_total{campaign,outcome}
+// [recycled] postino_recipients_by_site_total{site,outcome}
+CounterFamily& RecipientsBySite();
+// [recycled] postino_recipients_by_campaign_total{campaign,outcome}
+CounterFamily& RecipientsByCampaign();
 // Messages (one per SMTP transaction; a campaign message has one recipient
 // unless recipients_per_message > 1) handed to the engine.
 CounterFamily& EngineMessages();        // postino_engine_messages_total
@@ -41,7 +49,8 @@ HistogramFamily& HttpRequestDuration(); // postino_http_request_duration_seconds
 GaugeFamily& HttpConnections();         // postino_http_connections (open now)
 // `method`: one_click (RFC 8058 POST) or page (the confirmation page's button).
 CounterFamily& Unsubscribes();           // postino_unsubscribes_total{method}
-CounterFamily& UnsubscribesByCampaign(); // postino_unsubscribes_by_campaign_total{campaign}
+// [recycled] postino_unsubscribes_by_campaign_total{campaign}
+CounterFamily& UnsubscribesByCampaign();
 // `reason`: malformed, unknown (no such delivery or campaign), forged.
 CounterFamily& UnsubscribeRejects();     // postino_unsubscribe_rejects_total{reason}
 
@@ -55,10 +64,12 @@ CounterFamily& SubmissionMessages();     // postino_submission_messages_total{re
 // Returns by mail (inbound/returns, helper returns). `kind` hard|soft;
 // `source` smtp (port-25 intake) or import (postino bounces import).
 CounterFamily& Bounces();                // postino_bounces_total{kind,source}
-CounterFamily& BouncesByCampaign();      // postino_bounces_by_campaign_total{campaign,kind}
+// [recycled] postino_bounces_by_campaign_total{campaign,kind}
+CounterFamily& BouncesByCampaign();
 // `feedback_type`: abuse, fraud, virus, other, not-spam (RFC 5965).
 CounterFamily& Complaints();             // postino_complaints_total{feedback_type,source}
-CounterFamily& ComplaintsByCampaign();   // postino_complaints_by_campaign_total{campaign}
+// [recycled] postino_complaints_by_campaign_total{campaign}
+CounterFamily& ComplaintsByCampaign();
 CounterFamily& ReturnsUnmatched();       // postino_returns_unmatched_total{kind}: no delivery found
 
 void RegisterAll();

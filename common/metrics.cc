@@ -1,13 +1,16 @@
-// metrics.cc: the metrics registry, bounded label sets and the Prometheus
-// text exposition (https://prometheus.io/docs/instrumenting/exposition_formats/).
+// metrics.cc: the metrics registry, bounded (and recyclable) label sets and
+// the Prometheus text exposition
+// (https://prometheus.io/docs/instrumenting/exposition_formats/).
 #include "common/metrics.h"
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 #include "common/utf8.h"
 
@@ -127,8 +130,18 @@ std::vector<double> LatencyBuckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
-HistogramSeries::HistogramSeries(const std::vector<double>* bounds)
-    : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+int64_t StampClock::Seconds() const {
+  if (clock_ != nullptr) {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch())
+        .count();
+  }
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec);
+}
+
+HistogramSeries::HistogramSeries(const std::vector<double>* bounds, const StampClock* clock)
+    : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds->size() + 1]), stamp_(clock) {
   for (size_t i = 0; i <= bounds_->size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
@@ -138,6 +151,12 @@ void HistogramSeries::Observe(double v) {
                                  bounds_->begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
+  stamp_.Touch();
+}
+
+void HistogramSeries::Reset() {
+  for (size_t i = 0; i <= bounds_->size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+  sum_.store(0, std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> HistogramSeries::Cumulative() const {
@@ -151,19 +170,23 @@ std::vector<uint64_t> HistogramSeries::Cumulative() const {
 }
 
 template <typename Series>
-Family<Series>::Family(std::string name, std::string help, Type type,
-                       std::vector<LabelSpec> labels, std::vector<double> bounds)
+Family<Series>::Family(std::string name, std::string help, Type type, std::vector<LabelSpec> labels,
+                       std::vector<double> bounds, const Clock* clock)
     : name_(std::move(name)),
       help_(std::move(help)),
       type_(type),
       labels_(std::move(labels)),
       bounds_(std::move(bounds)),
       max_series_(1000),
-      seen_values_(labels_.size()) {}
+      clock_(clock),
+      seen_values_(labels_.size()),
+      retire_not_before_(labels_.size(), std::numeric_limits<int64_t>::min()) {
+  for (const LabelSpec& l : labels_) recyclable_ = recyclable_ || l.recyclable;
+}
 
 template <typename Series>
 Series& Family<Series>::With(std::initializer_list<std::string_view> values) {
-  std::vector<std::string> key(labels_.size());
+  Key key(labels_.size());
   size_t i = 0;
   for (std::string_view v : values) {
     if (i >= key.size()) break;
@@ -174,93 +197,155 @@ Series& Family<Series>::With(std::initializer_list<std::string_view> values) {
 
 template <typename Series>
 Series& Family<Series>::With(const std::vector<std::string_view>& values) {
-  std::vector<std::string> key(labels_.size());
+  Key key(labels_.size());
   for (size_t i = 0; i < key.size() && i < values.size(); ++i) key[i] = CleanValue(values[i]);
   return Lookup(std::move(key));
 }
 
 template <typename Series>
-Series& Family<Series>::Lookup(std::vector<std::string> key) {
+Series& Family<Series>::Lookup(Key key) {
+  // A key that went to "other" because a recyclable label was full is looked
+  // at again once a retirement may have become possible.
+  auto usable = [this](const Indexed& found) {
+    return found.recheck_at == kNever || clock_.Seconds() < found.recheck_at;
+  };
   {
     std::shared_lock lock(mu_);
     auto it = index_.find(key);
-    if (it != index_.end()) return *it->second;
+    if (it != index_.end() && usable(it->second)) {
+      it->second.series->stamp_.Touch();  // a lookup counts as use: see metrics.h
+      return *it->second.series;
+    }
   }
   std::unique_lock lock(mu_);
   auto it = index_.find(key);
-  if (it != index_.end()) return *it->second;
-  std::vector<std::string> canonical = key;
+  if (it != index_.end()) {
+    if (usable(it->second)) {
+      it->second.series->stamp_.Touch();
+      return *it->second.series;
+    }
+    index_.erase(it);
+  }
+  int64_t now = recyclable_ ? clock_.Seconds() : 0;
+  Key canonical = key;
+  int64_t recheck_at = kNever;
   for (size_t i = 0; i < canonical.size(); ++i) {
     auto& seen = seen_values_[i];
     if (canonical[i] == kOverflowValue || seen.count(canonical[i]) != 0) continue;
-    if (seen.size() >= labels_[i].max_values) {
+    if (seen.size() >= labels_[i].max_values && !(labels_[i].recyclable && RetireIdlest(i, now))) {
       canonical[i] = std::string(kOverflowValue);
+      if (labels_[i].recyclable) recheck_at = std::min(recheck_at, retire_not_before_[i]);
     } else {
-      seen.emplace(canonical[i], true);
+      seen.emplace(canonical[i], now);
     }
   }
   Series* series = nullptr;
-  auto found = index_.find(canonical);
-  if (found != index_.end()) {
-    series = found->second;
+  auto found = series_.find(canonical);
+  if (found == series_.end() && series_.size() >= max_series_) {
+    for (auto& v : canonical) v = std::string(kOverflowValue);
+    found = series_.find(canonical);
+  }
+  if (found != series_.end()) {
+    series = found->second.get();
+    series->stamp_.Touch();
   } else {
-    if (series_.size() >= max_series_) {
-      for (auto& v : canonical) v = std::string(kOverflowValue);
-    }
-    found = index_.find(canonical);
-    if (found != index_.end()) {
-      series = found->second;
-    } else {
-      std::unique_ptr<Series> made;
-      if constexpr (std::is_same_v<Series, HistogramSeries>) {
-        made = std::make_unique<Series>(&bounds_);
-      } else {
-        made = std::make_unique<Series>();
-      }
-      series = made.get();
-      index_.emplace(canonical, series);
-      series_.emplace_back(canonical, std::move(made));
-    }
+    series = &Create(canonical);
   }
   // Remember the collapsed key too, within a bound, so it is found under the
-  // shared lock next time.
-  if (key != canonical && index_.size() < 4 * max_series_ + 64) index_.emplace(key, series);
+  // shared lock next time (a retirement forgets every collapsed key).
+  if (key != canonical && index_.size() < 4 * max_series_ + 64) {
+    index_.emplace(key, Indexed{series, recheck_at});
+  }
   return *series;
 }
 
 template <typename Series>
-void Family<Series>::ExposeTo(std::string& out) const {
-  std::vector<std::pair<const std::vector<std::string>*, const Series*>> rows;
-  {
-    std::shared_lock lock(mu_);
-    rows.reserve(series_.size());
-    for (const auto& [key, s] : series_) rows.emplace_back(&key, s.get());
+Series& Family<Series>::Create(const Key& canonical) {
+  std::unique_ptr<Series> made;
+  if (!retired_.empty()) {
+    made = std::move(retired_.back());
+    retired_.pop_back();
+    made->Reset();
+  } else if constexpr (std::is_same_v<Series, HistogramSeries>) {
+    made = std::make_unique<Series>(&bounds_, recyclable_ ? &clock_ : nullptr);
+  } else {
+    made = std::make_unique<Series>(recyclable_ ? &clock_ : nullptr);
   }
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  made->stamp_.Touch();
+  Series* series = made.get();
+  series_.emplace(canonical, std::move(made));
+  index_.emplace(canonical, Indexed{series, kNever});
+  return *series;
+}
+
+template <typename Series>
+bool Family<Series>::RetireIdlest(size_t label, int64_t now) {
+  if (now < retire_not_before_[label]) return false;
+  auto& seen = seen_values_[label];
+  // Last update per value: when it got its slot, or its latest series update.
+  std::map<std::string_view, int64_t, std::less<>> last;
+  for (const auto& [value, added] : seen) last.emplace(value, added);
+  for (const auto& [key, s] : series_) {
+    auto it = last.find(key[label]);
+    if (it != last.end()) it->second = std::max(it->second, s->stamp_.Last());
+  }
+  if (last.empty()) {  // max_values 0: "other" only, for good
+    retire_not_before_[label] = kNever;
+    return false;
+  }
+  auto idlest = std::min_element(last.begin(), last.end(), [](const auto& a, const auto& b) {
+    return a.second < b.second;  // ties: the smallest value, the first in order
+  });
+  int64_t min_idle = labels_[label].min_idle.count();
+  if (now - idlest->second < min_idle) {
+    // Stamps only move forward: nothing can be retired before this.
+    retire_not_before_[label] = idlest->second + min_idle;
+    return false;
+  }
+  std::string value(idlest->first);
+  for (auto it = series_.begin(); it != series_.end();) {
+    if (it->first[label] == value) {
+      retired_.push_back(std::move(it->second));
+      it = series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  seen.erase(value);
+  index_.clear();
+  for (const auto& [key, s] : series_) index_.emplace(key, Indexed{s.get(), kNever});
+  return true;
+}
+
+template <typename Series>
+void Family<Series>::ExposeTo(std::string& out) const {
   out += "# HELP " + name_ + " " + EscapeHelp(help_) + "\n";
   out += "# TYPE " + name_ + " " + TypeName(type_) + "\n";
-  for (const auto& [key, s] : rows) {
+  // Under the shared lock throughout: series_ cannot change (no retirement,
+  // no new series) while its keys and values are read.
+  std::shared_lock lock(mu_);
+  for (const auto& [key, s] : series_) {  // sorted by key
     if constexpr (std::is_same_v<Series, HistogramSeries>) {
       std::vector<uint64_t> cum = s->Cumulative();
       for (size_t i = 0; i < cum.size(); ++i) {
         out += name_ + "_bucket";
         std::string le = i < bounds_.size() ? FormatValue(bounds_[i]) : "+Inf";
-        AppendLabels(out, labels_, *key, "le", le);
+        AppendLabels(out, labels_, key, "le", le);
         out += " " + std::to_string(cum[i]) + "\n";
       }
       out += name_ + "_sum";
-      AppendLabels(out, labels_, *key);
+      AppendLabels(out, labels_, key);
       out += " " + FormatValue(s->Sum()) + "\n";
       out += name_ + "_count";
-      AppendLabels(out, labels_, *key);
+      AppendLabels(out, labels_, key);
       out += " " + std::to_string(cum.back()) + "\n";
     } else if constexpr (std::is_same_v<Series, CounterSeries>) {
       out += name_;
-      AppendLabels(out, labels_, *key);
+      AppendLabels(out, labels_, key);
       out += " " + std::to_string(s->Value()) + "\n";
     } else {
       out += name_;
-      AppendLabels(out, labels_, *key);
+      AppendLabels(out, labels_, key);
       out += " " + FormatValue(s->Value()) + "\n";
     }
   }
@@ -299,7 +384,9 @@ Registry::Entry& Registry::Register(std::string_view name, std::string_view help
     auto same_labels = [&](const std::vector<LabelSpec>& have) {
       if (have.size() != labels.size()) return false;
       for (size_t i = 0; i < have.size(); ++i) {
-        if (have[i].name != labels[i].name) return false;
+        if (have[i].name != labels[i].name || have[i].recyclable != labels[i].recyclable) {
+          return false;
+        }
       }
       return true;
     };
@@ -315,15 +402,15 @@ Registry::Entry& Registry::Register(std::string_view name, std::string_view help
   std::string n(name), h(help);
   switch (type) {
     case Type::kCounter:
-      e.counter.reset(new CounterFamily(n, h, type, labels, {}));
+      e.counter.reset(new CounterFamily(n, h, type, labels, {}, clock_));
       e.counter->max_series_ = max_series;
       break;
     case Type::kGauge:
-      e.gauge.reset(new GaugeFamily(n, h, type, labels, {}));
+      e.gauge.reset(new GaugeFamily(n, h, type, labels, {}, clock_));
       e.gauge->max_series_ = max_series;
       break;
     case Type::kHistogram:
-      e.histogram.reset(new HistogramFamily(n, h, type, labels, std::move(bounds)));
+      e.histogram.reset(new HistogramFamily(n, h, type, labels, std::move(bounds), clock_));
       e.histogram->max_series_ = max_series;
       break;
   }

@@ -179,6 +179,7 @@ void UnsubscribeHandler::Found(const std::shared_ptr<Call>& call,
     }
     if (recorded.value()) {
       fam::Unsubscribes().With({from_page ? "page" : "one_click"}).Inc();
+      // Recycled family (common/metrics.h): looked up here each time, never cached.
       fam::UnsubscribesByCampaign().With({std::to_string(target.campaign_id)}).Inc();
       log::Info("unsubscribed delivery {} of campaign {} ({})", target.delivery_id,
                 target.campaign_id, from_page ? "page" : "one-click");

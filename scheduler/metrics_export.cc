@@ -14,6 +14,8 @@ namespace fam = metrics::families;
 }  // namespace
 
 void ExportOutcome(const db::AttemptResult& a, const std::string& source, const std::string& site) {
+  // By site and by campaign are recycled families (common/metrics.h): looked
+  // up at each call, never kept in a static reference.
   fam::Recipients().With({a.status}).Inc();
   fam::RecipientsBySource().With({source, a.status}).Inc();
   fam::RecipientsBySite().With({site, a.status}).Inc();
