@@ -154,6 +154,8 @@ void IntakeSummary::Add(const IntakeSummary& o) {
   for (const auto& [k, v] : o.reasons) reasons[k] += v;
   for (const auto& [k, v] : o.feedback_types) feedback_types[k] += v;
   for (const auto& [k, v] : o.unmatched_by_kind) unmatched_by_kind[k] += v;
+  for (const auto& [k, v] : o.bounces_by_campaign) bounces_by_campaign[k] += v;
+  for (const auto& [k, v] : o.complaints_by_campaign) complaints_by_campaign[k] += v;
 }
 
 void ExportIntakeMetrics(const IntakeSummary& s, std::string_view source) {
@@ -163,6 +165,13 @@ void ExportIntakeMetrics(const IntakeSummary& s, std::string_view source) {
   if (s.soft_bounces > 0) fam::Bounces().With({"soft", source}).Inc(static_cast<uint64_t>(s.soft_bounces));
   for (const auto& [type, n] : s.feedback_types) fam::Complaints().With({type, source}).Inc(static_cast<uint64_t>(n));
   for (const auto& [kind, n] : s.unmatched_by_kind) fam::ReturnsUnmatched().With({kind}).Inc(static_cast<uint64_t>(n));
+  // Recycled campaign labels: looked up at every increment, never cached.
+  for (const auto& [key, n] : s.bounces_by_campaign) {
+    fam::BouncesByCampaign().With({std::to_string(key.first), key.second}).Inc(static_cast<uint64_t>(n));
+  }
+  for (const auto& [campaign, n] : s.complaints_by_campaign) {
+    fam::ComplaintsByCampaign().With({std::to_string(campaign)}).Inc(static_cast<uint64_t>(n));
+  }
 }
 
 bool AcceptsRecipient(const ReturnsConfig& cfg, std::string_view rcpt) {
@@ -296,7 +305,10 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
       e.source_ip = report.source_ip;
       e.reply = "feedback-type " + r.feedback_type;
       ++(opt_out ? sum.unsubscribes : sum.complaints);
-      if (!opt_out) ++sum.feedback_types[r.feedback_type.empty() ? "unknown" : r.feedback_type];
+      if (!opt_out) {
+        ++sum.feedback_types[r.feedback_type.empty() ? "unknown" : r.feedback_type];
+        if (hit->campaign_id > 0) ++sum.complaints_by_campaign[hit->campaign_id];
+      }
     } else if (Permanent(r)) {
       const policy::Policy& p = cfg.policy ? *cfg.policy : policy::DefaultPolicy();
       policy::Decision d = p.Classify(smtp::Phase::kRcpt, ReplyOf(r));
@@ -305,10 +317,12 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
       e.suppress = cfg.auto_suppress_hard_bounces && (d.suppress || r.hard_bounce);
       ++sum.permanent_bounces;
       if (e.suppress) ++sum.hard_bounces;
+      if (hit->campaign_id > 0) ++sum.bounces_by_campaign[{hit->campaign_id, "hard"}];
     } else {
       e.event = "soft_bounced";
       e.phase = "async";
       ++sum.soft_bounces;
+      if (hit->campaign_id > 0) ++sum.bounces_by_campaign[{hit->campaign_id, "soft"}];
     }
     events.push_back(std::move(e));
   }

@@ -79,6 +79,10 @@ struct IntakeSummary {
   std::map<std::string, int64_t> reasons;  // per reason, all entries
   std::map<std::string, int64_t> feedback_types;     // complaints per ARF Feedback-Type
   std::map<std::string, int64_t> unmatched_by_kind;  // "bounce" | "complaint"
+  // Per campaign id (submitted messages have none and are not listed):
+  // bounces as "hard" (permanent) or "soft", and complaints.
+  std::map<std::pair<int64_t, std::string>, int64_t> bounces_by_campaign;
+  std::map<int64_t, int64_t> complaints_by_campaign;
   void Add(const IntakeSummary& other);
 };
 
@@ -91,7 +95,8 @@ Result<IntakeSummary> ProcessReturnedMessage(db::Database& db, const ReturnsConf
                                              std::string_view bytes);
 
 // Adds a summary to the /metrics families (common/metric_families.h):
-// bounces by kind, complaints by feedback type, unmatched reports; `source`
+// bounces by kind, complaints by feedback type, both per campaign, unmatched
+// reports; `source`
 // is "smtp" (the intake listener) or "import" (`postino bounces import`).
 void ExportIntakeMetrics(const IntakeSummary& summary, std::string_view source);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
 #include "db/database.h"
 #include "inbound/returns/intake.h"
 #include "templates/recipient_token.h"
@@ -101,6 +102,13 @@ TEST_F(ReturnsIntakeTest, DsnAndArfChangeDeliveriesSubscribersAndSuppressions) {
   ASSERT_TRUE(s1.ok()) << s1.status().ToString();
   EXPECT_EQ(s1->matched, 1);
   EXPECT_EQ(s1->hard_bounces, 1);
+  EXPECT_EQ((s1->bounces_by_campaign[{hard.campaign, "hard"}]), 1);
+  // ... and /metrics counts it for its campaign.
+  inbound::returns::ExportIntakeMetrics(*s1, "smtp");
+  EXPECT_NE(metrics::Registry::Global().Expose().find(fmt::format(
+                "postino_bounces_by_campaign_total{{campaign=\"{}\",kind=\"hard\"}} 1",
+                hard.campaign)),
+            std::string::npos);
   EXPECT_EQ(Sql(fmt::format("SELECT status FROM deliveries WHERE id = {}", hard.id)), "bounced");
   EXPECT_EQ(Sql(fmt::format("SELECT status FROM subscribers WHERE email = '{}'", hard.email)),
             "bounced");
@@ -137,6 +145,7 @@ TEST_F(ReturnsIntakeTest, DsnAndArfChangeDeliveriesSubscribersAndSuppressions) {
   auto s3 = inbound::returns::ProcessReturnedMessage(**db, cfg, "", {Verp(soft)}, delay);
   ASSERT_TRUE(s3.ok());
   EXPECT_EQ(s3->soft_bounces, 1);
+  EXPECT_EQ((s3->bounces_by_campaign[{soft.campaign, "soft"}]), 1);
   EXPECT_EQ(Sql(fmt::format("SELECT status FROM deliveries WHERE id = {}", soft.id)), "delivered");
   EXPECT_EQ(Sql(fmt::format("SELECT status || '|' || phase FROM delivery_events WHERE "
                             "delivery_id = {} AND phase = 'async'",
