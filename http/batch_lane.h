@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -33,8 +34,18 @@ class BatchLane {
   // Runs on the lane thread (or on the caller's, once stopped); must be quick.
   using Done = std::function<void(Result<Answer>)>;
 
-  BatchLane(std::string name, RunFn run, size_t max_batch)
-      : name_(std::move(name)), run_(std::move(run)), max_batch_(max_batch > 0 ? max_batch : 1) {
+  // `linger`: when a key wakes the idle lane, how long it waits for more
+  // before running a batch (0 = at once), unless `enough` keys are queued
+  // first. Under a trickle of requests this trades that much latency for
+  // fewer, larger statements; a burst (many clients answered at once coming
+  // back) fills `enough` at once and does not wait.
+  BatchLane(std::string name, RunFn run, size_t max_batch,
+            std::chrono::microseconds linger = std::chrono::microseconds(0), size_t enough = 0)
+      : name_(std::move(name)),
+        run_(std::move(run)),
+        max_batch_(max_batch > 0 ? max_batch : 1),
+        linger_(linger),
+        enough_(enough > 0 && enough < max_batch_ ? enough : max_batch_) {
     thread_ = std::thread([this] { Main(); });
   }
   ~BatchLane() { Stop(); }
@@ -47,7 +58,7 @@ class BatchLane {
       std::lock_guard lock(mu_);
       if (!stop_) {
         queue_.push_back(Pending{std::move(key), std::move(done)});
-        if (idle_) work_cv_.notify_one();
+        if (idle_ || (lingering_ && queue_.size() >= enough_)) work_cv_.notify_one();
         return;
       }
     }
@@ -81,11 +92,22 @@ class BatchLane {
     // Named for top -H and perf (at most 15 characters).
     pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
     std::unique_lock lock(mu_);
+    bool started = false;
     while (true) {
+      // A fresh lane counts as idle: its first key may come before it runs.
+      bool slept = !started || queue_.empty();
+      started = true;
       idle_ = true;
       work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       idle_ = false;
       if (queue_.empty()) return;  // stop_ with nothing left
+      // Only a lane that was idle lingers: keys that queued while a batch ran
+      // (and records its callbacks asked for) go at once.
+      if (slept && linger_.count() > 0 && !stop_ && queue_.size() < enough_) {
+        lingering_ = true;
+        work_cv_.wait_for(lock, linger_, [&] { return stop_ || queue_.size() >= enough_; });
+        lingering_ = false;
+      }
       std::vector<Pending> batch;
       while (!queue_.empty() && batch.size() < max_batch_) {
         batch.push_back(std::move(queue_.front()));
@@ -120,11 +142,14 @@ class BatchLane {
   const std::string name_;
   RunFn run_;
   const size_t max_batch_;
+  const std::chrono::microseconds linger_;
+  const size_t enough_;  // queued keys that end a linger
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the lane thread waits for keys
   std::deque<Pending> queue_;        // guarded by mu_
   bool stop_ = false;                // guarded by mu_
   bool idle_ = false;                // guarded by mu_: the lane thread is waiting
+  bool lingering_ = false;           // guarded by mu_: waiting for a fuller batch
   uint64_t batches_ = 0;             // guarded by mu_
   uint64_t keys_ = 0;                // guarded by mu_
   std::thread thread_;

@@ -13,6 +13,15 @@ namespace {
 // trying again (the database is down: answer 503 at once).
 constexpr auto kConnectBackoff = std::chrono::milliseconds(500);
 
+// A lookup that wakes the idle lane waits up to kLinger for company, or
+// until kEnough are queued: at a few hundred to a few thousand requests a
+// second that turns one- or two-row statements into batches (measured: a
+// statement's fixed cost is several rows' worth, so CPU per request halves
+// at 2,000/s), for at most 1 ms of latency; past kEnough rows the fixed cost
+// is a small share and waiting would only add latency.
+constexpr auto kLinger = std::chrono::microseconds(1000);
+constexpr size_t kEnough = 16;
+
 }  // namespace
 
 DatabasePool::DatabasePool(ConnectFn connect, size_t size, std::chrono::milliseconds wait)
@@ -75,7 +84,7 @@ void DatabasePool::DropIdle() {
 BatchingUnsubscribeStore::BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch)
     : pool_(pool),
       lane_("unsubscribes", [this](const std::vector<Op>& ops) { return RunBatch(ops); },
-            max_batch) {}
+            max_batch, kLinger, kEnough) {}
 
 Result<std::vector<BatchingUnsubscribeStore::OpAnswer>> BatchingUnsubscribeStore::RunBatch(
     const std::vector<Op>& ops) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -106,6 +107,76 @@ TEST(BatchLaneTest, StopAnswersWhatIsQueuedAndLaterPosts) {
   EXPECT_EQ(second.get_future().get(), -1) << "queued behind a stop: answered with an error";
   lane.Post(3, [&](Result<int> r) { third.set_value(r.ok() ? r.value() : -1); });
   EXPECT_EQ(third.get_future().get(), -1);
+}
+
+TEST(BatchLaneTest, AnIdleLaneLingersForCompanyUntilEnoughAreQueued) {
+  using std::chrono::milliseconds;
+  std::mutex mu;
+  std::vector<size_t> sizes;
+  auto record = [&](const std::vector<int>& keys) -> Result<std::vector<int>> {
+    std::lock_guard lock(mu);
+    sizes.push_back(keys.size());
+    return keys;
+  };
+  {
+    // A long linger (1 s): three keys posted 5 ms apart share one batch.
+    Lane lane("linger", record, 64, std::chrono::microseconds(1'000'000), 64);
+    std::vector<std::promise<int>> p(3);
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) {
+      lane.Post(i, [&, i](Result<int> r) { p[i].set_value(r.ok() ? r.value() : -1); });
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(p[i].get_future().get(), i);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(900))
+        << "the lane waited for company";
+    std::lock_guard lock(mu);
+    EXPECT_EQ(sizes, std::vector<size_t>({3}));
+    sizes.clear();
+  }
+  {
+    // `enough` keys end the linger at once.
+    Lane lane("enough", record, 64, std::chrono::microseconds(10'000'000), 4);
+    std::vector<std::promise<int>> p(4);
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 4; ++i) {
+      lane.Post(i, [&, i](Result<int> r) { p[i].set_value(r.ok() ? r.value() : -1); });
+    }
+    for (int i = 0; i < 4; ++i) {
+      std::future<int> f = p[i].get_future();
+      ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+          << "four keys are enough: no 10 s wait";
+      EXPECT_EQ(f.get(), i);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }
+}
+
+TEST(BatchLaneTest, KeysQueuedDuringABatchDoNotLinger) {
+  // Two keys (enough) start a batch that takes a while; a key queued
+  // meanwhile runs as soon as it ends, although it is alone and the linger
+  // is 10 s: the lane was never idle.
+  std::promise<void> release;
+  std::shared_future<void> go = release.get_future().share();
+  std::atomic<int> calls{0};
+  Lane lane(
+      "busy",
+      [&](const std::vector<int>& keys) -> Result<std::vector<int>> {
+        if (calls++ == 0) go.wait();
+        return keys;
+      },
+      64, std::chrono::microseconds(10'000'000), 2);
+  std::promise<int> a, b, c;
+  lane.Post(1, [&](Result<int> r) { a.set_value(r.ok() ? r.value() : -1); });
+  lane.Post(2, [&](Result<int> r) { b.set_value(r.ok() ? r.value() : -1); });
+  while (calls.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  lane.Post(3, [&](Result<int> r) { c.set_value(r.ok() ? r.value() : -1); });
+  release.set_value();
+  std::future<int> f = c.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(f.get(), 3);
+  EXPECT_EQ(a.get_future().get(), 1);
+  EXPECT_EQ(b.get_future().get(), 2);
 }
 
 }  // namespace
