@@ -14,6 +14,7 @@
 
 #include "engine/smtp/client_session.h"
 #include "engine/smtp/reply_parser.h"
+#include "fuzz/fuzz_reader.h"
 
 namespace {
 
@@ -42,23 +43,8 @@ void CheckWrite(const std::string& bytes) {
 
 // Splits the input: each chunk is [len byte][len bytes]; len 0 means
 // "inject an event" chosen by the next byte.
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  bool Empty() const { return n == 0; }
-  uint8_t Byte() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-  std::string_view Chunk(size_t len) {
-    len = len < n ? len : n;
-    std::string_view out(reinterpret_cast<const char*>(p), len);
-    p += len;
-    n -= len;
-    return out;
-  }
-};
+
+using postino::fuzz::Reader;
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "engine/smtp/server_session.h"
+#include "fuzz/fuzz_reader.h"
 
 namespace {
 
@@ -31,23 +32,8 @@ void CheckCrlfClean(const std::string& bytes) {
   }
 }
 
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  bool Empty() const { return n == 0; }
-  uint8_t Byte() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-  std::string_view Chunk(size_t len) {
-    len = len < n ? len : n;
-    std::string_view out(reinterpret_cast<const char*>(p), len);
-    p += len;
-    n -= len;
-    return out;
-  }
-};
+
+using postino::fuzz::Reader;
 
 }  // namespace
 
