@@ -60,6 +60,42 @@ std::string ProgressLine(const std::string& name, const db::CampaignProgress& p,
                      frac * 100, done, p.total, rate, eta_text, p.status, note, counts);
 }
 
+// The same progress as one JSON object (`campaign status --format json`, one
+// line per refresh with --watch): counts, rate, ETA and times; null where
+// there is none.
+nlohmann::json ProgressJson(const std::string& name, const db::CampaignProgress& p,
+                            int per_message, const Eta& eta) {
+  int64_t done = p.done();
+  double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
+                                            p.elapsed_seconds
+                                      : 0;
+  auto time_or_null = [](const std::optional<TimePoint>& t) -> nlohmann::json {
+    return t ? nlohmann::json(IsoTime(*t)) : nlohmann::json(nullptr);
+  };
+  nlohmann::json j = {
+      {"campaign", name},
+      {"status", p.status},
+      {"total", p.total},
+      {"done", done},
+      {"pending", p.pending},
+      {"deferred", p.deferred},
+      {"delivered", p.delivered},
+      {"bounced", p.bounced},
+      {"expired", p.expired},
+      {"suppressed", p.suppressed},
+      {"cancelled", p.cancelled},
+      {"failed", p.failed},
+      {"rate_per_second", rate},
+      {"eta_seconds", eta.seconds ? nlohmann::json(*eta.seconds) : nlohmann::json(nullptr)},
+      {"eta_note", eta.note},
+      {"recipients_per_message", per_message},
+      {"started_at", time_or_null(p.started_at)},
+      {"finished_at", time_or_null(p.finished_at)},
+      {"elapsed_seconds", p.elapsed_seconds},
+  };
+  return j;
+}
+
 // Every header in a campaign's settings.headers passes ValidateExtraHeader.
 Status CheckStoredHeaders(const std::string& settings_json) {
   nlohmann::json settings = nlohmann::json::parse(settings_json, nullptr, false);
@@ -252,11 +288,13 @@ int RunCampaignCancel(Context& ctx, const std::string& name) {
   return kExitOk;
 }
 
-int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
+int RunCampaignStatus(Context& ctx, const std::string& name, bool watch,
+                      const std::string& format) {
+  bool json = format == "json";
   int code = kExitOk;
   Result<db::Database*> db = Db(ctx, &code);
   if (!db.ok()) return code;
-  bool tty = isatty(STDOUT_FILENO) == 1;
+  bool tty = !json && isatty(STDOUT_FILENO) == 1;
   bool first = true;
   Result<db::CampaignRow> c = (*db)->GetCampaign(name);
   if (!c.ok()) return Fail(c.status());
@@ -279,7 +317,9 @@ int RunCampaignStatus(Context& ctx, const std::string& name, bool watch) {
       }
     }
     Eta eta = ComputeEta(**db, *c, *p, plan ? &*plan : nullptr);
-    std::string line = ProgressLine(name, *p, tty, per_message, eta);
+    std::string line = json ? ProgressJson(name, *p, per_message, eta)
+                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                            : ProgressLine(name, *p, tty, per_message, eta);
     if (tty && !first) fmt::print("\x1b[2A\r\x1b[J");
     fmt::print("{}\n", line);
     std::fflush(stdout);

@@ -26,6 +26,9 @@ int RunCampaignResume(Context& ctx, const std::string& name);
 int RunCampaignCancel(Context& ctx, const std::string& name);
 // Prints progress once, or refreshes every second until the campaign is over
 // when `watch` is set. A progress bar on a terminal, one plain line otherwise.
-int RunCampaignStatus(Context& ctx, const std::string& name, bool watch);
+// `format`: "table" (a line, or a progress bar on a terminal) or "json"
+// (one object per line).
+int RunCampaignStatus(Context& ctx, const std::string& name, bool watch,
+                      const std::string& format);
 
 }  // namespace postino::cli

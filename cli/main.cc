@@ -119,8 +119,14 @@ int Main(int argc, char** argv) {
   CLI::App* status = campaign->add_subcommand("status", "progress, rate and ETA");
   status->add_option("name", campaign_name, "campaign name")->required();
   status->add_flag("-w,--watch", watch, "refresh every second until the campaign is over");
-  status->callback(
-      [&] { action = [&](Context& ctx) { return RunCampaignStatus(ctx, campaign_name, watch); }; });
+  std::string status_format = "table";
+  status->add_option("--format", status_format, "table (default) or json (one object per line)")
+      ->check(CLI::IsMember({"table", "json"}));
+  status->callback([&] {
+    action = [&](Context& ctx) {
+      return RunCampaignStatus(ctx, campaign_name, watch, status_format);
+    };
+  });
 
   // dkim
   CLI::App* dkim = app.add_subcommand("dkim", "DKIM keys");
@@ -172,9 +178,12 @@ int Main(int argc, char** argv) {
   CLI::App* sources = app.add_subcommand(
       "sources", "each source's state, today's count and warm-up cap; suspended or slowed paths");
   sources->add_option("--events", source_events, "recent path events to show (default 10)");
+  std::string sources_format = "table";
+  sources->add_option("--format", sources_format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
   sources->callback([&, sources] {
     if (sources->get_subcommands().empty()) {  // not `sources resume`
-      action = [&](Context& ctx) { return RunSources(ctx, source_events); };
+      action = [&](Context& ctx) { return RunSources(ctx, source_events, sources_format); };
     }
   });
 

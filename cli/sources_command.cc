@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -17,7 +18,9 @@
 
 namespace postino::cli {
 
-int RunSources(Context& ctx, int events) {
+int RunSources(Context& ctx, int events, const std::string& format) {
+  bool json = format == "json";
+  nlohmann::json out = {{"sources", nlohmann::json::array()}, {"events", nlohmann::json::array()}};
   Result<const config::Config*> cfg = ctx.Config();
   if (!cfg.ok()) return ctx.SetupFailure(cfg.status());
   Result<db::Database*> db = ctx.Database();
@@ -32,16 +35,25 @@ int RunSources(Context& ctx, int events) {
   Result<std::vector<db::Database::EgressEvent>> active = (*db)->ActivePathStates();
   if (!active.ok()) return Fail(active.status());
   std::map<std::string, std::vector<std::string>> limited;  // source -> descriptions
+  std::map<std::string, nlohmann::json> limited_json;        // source -> [path]
   for (const auto& e : *active) {
     if (!e.until) continue;
     limited[e.source_name].push_back(fmt::format(
         "{} {}{} until {} ({})", e.site, e.action, e.action == "slowed" ? " to " + e.rate : "",
         log::IsoTime(*e.until), EscapeControl(e.reply.substr(0, 60))));
+    limited_json[e.source_name].push_back({{"site", e.site},
+                                           {"action", e.action},
+                                           {"rate", e.rate.empty() ? nlohmann::json(nullptr)
+                                                                   : nlohmann::json(e.rate)},
+                                           {"until", log::IsoTime(*e.until)},
+                                           {"reply", e.reply}});
   }
 
   shaping::WarmupTracker warmup(SystemClock::Instance(), scheduler::MakeWarmupPlans(**cfg));
-  fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
-             "CAP", "WARM-UP");
+  if (!json) {
+    fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", "SOURCE", "ADDRESS", "STATE", "TODAY",
+               "CAP", "WARM-UP");
+  }
   for (const auto& s : (*cfg)->sources) {
     int64_t sent = by_address.count(s.address) ? by_address[s.address] : 0;
     for (int64_t i = 0; i < sent; ++i) warmup.RecordSent(s.name, "");
@@ -52,6 +64,21 @@ int RunSources(Context& ctx, int events) {
                            ? "-"
                            : fmt::format("{} (day {})", shaping::WarmupStatusName(w.status),
                                          w.day + 1);
+    if (json) {
+      nlohmann::json warm = nullptr;
+      if (w.status != shaping::WarmupStatus::kNotWarming) {
+        warm = {{"status", shaping::WarmupStatusName(w.status)}, {"day", w.day + 1}};
+      }
+      out["sources"].push_back(
+          {{"name", s.name},
+           {"address", s.address},
+           {"state", state},
+           {"today", sent},
+           {"cap", w.cap ? nlohmann::json(*w.cap) : nlohmann::json(nullptr)},
+           {"warmup", warm},
+           {"paths", limited_json.count(s.name) ? limited_json[s.name] : nlohmann::json::array()}});
+      continue;
+    }
     fmt::print("{:<12} {:<24} {:<10} {:>9} {:>9}  {}\n", s.name, s.address, state, sent,
                w.cap ? std::to_string(*w.cap) : "-", plan);
     for (const auto& d : limited[s.name]) fmt::print("{:<12}   path {}\n", "", d);
@@ -63,14 +90,29 @@ int RunSources(Context& ctx, int events) {
         "DESC LIMIT $1",
         {std::to_string(events)});
     if (!recent.ok()) return Fail(recent.status());
-    if (!recent->rows.empty()) {
+    if (json) {
+      for (const auto& row : recent->rows) {
+        out["events"].push_back({{"at", row[0].value_or("")},
+                                 {"source", row[1].value_or("")},
+                                 {"site", row[2].value_or("")},
+                                 {"action", row[3].value_or("")},
+                                 {"rate", row[4].value_or("")},
+                                 {"reply", row[5].value_or("")}});
+      }
+    }
+    if (!json && !recent->rows.empty()) {
       fmt::print("\nRecent path events (`postino sources resume SOURCE` lifts a suspension)\n");
     }
     for (const auto& row : recent->rows) {
+      if (json) break;
       fmt::print("{}  {:<12} {:<10} {:<28} {} {}\n", row[0].value_or(""), row[1].value_or(""),
                  row[3].value_or(""), row[2].value_or("").substr(0, 28), row[4].value_or(""),
                  EscapeControl(row[5].value_or("").substr(0, 80)));
     }
+  }
+  if (json) {
+    // Peer replies may hold bytes that are not UTF-8: replaced, never fatal.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return kExitOk;
 }

@@ -2,10 +2,14 @@
 // and warm-up cap, and the egress paths suspended or slowed now.
 #pragma once
 
+#include <string>
+
 #include "cli/context.h"
 
 namespace postino::cli {
 
-int RunSources(Context& ctx, int events);
+// `format`: "table" (default) or "json" (one object: sources with their
+// paths in force, and the recent path events).
+int RunSources(Context& ctx, int events, const std::string& format);
 
 }  // namespace postino::cli

@@ -14,7 +14,7 @@
 
 #include "engine/smtp/client_session.h"
 #include "engine/smtp/reply_parser.h"
-#include "fuzz/fuzz_reader.h"
+#include "fuzz_reader.h"  // fuzz/, beside this file
 
 namespace {
 

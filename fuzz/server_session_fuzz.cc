@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "engine/smtp/server_session.h"
-#include "fuzz/fuzz_reader.h"
+#include "fuzz_reader.h"  // fuzz/, beside this file
 
 namespace {
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/fakemx/fake_mx.h"
 #include "tests/integration/postino_fixture.h"
 
@@ -74,6 +76,27 @@ TEST_F(CampaignCliTest, ReplyWithTerminalEscapesIsStoredAsReceivedAndPrintedEsca
   ASSERT_EQ(sources.exit_code, 0) << sources.err;
   EXPECT_EQ(sources.out.find('\x1b'), std::string::npos) << sources.out;
   EXPECT_NE(sources.out.find("421 \\x1b[2Jblocked"), std::string::npos) << sources.out;
+  // The same as JSON: the path in force under its source, the event, the ESC
+  // escaped by JSON itself.
+  ProcessResult sj = Postino({"sources", "--events", "5", "--format", "json"});
+  ASSERT_EQ(sj.exit_code, 0) << sj.err;
+  EXPECT_EQ(sj.out.find('\x1b'), std::string::npos) << sj.out;
+  nlohmann::json js = nlohmann::json::parse(sj.out, nullptr, false);
+  ASSERT_TRUE(js.is_object()) << sj.out;
+  ASSERT_FALSE(js["sources"].empty()) << sj.out;
+  bool found = false;
+  for (const auto& src : js["sources"]) {
+    for (const auto& path : src["paths"]) {
+      if (path["site"] == "mx.example" && path["action"] == "suspended") {
+        found = true;
+        EXPECT_EQ(path["reply"], "421 \x1b[2Jblocked");
+        EXPECT_TRUE(path["until"].is_string());
+      }
+    }
+  }
+  EXPECT_TRUE(found) << sj.out;
+  ASSERT_FALSE(js["events"].empty()) << sj.out;
+  EXPECT_EQ(js["events"][0]["action"], "suspended");
 }
 
 TEST_F(CampaignCliTest, CreateRefusesBadHeadersDurationsAndTimes) {

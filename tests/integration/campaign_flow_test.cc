@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/postino_fixture.h"
 #include "tests/support/testdata.h"
 
@@ -132,6 +134,18 @@ TEST_F(CampaignFlowTest, TwoThousandRecipientsAreEachDeliveredExactlyOnce) {
   EXPECT_NE(json.out.find("\"delivered\": 2000"), std::string::npos) << json.out;
   ProcessResult status = Postino({"campaign", "status", "nov"});
   EXPECT_NE(status.out.find("nov: finished 2000/2000 done"), std::string::npos) << status.out;
+  ProcessResult sj = Postino({"campaign", "status", "nov", "--format", "json"});
+  ASSERT_EQ(sj.exit_code, 0) << sj.err;
+  nlohmann::json st = nlohmann::json::parse(sj.out, nullptr, false);
+  ASSERT_TRUE(st.is_object()) << sj.out;
+  EXPECT_EQ(st["campaign"], "nov");
+  EXPECT_EQ(st["status"], "finished");
+  EXPECT_EQ(st["total"], 2000);
+  EXPECT_EQ(st["delivered"], 2000);
+  EXPECT_EQ(st["pending"], 0);
+  EXPECT_TRUE(st["finished_at"].is_string()) << sj.out;
+  EXPECT_TRUE(st["eta_seconds"].is_null()) << sj.out;
+  EXPECT_NE(Postino({"campaign", "status", "nov", "--format", "yaml"}).exit_code, 0);
 }
 
 TEST_F(CampaignFlowTest, SigtermHalfwayThenUntilIdleFinishesWithNoRecipientLost) {
