@@ -32,13 +32,18 @@ Result<db::Database*> Db(Context& ctx, int* exit_code) {
   return db;
 }
 
+// Recipients handed to a server per second since the start (suppressed and
+// cancelled ones were never sent).
+double SendRate(const db::CampaignProgress& p) {
+  if (p.elapsed_seconds <= 0) return 0;
+  return static_cast<double>(p.done() - p.suppressed - p.cancelled) / p.elapsed_seconds;
+}
+
 // `per_message` > 1 is shown as the campaign's grouping.
 std::string ProgressLine(const std::string& name, const db::CampaignProgress& p, bool tty,
                          int per_message, const Eta& eta) {
   int64_t done = p.done();
-  double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
-                                            p.elapsed_seconds
-                                      : 0;
+  double rate = SendRate(p);
   double frac = p.total > 0 ? static_cast<double>(done) / static_cast<double>(p.total) : 0;
   std::string counts = fmt::format(
       "delivered {} deferred {} bounced {} expired {} suppressed {} cancelled {} failed {}",
@@ -66,9 +71,7 @@ std::string ProgressLine(const std::string& name, const db::CampaignProgress& p,
 nlohmann::json ProgressJson(const std::string& name, const db::CampaignProgress& p,
                             int per_message, const Eta& eta) {
   int64_t done = p.done();
-  double rate = p.elapsed_seconds > 0 ? static_cast<double>(done - p.suppressed - p.cancelled) /
-                                            p.elapsed_seconds
-                                      : 0;
+  double rate = SendRate(p);
   auto time_or_null = [](const std::optional<TimePoint>& t) -> nlohmann::json {
     return t ? nlohmann::json(IsoTime(*t)) : nlohmann::json(nullptr);
   };

@@ -90,21 +90,19 @@ int RunSources(Context& ctx, int events, const std::string& format) {
         "DESC LIMIT $1",
         {std::to_string(events)});
     if (!recent.ok()) return Fail(recent.status());
-    if (json) {
-      for (const auto& row : recent->rows) {
+    if (!json && !recent->rows.empty()) {
+      fmt::print("\nRecent path events (`postino sources resume SOURCE` lifts a suspension)\n");
+    }
+    for (const auto& row : recent->rows) {
+      if (json) {
         out["events"].push_back({{"at", row[0].value_or("")},
                                  {"source", row[1].value_or("")},
                                  {"site", row[2].value_or("")},
                                  {"action", row[3].value_or("")},
                                  {"rate", row[4].value_or("")},
                                  {"reply", row[5].value_or("")}});
+        continue;
       }
-    }
-    if (!json && !recent->rows.empty()) {
-      fmt::print("\nRecent path events (`postino sources resume SOURCE` lifts a suspension)\n");
-    }
-    for (const auto& row : recent->rows) {
-      if (json) break;
       fmt::print("{}  {:<12} {:<10} {:<28} {} {}\n", row[0].value_or(""), row[1].value_or(""),
                  row[3].value_or(""), row[2].value_or("").substr(0, 28), row[4].value_or(""),
                  EscapeControl(row[5].value_or("").substr(0, 80)));
