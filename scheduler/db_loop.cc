@@ -150,8 +150,22 @@ bool DbLoop::Write(Outbox::Batch& b, MonoTime now) {
       // others are recorded; a row that still fails is logged and left to
       // its lease (it will be retried).
       log::Error("{}; writing the {} results one by one", st.message(), b.results.size());
-      for (const auto& r : b.results) {
+      for (size_t i = 0; i < b.results.size(); ++i) {
+        const auto& r = b.results[i];
         Status one = store_.RecordResults(opt_.node, {r});
+        if (!one.ok() && one.code() == Status::Code::kIoError) {
+          // The connection is what failed after all (a server shutting
+          // down ends the session with an SQL error first): the results not
+          // written yet stay in the batch for when it is back, or for the
+          // journal, exactly as when the batch write itself loses it.
+          for (size_t k = 0; k < i; ++k) stats_.Leave(Stage::kResultsQueue, t0 - b.results_at[k]);
+          outstanding_ -= static_cast<int64_t>(i);
+          b.results.erase(b.results.begin(), b.results.begin() + static_cast<std::ptrdiff_t>(i));
+          b.results_at.erase(b.results_at.begin(),
+                             b.results_at.begin() + static_cast<std::ptrdiff_t>(i));
+          Failed(now, one);
+          return false;
+        }
         if (!one.ok()) log::Error("result of delivery {} not recorded: {}", r.delivery_id, one.message());
       }
     } else if (!st.ok()) {

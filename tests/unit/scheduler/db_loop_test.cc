@@ -291,6 +291,33 @@ TEST_F(DbLoopTest, ASqlErrorFallsBackToOneByOne) {
   for (int64_t id = 1; id <= 3; ++id) EXPECT_EQ(store.rows().at(id).status, "delivered");
 }
 
+// A server shutting down ends the batch's session with an SQL error; the
+// one-by-one writes then find no database. The results are kept (for the
+// reconnection or the journal), not dropped as bad rows: dropped, their
+// recipients would be sent again when their leases expire.
+TEST_F(DbLoopTest, AConnectionLostDuringOneByOneKeepsTheResults) {
+  FakeWorkStore store(clock_);
+  int64_t c = store.AddCampaign("c");
+  store.AddDeliveries(c, 3);
+  auto loop = Make(store);
+  ASSERT_TRUE(loop->Start().ok());
+  loop->Step();
+  store.FailNextRecordWithSqlErrorThenGoDown();
+  outbox_.PushResults(Results());
+  loop->Step();
+  EXPECT_TRUE(loop->db_down());
+  EXPECT_FALSE(outbox_.Empty()) << "the results wait for the database";
+  for (int64_t id = 1; id <= 3; ++id) EXPECT_EQ(store.rows().at(id).status, "pending");
+  store.SetDown(false);
+  clock_.Advance(seconds(1));
+  loop->Step();
+  EXPECT_FALSE(loop->db_down());
+  for (int64_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
+    EXPECT_EQ(store.rows().at(id).results, 1) << id;
+  }
+}
+
 }  // namespace
 }  // namespace postino::scheduler
 

@@ -76,6 +76,10 @@ Status FakeWorkStore::RecordResults(const std::string& node,
   if (down_) return Down();
   if (sql_error_) {
     sql_error_ = false;
+    if (down_after_sql_error_) {
+      down_after_sql_error_ = false;
+      down_ = true;
+    }
     return Status::Internal("recording delivery results: SQL error: fake");
   }
   for (const auto& a : results) {

@@ -35,6 +35,12 @@ class FakeWorkStore final : public WorkStore {
   void SetDown(bool down) { down_ = down; }
   // The next RecordResults fails with a non-connection error.
   void FailNextRecordWithSqlError() { sql_error_ = true; }
+  // A server shutting down: the session ends with an SQL-level error, then
+  // every call finds the database gone (until SetDown(false)).
+  void FailNextRecordWithSqlErrorThenGoDown() {
+    sql_error_ = true;
+    down_after_sql_error_ = true;
+  }
 
   std::map<int64_t, Row>& rows() { return rows_; }
   int claims() const { return claims_; }
@@ -79,6 +85,7 @@ class FakeWorkStore final : public WorkStore {
   int64_t next_row_ = 1;
   bool down_ = false;
   bool sql_error_ = false;
+  bool down_after_sql_error_ = false;
   int claims_ = 0;
   int reconnects_ = 0;
 };
