@@ -13,7 +13,7 @@ void Throttle::SetRate(Rate rate) {
   rate_ = rate;
   interval_ = rate.EmissionInterval();
   if (interval_.count() <= 0) interval_ = Nanos(1);
-  tolerance_ = interval_ * static_cast<Nanos::rep>(burst_);
+  tolerance_ = std::max(interval_ * static_cast<Nanos::rep>(burst_), kMinTolerance);
 }
 
 ThrottleDecision Throttle::Check(MonoTime now) const {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace postino::shaping {
 namespace {
 
@@ -77,6 +79,38 @@ TEST(ThrottleTest, SetRateSlowsDownAndSpeedsUp) {
   EXPECT_EQ(d.retry_after, seconds(1));
   t.SetRate(*ParseRate("100/s"));
   EXPECT_EQ(t.rate().count, 100u);
+}
+
+// A caller woken by a millisecond timer (the engine's wake queue) gets the
+// configured rate even when it is far above one per millisecond: without
+// the tolerance floor this loop passed 1,000 of the 4,000.
+TEST(ThrottleTest, FastRatesHoldForACallerWokenEveryMillisecond) {
+  FakeClock clock;
+  Throttle t(*ParseRate("4000/s"));
+  int allowed = 0;
+  int most_at_once = 0;
+  MonoTime end = clock.Now() + seconds(10);
+  while (clock.Now() < end) {
+    int now_allowed = 0;
+    while (t.TryAcquire(clock.Now()).allowed) ++now_allowed;
+    allowed += now_allowed;
+    most_at_once = std::max(most_at_once, now_allowed);
+    ThrottleDecision d = t.Check(clock.Now());
+    ASSERT_FALSE(d.allowed);
+    // The timer's resolution: the wait rounds up to a whole millisecond.
+    clock.Advance(std::chrono::ceil<milliseconds>(d.retry_after));
+  }
+  EXPECT_GE(allowed, 39990);
+  EXPECT_LE(allowed, 40000 + 9);  // the rate, plus at most one burst
+  EXPECT_LE(most_at_once, 9);     // 2 ms' worth, plus the slot itself
+}
+
+// The floor never lets a slow rate burst: one per 100 ms stays one.
+TEST(ThrottleTest, SlowRatesKeepTheirSpacingUnderTheFloor) {
+  FakeClock clock;
+  Throttle t(*ParseRate("100/s"));  // T = 10 ms, well above the 2 ms floor
+  EXPECT_TRUE(t.TryAcquire(clock.Now()).allowed);
+  EXPECT_FALSE(t.TryAcquire(clock.Now()).allowed);
 }
 
 }  // namespace
