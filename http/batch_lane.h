@@ -6,6 +6,12 @@
 // database's speed, not the request rate, and nobody waits on a timer: a lone
 // request is answered at once. Nothing blocks a network thread, and a batch
 // costs two thread wake-ups however many requests it holds.
+//
+// Follow-ups: a key Posted by a callback on the lane thread (a lookup's
+// answer asking for the write it decided on) runs in the very next batch,
+// at once and before any key queued from outside, so a lookup-then-write
+// request is answered after two statements, not after the next round of
+// everybody else's lookups too.
 #pragma once
 
 #include <pthread.h>
@@ -53,10 +59,15 @@ class BatchLane {
   BatchLane& operator=(const BatchLane&) = delete;
 
   // Queues `key`; `done` gets its answer exactly once.
+  // From a callback on the lane thread it is a follow-up (see above).
   void Post(Key key, Done done) {
     {
       std::lock_guard lock(mu_);
       if (!stop_) {
+        if (std::this_thread::get_id() == lane_id_) {
+          follow_ups_.push_back(Pending{std::move(key), std::move(done)});
+          return;  // the lane thread looks at follow-ups before it sleeps
+        }
         queue_.push_back(Pending{std::move(key), std::move(done)});
         if (idle_ || (lingering_ && queue_.size() >= enough_)) work_cv_.notify_one();
         return;
@@ -92,26 +103,35 @@ class BatchLane {
     // Named for top -H and perf (at most 15 characters).
     pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
     std::unique_lock lock(mu_);
+    lane_id_ = std::this_thread::get_id();
     bool started = false;
     while (true) {
-      // A fresh lane counts as idle: its first key may come before it runs.
-      bool slept = !started || queue_.empty();
-      started = true;
-      idle_ = true;
-      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      idle_ = false;
-      if (queue_.empty()) return;  // stop_ with nothing left
-      // Only a lane that was idle lingers: keys that queued while a batch ran
-      // (and records its callbacks asked for) go at once.
-      if (slept && linger_.count() > 0 && !stop_ && queue_.size() < enough_) {
-        lingering_ = true;
-        work_cv_.wait_for(lock, linger_, [&] { return stop_ || queue_.size() >= enough_; });
-        lingering_ = false;
-      }
       std::vector<Pending> batch;
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      if (!follow_ups_.empty()) {
+        // The last batch's callbacks asked for these: they go first, alone.
+        while (!follow_ups_.empty() && batch.size() < max_batch_) {
+          batch.push_back(std::move(follow_ups_.front()));
+          follow_ups_.pop_front();
+        }
+      } else {
+        // A fresh lane counts as idle: its first key may come before it runs.
+        bool slept = !started || queue_.empty();
+        started = true;
+        idle_ = true;
+        work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        idle_ = false;
+        if (queue_.empty()) return;  // stop_ with nothing left
+        // Only a lane that was idle lingers: keys that queued while a batch
+        // ran go at once.
+        if (slept && linger_.count() > 0 && !stop_ && queue_.size() < enough_) {
+          lingering_ = true;
+          work_cv_.wait_for(lock, linger_, [&] { return stop_ || queue_.size() >= enough_; });
+          lingering_ = false;
+        }
+        while (!queue_.empty() && batch.size() < max_batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
       bool stopping = stop_;
       lock.unlock();
@@ -147,6 +167,8 @@ class BatchLane {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the lane thread waits for keys
   std::deque<Pending> queue_;        // guarded by mu_
+  std::deque<Pending> follow_ups_;   // guarded by mu_: Posted on the lane thread
+  std::thread::id lane_id_;          // guarded by mu_ (set once by the lane thread)
   bool stop_ = false;                // guarded by mu_
   bool idle_ = false;                // guarded by mu_: the lane thread is waiting
   bool lingering_ = false;           // guarded by mu_: waiting for a fuller batch

@@ -101,7 +101,8 @@ Result<std::vector<BatchingUnsubscribeStore::OpAnswer>> BatchingUnsubscribeStore
     }
   }
   std::vector<OpAnswer> out(ops.size());
-  // Records first: they are the older requests (their lookups ran last cycle).
+  // A batch holds records (the follow-ups of the last lookups) or lookups;
+  // both only if Record was called from outside a lookup's answer.
   if (!records.empty()) {
     ++record_batches_;
     records_ += records.size();

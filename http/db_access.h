@@ -55,13 +55,13 @@ class DatabasePool {
 };
 
 // The HTTP side's lookups and records, grouped on one lane thread with one
-// pooled connection: each cycle runs one statement for every record waiting
-// and one for every lookup waiting. A lookup's answer is handled on the lane
-// thread (the handler verifies the token there), so the record a POST then
-// asks for is waiting when the lane looks again, without a thread switch: a
-// one-click POST costs two statements' share and two thread wake-ups. One
-// recorder per process also keeps two of its batches from locking
-// subscribers in opposite orders.
+// pooled connection: one statement for every lookup waiting, then (as the
+// lane's follow-up batch, batch_lane.h) one statement for every record those
+// lookups' answers asked for. A lookup's answer is handled on the lane thread
+// (the handler verifies the token there), so a one-click POST is answered
+// after two statements, each shared with the requests that came with it,
+// and two thread wake-ups. One recorder per process also keeps two of its
+// batches from locking subscribers in opposite orders.
 class BatchingUnsubscribeStore : public UnsubscribeStore {
  public:
   BatchingUnsubscribeStore(DatabasePool& pool, size_t max_batch);

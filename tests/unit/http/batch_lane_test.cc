@@ -179,5 +179,77 @@ TEST(BatchLaneTest, KeysQueuedDuringABatchDoNotLinger) {
   EXPECT_EQ(b.get_future().get(), 2);
 }
 
+// A callback that Posts on the lane thread (a lookup asking for its write)
+// gets the very next batch, alone, before keys queued from outside.
+TEST(BatchLaneTest, FollowUpsPostedByCallbacksRunNextAndAlone) {
+  std::mutex mu;
+  std::vector<std::vector<int>> batches;  // keys of each batch, in order
+  std::atomic<bool> outsider_posted{false};
+  Lane lane(
+      "follow",
+      [&](const std::vector<int>& keys) -> Result<std::vector<int>> {
+        {
+          std::lock_guard lock(mu);
+          batches.push_back(keys);
+        }
+        // The first batch waits until an outside key is queued behind it.
+        if (keys == std::vector<int>{1}) {
+          while (!outsider_posted.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return keys;
+      },
+      64);
+  std::promise<int> follow_up, outsider;
+  lane.Post(1, [&](Result<int> r) {
+    ASSERT_TRUE(r.ok());
+    lane.Post(100, [&](Result<int> f) { follow_up.set_value(f.ok() ? f.value() : -1); });
+  });
+  // Posted from this thread while key 1's batch runs.
+  while (true) {
+    {
+      std::lock_guard lock(mu);
+      if (!batches.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  lane.Post(2, [&](Result<int> r) { outsider.set_value(r.ok() ? r.value() : -1); });
+  outsider_posted = true;
+  std::future<int> f1 = follow_up.get_future(), f2 = outsider.get_future();
+  ASSERT_EQ(f1.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(f2.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(f1.get(), 100);
+  EXPECT_EQ(f2.get(), 2);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0], std::vector<int>{1});
+  EXPECT_EQ(batches[1], std::vector<int>{100}) << "the follow-up goes before the outside key";
+  EXPECT_EQ(batches[2], std::vector<int>{2});
+}
+
+// Stopping answers a follow-up that is still waiting, once.
+TEST(BatchLaneTest, StopAnswersFollowUps) {
+  std::promise<bool> follow_up;
+  std::atomic<int> answered{0};
+  {
+    Lane lane(
+        "follow-stop", [&](const std::vector<int>& keys) -> Result<std::vector<int>> { return keys; },
+        8);
+    std::promise<void> first;
+    lane.Post(1, [&](Result<int>) {
+      lane.Post(2, [&](Result<int> r) {
+        ++answered;
+        follow_up.set_value(r.ok());
+      });
+      first.set_value();
+    });
+    first.get_future().wait();
+    lane.Stop();
+  }
+  std::future<bool> f = follow_up.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  f.get();  // ran (ok) or was refused at the stop: either way exactly once
+  EXPECT_EQ(answered.load(), 1);
+}
+
 }  // namespace
 }  // namespace postino::http
