@@ -87,6 +87,11 @@ inline Database::EgressEvent EgressEventFromRow(const pqxx::row& row) {
   return e;
 }
 
+// True for the SQLSTATEs with which the server ends a session (see Guard).
+inline bool IsSessionEnded(const std::string& sqlstate) {
+  return sqlstate.rfind("57P", 0) == 0 || sqlstate.rfind("08", 0) == 0;
+}
+
 // Runs `body`, converting libpqxx exceptions into a Status naming `what`.
 template <typename F>
 auto Guard(const char* what, F&& body) -> decltype(body()) {
@@ -97,6 +102,16 @@ auto Guard(const char* what, F&& body) -> decltype(body()) {
   } catch (const pqxx::sql_error& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    // The server ended the session rather than refusing the statement:
+    // class 57P (57P01 admin_shutdown from a fast shutdown or restart,
+    // 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P05 an idle-session
+    // timeout) or class 08 (connection exception). libpq reports these as a
+    // statement's error, but the connection is gone, not the rows wrong:
+    // callers reconnect (or journal) on kIoError, and must not fall back to
+    // writing rows one by one and drop them as bad.
+    if (IsSessionEnded(e.sqlstate())) {
+      return Status::IoError(fmt::format("{}: database connection lost: {}", what, msg));
+    }
     return Status::Internal(fmt::format("{}: SQL error: {}", what, msg));
   } catch (const std::exception& e) {
     return Status::Internal(fmt::format("{}: {}", what, e.what()));

@@ -76,6 +76,14 @@ TEST_F(CampaignResilienceTest, DatabaseOutageLongerThanTheGiveUpTimeLosesNothing
   EXPECT_EQ(Sql("SELECT status || ':' || count(*) FROM deliveries GROUP BY status"),
             fmt::format("delivered:{}", n));
   ExpectEachOnce(sink, n);
+  if (HasFailure()) {
+    // What a rare failure needs for a diagnosis: who was sent twice, and
+    // what both runs logged about them.
+    for (const auto& [rcpt, count] : Multiplicity(sink.Recipients())) {
+      if (count > 1) ADD_FAILURE() << rcpt << " reached the sink " << count << " times";
+    }
+    ADD_FAILURE() << "first run:\n" << log << "\nsecond run:\n" << rest.err;
+  }
   // One final state and one recorded delivery event per recipient.
   EXPECT_EQ(Sql("SELECT count(*) FROM deliveries WHERE finished_at IS NULL OR lease_owner IS NOT "
                 "NULL"),
