@@ -23,6 +23,8 @@
 # env:   W=5 (s per window)  C=50 (wrk connections)  WRK_THREADS=2  PACE_MS=20
 #        HTTP_THREADS=4 ([http] threads)  TOKENS_N=30000  CONNS=20 (SMTP)
 #        VAR=<repo>/var/http-bench (scratch)
+#        RATE= ([limits] max_message_rate of the campaign, e.g. "3000/s";
+#        unset = as fast as the machine goes, which keeps both cores busy)
 # Prints "RESULT key value" lines, also written to $VAR/results.txt.
 set -euo pipefail
 POSTINO=$(readlink -f "${1:?usage: run.sh POSTINO_BINARY [N]}")
@@ -54,6 +56,7 @@ result cpu "\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\""
 result load_start "\"$(uptime | sed 's/.*load average: //')\""
 result postino "$POSTINO"
 result n "$N"
+result campaign_rate_limit "\"${RATE:-none}\""
 
 pg_port=$(free_port)
 sink_port=$(free_port)
@@ -104,6 +107,7 @@ tls = "none"
 [limits]
 max_connections = $CONNS
 max_messages_per_connection = 1000
+${RATE:+max_message_rate = \"$RATE\"}
 
 [unsubscribe]
 url_base = "https://news.example.net/u/"
