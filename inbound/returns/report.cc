@@ -269,6 +269,16 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
       r.diagnostic_type = ToLower(TrimView(code_field.substr(0, semi)));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
     r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
+    // No diagnostic: the Status field's comment ("4.0.0 (example.net: host
+    // name lookup failure)", RFC 3464 2.3.4) is the reporting MTA's own
+    // explanation of this recipient's status.
+    if (r.diagnostic.empty() && !r.status.empty()) {
+      size_t open = status.find('(');
+      size_t close = status.rfind(')');
+      if (open != std::string::npos && close != std::string::npos && close > open + 1)
+        r.diagnostic = Bounded(UnfoldValue(std::string_view(status).substr(open + 1, close - open - 1)),
+                               kMaxDiagnostic);
+    }
     // No diagnostic: the text paragraph that names the recipient.
     if (r.diagnostic.empty() && !r.address.empty()) {
       size_t at = FindIgnoreCase(region, r.address);
@@ -295,7 +305,11 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, true, out.reporter);
+  // The wider text of a report on several recipients quotes every one's
+  // reply: it stands in for a missing diagnostic only when it is about a
+  // single recipient.
+  for (RecipientReport& r : out.recipients)
+    Classify(r, out.recipients.size() > 1 ? std::string_view() : region, true, out.reporter);
   out.kind = KindOf(out.recipients);
 }
 
