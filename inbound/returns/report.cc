@@ -6,6 +6,7 @@
 #include "inbound/returns/report.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "inbound/returns/provider_wording.h"
 #include "inbound/returns/reason.h"
@@ -313,6 +314,32 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
   out.kind = KindOf(out.recipients);
 }
 
+// The receiving server a text bounce names ("host mx.example.org[192.0.2.1]
+// said", "host mx.example.org [192.0.2.1]", "host: mx.example.org (192.0.2.1)"):
+// the first host name (with a dot) after the word "host", or "".
+std::string RemoteHostNamedIn(std::string_view text) {
+  for (size_t at = FindIgnoreCase(text, "host"); at != std::string_view::npos;
+       at = FindIgnoreCase(text, "host", at + 4)) {
+    if (at > 0 && std::isalnum(static_cast<unsigned char>(text[at - 1]))) continue;
+    size_t i = at + 4;
+    if (i < text.size() && text[i] == ':') ++i;
+    if (i >= text.size() || text[i] != ' ') continue;
+    while (i < text.size() && text[i] == ' ') ++i;
+    size_t end = i;
+    while (end < text.size() && end - i < 253 &&
+           (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '-' || text[end] == '.'))
+      ++end;
+    std::string_view name = text.substr(i, end - i);
+    while (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    bool dotted = name.find('.') != std::string_view::npos && name.front() != '.' &&
+                  std::isalpha(static_cast<unsigned char>(name.back()));
+    bool ends_word = end >= text.size() || text[end] == ' ' || text[end] == '[' || text[end] == '(' ||
+                     text[end] == ':' || text[end] == ',' || text[end] == '\n';
+    if (dotted && ends_word) return std::string(name);
+  }
+  return {};
+}
+
 // A non-standard bounce: the failed addresses and the lines after each.
 void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnReport& out) {
   out.format = "text";
@@ -392,6 +419,7 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     if (r.diagnostic.empty() || (FindReplyCode(r.diagnostic) == 0 && ReasonFromText(r.diagnostic).empty()))
       r.diagnostic = Bounded(UnfoldValue(region), kMaxDiagnostic);
     r.action = delayed ? "delayed" : "failed";
+    r.remote_mta = RemoteHostNamedIn(r.diagnostic);
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }

@@ -162,5 +162,26 @@ TEST(ReturnsGeneralRules, HeaderBlockAttachedAsTextIsTheOriginal) {
   EXPECT_EQ(r.original_message_id, "<m1@example.com>");
 }
 
+// A text bounce that names the receiving server only in its words: the
+// provider's own code convention (Orange's OFR_nnn) applies to it too.
+const char kTextBounceNamingTheHost[] = R"(From: Mail Delivery System <mailer-daemon@relay.example.net>
+To: sender@example.com
+Subject: Mail delivery failed: returning message to sender
+Content-Type: text/plain; charset=us-ascii
+
+A message that you sent could not be delivered. The following address failed:
+
+someone@example.fr:
+SMTP error from remote server for TEXT command, host: smtp-in.orange.fr (192.0.2.7) reason: 550 5.2.0 Refused. OFR_506 [506]
+)";
+
+TEST(ReturnsGeneralRules, TextBounceNamesTheRemoteHost) {
+  ReturnReport r = ParseReturn(kTextBounceNamingTheHost);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].address, "someone@example.fr");
+  EXPECT_EQ(r.recipients[0].remote_mta, "smtp-in.orange.fr");
+  EXPECT_EQ(r.recipients[0].reason, "spamdetected");
+}
+
 }  // namespace
 }  // namespace postino::inbound::returns
