@@ -71,6 +71,10 @@ TEST(ReturnsGeneralRules, SpecificWordsBeforeGenericOnes) {
                      "malformed address"),
             "syntaxerror");
   EXPECT_EQ(R("", 500, "500 Line limit exceeded", "DATA"), "mesgtoobig");
+  // A client told to relay through its provider is refused for where it
+  // connects from, even at MAIL FROM.
+  EXPECT_EQ(R("5.7.0", 550, "550 5.7.0 <a@example.jp>... Please use the smtp server of your ISP.", "MAIL"),
+            "blocked");
 }
 
 TEST(ReturnsGeneralRules, Temporary432LetsTheWordsDecide) {
