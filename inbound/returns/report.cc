@@ -272,13 +272,16 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
     r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
     // No diagnostic: the Status field's comment ("4.0.0 (example.net: host
     // name lookup failure)", RFC 3464 2.3.4) is the reporting MTA's own
-    // explanation of this recipient's status.
+    // explanation of this recipient's status when it names a cause; a bare
+    // "(permanent failure)" gives way to the report's text below.
+    std::string comment;
     if (r.diagnostic.empty() && !r.status.empty()) {
       size_t open = status.find('(');
       size_t close = status.rfind(')');
       if (open != std::string::npos && close != std::string::npos && close > open + 1)
-        r.diagnostic = Bounded(UnfoldValue(std::string_view(status).substr(open + 1, close - open - 1)),
-                               kMaxDiagnostic);
+        comment = Bounded(UnfoldValue(std::string_view(status).substr(open + 1, close - open - 1)),
+                          kMaxDiagnostic);
+      if (!ReasonFromText(comment).empty()) r.diagnostic = comment;
     }
     // No diagnostic: the text paragraph that names the recipient.
     if (r.diagnostic.empty() && !r.address.empty()) {
@@ -303,6 +306,7 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
         }
       }
     }
+    if (r.diagnostic.empty()) r.diagnostic = std::move(comment);
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }

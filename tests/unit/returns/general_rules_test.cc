@@ -129,6 +129,38 @@ TEST(ReturnsGeneralRules, DsnStatusCommentIsTheRecipientsDiagnostic) {
   EXPECT_NE(r.recipients[1].reason, "userunknown");
 }
 
+// A comment that names no cause ("permanent failure") leaves the report's
+// own line for the recipient to decide.
+const char kDsnVagueStatusComment[] = R"(From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: Returned mail
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="S2"
+
+--S2
+Content-Type: text/plain
+
+bob@example.org: 550 5.1.1 mailbox not found
+
+--S2
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; bob@example.org
+Action: failed
+Status: 5.0.0 (permanent failure)
+
+--S2--
+)";
+
+TEST(ReturnsGeneralRules, VagueStatusCommentGivesWayToTheReportText) {
+  ReturnReport r = ParseReturn(kDsnVagueStatusComment);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].reason, "userunknown");
+  EXPECT_EQ(r.recipients[0].status, "5.1.1");
+}
+
 // The original's header attached as a text/plain file: its Return-Path and
 // From lines are not the reporting server's words about the failure.
 const char kHeadersAsTextAttachment[] = R"(From: mailer-daemon@gw.example.net
