@@ -331,6 +331,12 @@ std::string ClassifyReason(const ReasonInput& in) {
   // X.3.2 "not accepting network messages" decides alone when permanent; a
   // temporary 4.3.2 ("too many connections", "rate limit") lets the words say why.
   bool final_notaccept = by_status == "notaccept" && !(detail == "3.2" && temporary);
+  // X.1.10 is RFC 7505's null MX, but Microsoft 365 also answers "550 5.1.10
+  // RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address
+  // lookup" (its documented NDR for a missing mailbox): words that say the
+  // recipient does not exist decide then.
+  if (final_notaccept && detail == "1.10" && ReasonFromText(in.diagnostic) == "userunknown")
+    final_notaccept = false;
   if (by_status == "mailboxfull" || final_notaccept || by_status == "authfailure" ||
       by_status == "requireptr" || by_status == "mesgtoobig" || by_status == "exceedlimit" ||
       (by_status == "hostunknown" && detail == "1.2") || detail == "1.6" || detail == "1.7" ||
@@ -369,7 +375,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   // An explicit X.1.1, or words that say the account does not exist, keep
   // the recipient's blame whatever the command.
   // "User unknown" is the recipient's mailbox only when the code says so
-  // (5.1.0, 5.1.1, 5.1.3: a bad destination mailbox) or the reply answered
+  // (5.1.0, 5.1.1, 5.1.3, 5.1.10: a bad destination address) or the reply answered
   // RCPT TO. The same words at any later or unknown point of the session
   // (after DATA, or a report that does not say) come from a filter at the
   // recipient's side: the address may exist. A reporting system's own
@@ -380,7 +386,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
   if (reason == "userunknown" && in.command != "RCPT" && !before_data) {
     bool permanent = !in.status.empty() && in.status[0] == '5';
-    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3");
+    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3" || detail == "1.10");
     if (!bad_mailbox) reason = "filtered";
   }
   // Refused at the greeting or at HELO/EHLO: the receiving side does not

@@ -83,6 +83,14 @@ TEST(ReturnsGeneralRules, Temporary432LetsTheWordsDecide) {
   EXPECT_EQ(R("4.3.2", 421, "421 4.3.2 Service shutting down"), "notaccept");
 }
 
+TEST(ReturnsGeneralRules, Microsoft5110RecipientNotFoundIsAnUnknownUser) {
+  EXPECT_EQ(R("5.1.10", 550, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"),
+            "userunknown");
+  // RFC 7505's null MX keeps its meaning.
+  EXPECT_EQ(R("5.1.10", 556, "556 5.1.10 example.org does not accept mail (null MX)"), "notaccept");
+  EXPECT_EQ(R("5.1.10", 0, "host/domain does not accept mail"), "notaccept");
+}
+
 TEST(ReturnsGeneralRules, HostNameLookupFailureIsTemporaryNetworkTrouble) {
   EXPECT_EQ(R("4.0.0", 0, "example.net: host name lookup failure", "", "delayed"), "networkerror");
   EXPECT_EQ(R("5.0.0", 0, "example.net: host name lookup failure"), "hostunknown");
