@@ -250,9 +250,23 @@ std::vector<Fields> ParseFieldBlocks(std::string_view text, size_t max_blocks) {
       continue;
     }
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0 || colon > 76) continue;
-    std::string_view name = TrimView(line.substr(0, colon));
-    if (name.find(' ') != std::string_view::npos) continue;
+    std::string_view name =
+        colon == std::string_view::npos ? std::string_view() : TrimView(line.substr(0, colon));
+    if (colon == std::string_view::npos || colon == 0 || colon > 76 || name.find(' ') != std::string_view::npos) {
+      // An unfolded continuation of a multi-line reply quoted in
+      // Diagnostic-Code ("550-... \n550 relay through ..."): a line that is
+      // no field and starts with a reply code belongs to the reply.
+      if (!current.empty() && EqualsIgnoreCase(current.back().first, "Diagnostic-Code") && line.size() > 4 &&
+          (line[0] == '4' || line[0] == '5') && std::isdigit(static_cast<unsigned char>(line[1])) &&
+          std::isdigit(static_cast<unsigned char>(line[2])) && (line[3] == '-' || line[3] == ' ')) {
+        std::string& v = current.back().second;
+        if (v.size() < 8192) {
+          v += ' ';
+          v += TrimView(line);
+        }
+      }
+      continue;
+    }
     if (current.size() < 512)
       current.emplace_back(std::string(name), std::string(TrimView(line.substr(colon + 1))));
   }

@@ -227,5 +227,51 @@ TEST(ReturnsGeneralRules, TextBounceNamesTheRemoteHost) {
   EXPECT_EQ(r.recipients[0].reason, "spamdetected");
 }
 
+
+// A multi-line reply quoted in Diagnostic-Code without folding: the lines
+// after the field that start with a reply code are the rest of the reply.
+const char kDsnUnfoldedReply[] = R"(From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: Undeliverable
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="S3"
+
+--S3
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--S3
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Diagnostic-Code: smtp; 550-Your mail client must log in first.
+550-client.example.com [192.0.2.8]:2525 is not permitted to
+550 relay through this server without authentication.
+Status: 5.0.0
+Action: failed
+Final-Recipient: rfc822; carol@example.org
+
+--S3--
+)";
+
+TEST(ReturnsGeneralRules, UnfoldedReplyLinesContinueTheDiagnostic) {
+  ReturnReport r = ParseReturn(kDsnUnfoldedReply);
+  ASSERT_EQ(r.recipients.size(), 1u);
+  EXPECT_EQ(r.recipients[0].address, "carol@example.org");
+  EXPECT_NE(r.recipients[0].diagnostic.find("without authentication"), std::string::npos);
+  EXPECT_EQ(r.recipients[0].reply_code, 550);
+  EXPECT_EQ(r.recipients[0].reason, "securityerror");
+}
+
+TEST(ReturnsGeneralRules, AskingTheClientToAuthenticateIsASecurityError) {
+  EXPECT_EQ(R("5.7.1", 550, "550 Please turn on SMTP Authentication in your mail client"), "securityerror");
+  EXPECT_EQ(R("5.0.0", 550, "550 not permitted to relay through this server without authentication"),
+            "securityerror");
+  // Relaying refused with no word about logging in stays a relay refusal.
+  EXPECT_EQ(R("5.7.1", 554, "554 5.7.1 <x@example.org>: Relay access denied"), "norelaying");
+}
+
 }  // namespace
 }  // namespace postino::inbound::returns
