@@ -287,6 +287,16 @@ std::string_view ReasonFromText(std::string_view text) {
     }
   }
   if (std::string_view r = MatchRules(lower); !r.empty()) return r;
+  // "Delivery failed 20 attempts", "failed after 5 attempts": the server
+  // gave up retrying, with no other cause named.
+  static constexpr std::string_view kFailed = "failed ";
+  for (size_t at = lower.find(kFailed); at != std::string::npos; at = lower.find(kFailed, at + 1)) {
+    std::string_view rest = std::string_view(lower).substr(at + kFailed.size(), 40);
+    if (rest.substr(0, 6) == "after ") rest.remove_prefix(6);
+    size_t digits = 0;
+    while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+    if (digits > 0 && rest.substr(digits, 8) == " attempt") return "expired";
+  }
   // "<host.name> does not exist": the domain, not a mailbox, is missing.
   static constexpr std::string_view kMissing = " does not exist";
   for (size_t at = lower.find(kMissing); at != std::string::npos; at = lower.find(kMissing, at + 1)) {

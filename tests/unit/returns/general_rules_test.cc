@@ -273,5 +273,16 @@ TEST(ReturnsGeneralRules, AskingTheClientToAuthenticateIsASecurityError) {
   EXPECT_EQ(R("5.7.1", 554, "554 5.7.1 <x@example.org>: Relay access denied"), "norelaying");
 }
 
+
+TEST(ReturnsGeneralRules, FailedAfterNAttemptsHasExpired) {
+  EXPECT_EQ(R("", 0, "Delivery failed 12 attempts: someone@example.org", "", "failed"), "expired");
+  EXPECT_EQ(R("5.0.0", 0, "delivery failed after 3 attempts"), "expired");
+  // A cause named beside the count still decides.
+  EXPECT_EQ(R("5.0.0", 552, "552 mailbox full; delivery failed after 3 attempts"), "mailboxfull");
+  // No count: not a retry limit.
+  EXPECT_NE(R("5.0.0", 550, "550 This has been a permanent failure. No further delivery attempts will be made."),
+            "expired");
+}
+
 }  // namespace
 }  // namespace postino::inbound::returns
