@@ -4,6 +4,7 @@
 #include <gmime/gmime.h>
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 
 #include "inbound/returns/text_util.h"
@@ -84,6 +85,41 @@ std::string ObjectBody(GMimeObject* obj, size_t cap) {
   return std::string(reinterpret_cast<const char*>(arr->data), std::min<size_t>(arr->len, cap));
 }
 
+// Whether a text starts with a message header: its first lines are all
+// "Name: value" fields (or their folded continuations), at least three of
+// them, one a field every message has (Received, Date, From, To,
+// Message-ID, Subject, Return-Path).
+bool LooksLikeHeaderBlock(std::string_view text) {
+  size_t pos = 0, fields = 0;
+  bool known = false;
+  while (pos < text.size() && fields < 64) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      if (fields == 0) continue;
+      break;
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (fields == 0) return false;
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon > 76) return false;
+    std::string_view name = line.substr(0, colon);
+    for (char ch : name) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+    }
+    for (std::string_view k : {"received", "date", "from", "to", "message-id", "subject", "return-path"}) {
+      if (EqualsIgnoreCase(name, k)) known = true;
+    }
+    ++fields;
+  }
+  return fields >= 3 && known;
+}
+
 class Walker {
  public:
   Walker(const MimeLimits& limits, ReturnedMessage& out) : limits_(limits), out_(out) {}
@@ -153,6 +189,20 @@ class Walker {
           !IsType(ct, "application", "json"))
         return;
       std::string body = PartContent(GMIME_PART(obj), limits_.max_bytes);
+      // A text attachment that is a header block ("mailheaders.txt": the
+      // returned original's header sent as text/plain) is the original,
+      // not the reporting server's words.
+      if (disp && g_ascii_strcasecmp(disp, "attachment") == 0 && IsType(ct, "text", "plain") &&
+          LooksLikeHeaderBlock(body)) {
+        if (!out_.has_original) {
+          std::vector<Fields> blocks = ParseFieldBlocks(body, 1);
+          if (!blocks.empty()) {
+            out_.original_headers = std::move(blocks.front());
+            out_.has_original = true;
+          }
+        }
+        return;
+      }
       if (IsType(ct, "text", "html")) body = StripHtml(body);
       if (!out_.text.empty()) out_.text += "\n";
       out_.text += body;
@@ -200,9 +250,23 @@ std::vector<Fields> ParseFieldBlocks(std::string_view text, size_t max_blocks) {
       continue;
     }
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0 || colon > 76) continue;
-    std::string_view name = TrimView(line.substr(0, colon));
-    if (name.find(' ') != std::string_view::npos) continue;
+    std::string_view name =
+        colon == std::string_view::npos ? std::string_view() : TrimView(line.substr(0, colon));
+    if (colon == std::string_view::npos || colon == 0 || colon > 76 || name.find(' ') != std::string_view::npos) {
+      // An unfolded continuation of a multi-line reply quoted in
+      // Diagnostic-Code ("550-... \n550 relay through ..."): a line that is
+      // no field and starts with a reply code belongs to the reply.
+      if (!current.empty() && EqualsIgnoreCase(current.back().first, "Diagnostic-Code") && line.size() > 4 &&
+          (line[0] == '4' || line[0] == '5') && std::isdigit(static_cast<unsigned char>(line[1])) &&
+          std::isdigit(static_cast<unsigned char>(line[2])) && (line[3] == '-' || line[3] == ' ')) {
+        std::string& v = current.back().second;
+        if (v.size() < 8192) {
+          v += ' ';
+          v += TrimView(line);
+        }
+      }
+      continue;
+    }
     if (current.size() < 512)
       current.emplace_back(std::string(name), std::string(TrimView(line.substr(colon + 1))));
   }

@@ -31,16 +31,24 @@ const TextRule kTextRules[] = {
      {"mismatches client ip", "reverse dns", "ptr record", "reverse lookup", "rdns", "no ptr", "reverse hostname",
       "cannot find your hostname", "hostname does not resolve", "reverse name", "not have a ptr",
       "cannot resolve your address", "resolve your ip", "client host name", "unresolvable",
-      "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping"}},
-    {"securityerror", {"unauthenticated sender", "must authenticate", "authentication required"}},
+      "dns ptr", "reverse dns entry", "invalid ptr", "reverse-dns", "reverse mapping",
+      "ip name lookup failed"}},
+    {"securityerror",
+     {"unauthenticated sender", "must authenticate", "authentication required",
+      "turn on smtp authentication", "without authentication"}},
     {"authfailure", {"unauthenticated email", "dmarc policy"}},
-    {"policyviolation", {"its content presents a potential", "not accepted for policy reasons"}},
+    {"policyviolation",
+     {"its content presents a potential", "not accepted for policy reasons", "rejected for policy reasons"}},
+    // A verdict of the receiving side's spam classifier, even when its
+    // advice that follows names SPF or DKIM.
+    {"spamdetected", {"due to spam classification", "classified as spam", "identified as spam"}},
     {"rejected",
      {"groups.google.com/support", "sender address rejected", "domain of sender", "sender verify failed", "sender rejected",
       "sender unknown", "unknown sender", "invalid sender", "sender domain", "envelope sender",
       "sender denied", "sender blocked", "mail from rejected", "not a member of",
       "permission to post", "sender was rejected", "sender is not allowed",
-      "'send mail as'"}},  // Google Workspace: the sender's alias settings
+      "'send mail as'",  // Google Workspace: the sender's alias settings
+      "purported responsible address"}},  // Sender ID (RFC 4407): the sender's address
     {"contenterror", {"duplicate header", "invalid mime", "mime error", "8bit data", "bare lf"}},
     {"mailboxfull",
      {"mailbox exceeds allowed size", "mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox size limit",
@@ -56,7 +64,7 @@ const TextRule kTextRules[] = {
      {"message too big", "message too large", "message is too large", "message is too big",
       "message size exceeds", "message size too", "size exceeds", "exceeds size", "size limit",
       "message length exceeds", "too big for", "larger than the maximum", "maximum message size",
-      "exceeds the maximum", "size of the message", "message exceeds"}},
+      "exceeds the maximum", "size of the message", "message exceeds", "line limit exceeded"}},
     {"systemfull",
      {"insufficient system storage", "system full", "disk full", "no space left",
       "out of storage", "file system full", "system storage", "insufficient disk space",
@@ -68,13 +76,14 @@ const TextRule kTextRules[] = {
       "inactive account", "account inactive", "mailbox inactive", "mailbox is inactive",
       "suspended", "deactivated", "account has been locked", "account is locked",
       "account expired", "has been terminated", "mailbox unavailable: blocked",
-      "is not active", "temporarily disabled", "account has been frozen", "mailbox is frozen"}},
+      "is not active", "temporarily disabled", "account has been frozen", "mailbox is frozen",
+      "temporarily locked", "temporary locked"}},
     {"norelaying",
      {"relay denied", "relaying denied", "relay access denied", "relay not permitted",
       "relaying not permitted", "not permitted to relay", "unable to relay", "relaying not allowed",
       "not allowed to relay", "we do not relay", "relay prohibited", "relaying prohibited",
       "not a gateway", "no relaying", "relay not allowed", "cannot relay", "relaying mail to",
-      "relay attempt",
+      "relay attempt", "configured to relay",
       "email address is not verified"}},  // Amazon SES: an unverified sender identity
     {"authfailure",
      {"authentication information", "spf", "dkim", "dmarc", "sender policy framework", "sender id", "domainkeys",
@@ -90,7 +99,7 @@ const TextRule kTextRules[] = {
       "domain doesn't exist", "host not found", "name or service not known", "unrouteable mail domain",
         "domain name not found", "unknown domain", "invalid domain",
       "host or domain name not found", "nxdomain",  "unresolvable domain",
-      "dns lookup failure", "could not be resolved", "name server reply", "host does not exist",
+      "dns lookup failure", "host name lookup failure", "could not be resolved", "name server reply", "host does not exist",
       "unknown mail domain", "domain name not exist", "illegal host"}},
     {"userunknown",
      {"ディレクトリのリストにありません", "ディレクトリには見つかりません", "invalid final delivery userid", "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
@@ -111,7 +120,7 @@ const TextRule kTextRules[] = {
       "no longer in use", "not a valid recipient", "unknown e-mail address", "no such box",
       "that domain isn't in my list of allowed rcpthosts", "destination address rejected"}},
     {"toomanyconn",
-     {"too many recipients", "frequency limited", "too many connections", "too many concurrent", "connection limit", "too many sessions",
+     {"too many recipients", "frequency limited", "too many connections", "connection rate limit", "too many concurrent", "connection limit", "too many sessions",
       "too many simultaneous"}},
     {"badreputation", {"reputation"}},
     {"speeding",
@@ -122,7 +131,8 @@ const TextRule kTextRules[] = {
       "sorbs", "barracuda", "listed at", "listed in", "listed on", "blocked", "your ip",
       "ip address", "client host", "host rejected", "access denied", "banned", "refused to talk",
       "not allowed to send", "connection refused by", "poor", "dynamic ip", "dial-up",
-      "dialup", "residential", "refused by", "not accepting connections", "invalid ip"}},
+      "dialup", "residential", "refused by", "not accepting connections", "invalid ip",
+      "smtp server of your isp"}},
     {"spamdetected",
      {"spam detected", "spam", "junk mail", "unsolicited", "bulk mail", "classified as", "identified as",
       "considered as", "content rejected", "suspicious"}},
@@ -145,7 +155,8 @@ const TextRule kTextRules[] = {
       "illegal character"}},
     {"syntaxerror",
      {"improper sequence", "syntax error", "command unrecognized", "unrecognized command", "bad sequence",
-      "command not recognized", "invalid command", "line too long"}},
+      "command not recognized", "invalid command", "line too long", "not implemented",
+      "malformed address", "incorrectly constructed"}},
     {"expired",
      {"have been failing for a long time", "multiple retries", "giving up", "aborted after", "did not accept our requests to connect", "connection timed out", "not delivered within", "retry time", "retry timeout", "message expired", "delivery time expired", "too long in queue",
       "gave up", "could not be delivered for", "was not delivered for",
@@ -229,6 +240,19 @@ static std::string WithoutReplyCodes(std::string_view text) {
   return out;
 }
 
+static std::string_view MatchRules(std::string_view lower);
+
+// The text's only verdict is a bare "access denied" (no other rule matches
+// once it is removed).
+static bool OnlyAccessDenied(std::string_view text) {
+  std::string lower = ToLower(WithoutReplyCodes(text.substr(0, std::min<size_t>(text.size(), 4096))));
+  static constexpr std::string_view kWords = "access denied";
+  if (lower.find(kWords) == std::string::npos) return false;
+  for (size_t at = lower.find(kWords); at != std::string::npos; at = lower.find(kWords, at))
+    lower.erase(at, kWords.size());
+  return MatchRules(lower).empty();
+}
+
 static std::string_view MatchRules(std::string_view lower) {
   for (const TextRule& rule : kTextRules) {
     for (std::string_view phrase : rule.phrases) {
@@ -240,6 +264,12 @@ static std::string_view MatchRules(std::string_view lower) {
 
 std::string_view ReasonFromText(std::string_view text) {
   std::string lower = ToLower(WithoutReplyCodes(text.substr(0, std::min<size_t>(text.size(), 16384))));
+  // Postfix's "delivery temporarily suspended: <cause>" puts a destination
+  // on hold after earlier failures: the cause after the colon says why, the
+  // word "suspended" is not about the recipient's account.
+  static constexpr std::string_view kHeld = "delivery temporarily suspended";
+  for (size_t at = lower.find(kHeld); at != std::string::npos; at = lower.find(kHeld, at))
+    lower.erase(at, kHeld.size());
   // Postfix's "Recipient address rejected: <why>" names the recipient in its
   // prefix whatever the cause; the words after the colon say what it is.
   static constexpr std::string_view kPrefix = "recipient address rejected:";
@@ -257,6 +287,16 @@ std::string_view ReasonFromText(std::string_view text) {
     }
   }
   if (std::string_view r = MatchRules(lower); !r.empty()) return r;
+  // "Delivery failed 20 attempts", "failed after 5 attempts": the server
+  // gave up retrying, with no other cause named.
+  static constexpr std::string_view kFailed = "failed ";
+  for (size_t at = lower.find(kFailed); at != std::string::npos; at = lower.find(kFailed, at + 1)) {
+    std::string_view rest = std::string_view(lower).substr(at + kFailed.size(), 40);
+    if (rest.substr(0, 6) == "after ") rest.remove_prefix(6);
+    size_t digits = 0;
+    while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+    if (digits > 0 && rest.substr(digits, 8) == " attempt") return "expired";
+  }
   // "<host.name> does not exist": the domain, not a mailbox, is missing.
   static constexpr std::string_view kMissing = " does not exist";
   for (size_t at = lower.find(kMissing); at != std::string::npos; at = lower.find(kMissing, at + 1)) {
@@ -300,7 +340,16 @@ std::string ClassifyReason(const ReasonInput& in) {
   // Codes whose meaning no wording overrides.
   std::string_view by_status = ReasonFromStatus(in.status);
   std::string_view detail = in.status.size() > 2 ? in.status.substr(2) : std::string_view();
-  if (by_status == "mailboxfull" || by_status == "notaccept" || by_status == "authfailure" ||
+  // X.3.2 "not accepting network messages" decides alone when permanent; a
+  // temporary 4.3.2 ("too many connections", "rate limit") lets the words say why.
+  bool final_notaccept = by_status == "notaccept" && !(detail == "3.2" && temporary);
+  // X.1.10 is RFC 7505's null MX, but Microsoft 365 also answers "550 5.1.10
+  // RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address
+  // lookup" (its documented NDR for a missing mailbox): words that say the
+  // recipient does not exist decide then.
+  if (final_notaccept && detail == "1.10" && ReasonFromText(in.diagnostic) == "userunknown")
+    final_notaccept = false;
+  if (by_status == "mailboxfull" || final_notaccept || by_status == "authfailure" ||
       by_status == "requireptr" || by_status == "mesgtoobig" || by_status == "exceedlimit" ||
       (by_status == "hostunknown" && detail == "1.2") || detail == "1.6" || detail == "1.7" ||
       detail == "1.8") {
@@ -319,6 +368,10 @@ std::string ClassifyReason(const ReasonInput& in) {
     if (reason == "systemerror" && by_status == "securityerror") reason = std::string(by_status);
   } else if (!by_status.empty() && by_status != "undefined") {
     reason = std::string(by_status);
+  } else if (in.reply_code >= 500 && in.reply_code <= 504) {
+    // RFC 5321: 500-504 refuse the command itself (syntax, a parameter, an
+    // unimplemented command or parameter, the order of commands).
+    reason = "syntaxerror";
   } else if (in.reply_code == 521 || in.reply_code == 556) {
     reason = "notaccept";
   } else if (std::string_view c = ReasonFromText(in.context); !c.empty()) {
@@ -334,7 +387,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   // An explicit X.1.1, or words that say the account does not exist, keep
   // the recipient's blame whatever the command.
   // "User unknown" is the recipient's mailbox only when the code says so
-  // (5.1.0, 5.1.1, 5.1.3: a bad destination mailbox) or the reply answered
+  // (5.1.0, 5.1.1, 5.1.3, 5.1.10: a bad destination address) or the reply answered
   // RCPT TO. The same words at any later or unknown point of the session
   // (after DATA, or a report that does not say) come from a filter at the
   // recipient's side: the address may exist. A reporting system's own
@@ -345,7 +398,7 @@ std::string ClassifyReason(const ReasonInput& in) {
   bool before_data = in.command == "CONN" || in.command == "HELO" || in.command == "MAIL";
   if (reason == "userunknown" && in.command != "RCPT" && !before_data) {
     bool permanent = !in.status.empty() && in.status[0] == '5';
-    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3");
+    bool bad_mailbox = permanent && (detail == "1.0" || detail == "1.1" || detail == "1.3" || detail == "1.10");
     if (!bad_mailbox) reason = "filtered";
   }
   // Refused at the greeting or at HELO/EHLO: the receiving side does not
@@ -356,6 +409,9 @@ std::string ClassifyReason(const ReasonInput& in) {
   if (in.command == "MAIL" && (reason == "userunknown" || reason == "hostunknown" ||
                                reason == "onhold" || reason == "undefined"))
     reason = "rejected";
+  // A bare "Access denied" answering MAIL FROM refuses the sender; only
+  // words about the client (its IP address, a block list) make it a block.
+  if (in.command == "MAIL" && reason == "blocked" && OnlyAccessDenied(in.diagnostic)) reason = "rejected";
   // A name lookup that failed temporarily is a network problem, not a
   // domain that does not exist.
   if (reason == "hostunknown" && temporary) reason = "networkerror";

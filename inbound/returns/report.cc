@@ -6,6 +6,7 @@
 #include "inbound/returns/report.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "inbound/returns/provider_wording.h"
 #include "inbound/returns/reason.h"
@@ -269,6 +270,19 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
       r.diagnostic_type = ToLower(TrimView(code_field.substr(0, semi)));
     r.remote_mta = StripDiagnosticType(FieldValue(block, "Remote-MTA"));
     r.vendor_category = Bounded(std::string(TrimView(FieldValue(block, "X-PowerMTA-BounceCategory"))), 64);
+    // No diagnostic: the Status field's comment ("4.0.0 (example.net: host
+    // name lookup failure)", RFC 3464 2.3.4) is the reporting MTA's own
+    // explanation of this recipient's status when it names a cause; a bare
+    // "(permanent failure)" gives way to the report's text below.
+    std::string comment;
+    if (r.diagnostic.empty() && !r.status.empty()) {
+      size_t open = status.find('(');
+      size_t close = status.rfind(')');
+      if (open != std::string::npos && close != std::string::npos && close > open + 1)
+        comment = Bounded(UnfoldValue(std::string_view(status).substr(open + 1, close - open - 1)),
+                          kMaxDiagnostic);
+      if (!ReasonFromText(comment).empty()) r.diagnostic = comment;
+    }
     // No diagnostic: the text paragraph that names the recipient.
     if (r.diagnostic.empty() && !r.address.empty()) {
       size_t at = FindIgnoreCase(region, r.address);
@@ -292,11 +306,42 @@ void ReadDsn(const std::vector<Fields>& blocks, std::string_view region, ReturnR
         }
       }
     }
+    if (r.diagnostic.empty()) r.diagnostic = std::move(comment);
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
-  for (RecipientReport& r : out.recipients) Classify(r, region, true, out.reporter);
+  // The wider text of a report on several recipients quotes every one's
+  // reply: it stands in for a missing diagnostic only when it is about a
+  // single recipient.
+  for (RecipientReport& r : out.recipients)
+    Classify(r, out.recipients.size() > 1 ? std::string_view() : region, true, out.reporter);
   out.kind = KindOf(out.recipients);
+}
+
+// The receiving server a text bounce names ("host mx.example.org[192.0.2.1]
+// said", "host mx.example.org [192.0.2.1]", "host: mx.example.org (192.0.2.1)"):
+// the first host name (with a dot) after the word "host", or "".
+std::string RemoteHostNamedIn(std::string_view text) {
+  for (size_t at = FindIgnoreCase(text, "host"); at != std::string_view::npos;
+       at = FindIgnoreCase(text, "host", at + 4)) {
+    if (at > 0 && std::isalnum(static_cast<unsigned char>(text[at - 1]))) continue;
+    size_t i = at + 4;
+    if (i < text.size() && text[i] == ':') ++i;
+    if (i >= text.size() || text[i] != ' ') continue;
+    while (i < text.size() && text[i] == ' ') ++i;
+    size_t end = i;
+    while (end < text.size() && end - i < 253 &&
+           (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '-' || text[end] == '.'))
+      ++end;
+    std::string_view name = text.substr(i, end - i);
+    while (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    bool dotted = name.find('.') != std::string_view::npos && name.front() != '.' &&
+                  std::isalpha(static_cast<unsigned char>(name.back()));
+    bool ends_word = end >= text.size() || text[end] == ' ' || text[end] == '[' || text[end] == '(' ||
+                     text[end] == ':' || text[end] == ',' || text[end] == '\n';
+    if (dotted && ends_word) return std::string(name);
+  }
+  return {};
 }
 
 // A non-standard bounce: the failed addresses and the lines after each.
@@ -378,6 +423,7 @@ void ReadTextBounce(const ReturnedMessage& msg, std::string_view region, ReturnR
     if (r.diagnostic.empty() || (FindReplyCode(r.diagnostic) == 0 && ReasonFromText(r.diagnostic).empty()))
       r.diagnostic = Bounded(UnfoldValue(region), kMaxDiagnostic);
     r.action = delayed ? "delayed" : "failed";
+    r.remote_mta = RemoteHostNamedIn(r.diagnostic);
     r.command = SmtpCommandFor(region, r.address, r.diagnostic);
     out.recipients.push_back(std::move(r));
   }
