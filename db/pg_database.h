@@ -99,6 +99,14 @@ auto Guard(const char* what, F&& body) -> decltype(body()) {
     return body();
   } catch (const pqxx::broken_connection& e) {
     return Status::IoError(fmt::format("{}: database connection lost: {}", what, e.what()));
+  } catch (const pqxx::in_doubt_error& e) {
+    // The connection broke while COMMIT was on its way: the transaction may
+    // or may not have committed. Reported as a lost connection, so the
+    // caller writes it again once reconnected (or journals it): writing a
+    // result twice counts one attempt too many, while dropping it would
+    // send that message again after its lease is taken back.
+    return Status::IoError(
+        fmt::format("{}: database connection lost while committing: {}", what, e.what()));
   } catch (const pqxx::sql_error& e) {
     std::string msg = e.what();
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();

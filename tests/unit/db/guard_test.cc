@@ -40,6 +40,18 @@ TEST(GuardTest, OtherSqlErrorsStaySqlErrors) {
   EXPECT_EQ(none.code(), Status::Code::kInternal);
 }
 
+// Seen in the outage test: "Connection lost while committing transaction";
+// as an SQL error it dropped a one-result batch whose message then went out
+// twice.
+TEST(GuardTest, ACommitInDoubtIsAConnectionLost) {
+  Status s = Guard("recording delivery results", []() -> Status {
+    throw pqxx::in_doubt_error("Connection lost while committing transaction ''.");
+  });
+  EXPECT_EQ(s.code(), Status::Code::kIoError) << s.message();
+  EXPECT_NE(s.message().find("connection lost while committing"), std::string::npos)
+      << s.message();
+}
+
 TEST(GuardTest, ABrokenConnectionIsAConnectionLost) {
   Status s = Guard("reading", []() -> Status { throw pqxx::broken_connection("gone"); });
   EXPECT_EQ(s.code(), Status::Code::kIoError);
