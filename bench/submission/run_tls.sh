@@ -43,7 +43,9 @@ result() { echo "RESULT $1 $2" | tee -a "$results"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-# Busy share of all CPUs between two /proc/stat samples.
+# Busy share of all CPUs between two /proc/stat samples ("busy idle" each,
+# passed unquoted on purpose: four numbers).
+# shellcheck disable=SC2086
 cpu_sample() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 busy() { python3 -c "import sys; b0,i0,b1,i1=map(float,sys.argv[1:]); print('%.2f' % ((b1-b0)/((b1-b0)+(i1-i0))))" $1 $2; }
 
@@ -163,7 +165,6 @@ CF
 script -qec "postfix -c $pf/conf check && postfix -c $pf/conf start" /dev/null > "$VAR/postfix-start.log" 2>&1
 wait_port "$pf_port"
 
-expected=0
 # phase NAME PORT N TLS_SOURCE_ARGS...: one tls_source.py run; records its
 # line, the machine's busy share, and (postino) the stored-count delta.
 phase() {
