@@ -1,9 +1,12 @@
 // submission_server.cc: the submission listener for bench/submission/run.sh:
 // the production Listener, SubmissionHandler and PostgreSQL store (group
 // commit, 250 only after commit), with AUTH switched off because
-// smtp-source cannot authenticate. Never built into postino itself.
+// smtp-source cannot authenticate. With CERT KEY, STARTTLS is offered
+// (bench/submission/run_tls.sh); with `auth` after them, AUTH is required
+// as in production (users from `postino user add`). Never built into
+// postino itself.
 //
-// usage: submission_server DATABASE_URL PORT [STORE_THREADS]
+// usage: submission_server DATABASE_URL PORT [STORE_THREADS] [CERT KEY [auth]]
 #include <signal.h>
 #include <uv.h>
 
@@ -16,7 +19,8 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: submission_server DATABASE_URL PORT [STORE_THREADS] [CERT KEY]\n");
+    std::fprintf(stderr,
+                 "usage: submission_server DATABASE_URL PORT [STORE_THREADS] [CERT KEY [auth]]\n");
     return 2;
   }
   postino::inbound::SubmissionServiceOptions o;
@@ -26,8 +30,8 @@ int main(int argc, char** argv) {
   o.cert_file = argc > 5 ? argv[4] : "";
   o.key_file = argc > 5 ? argv[5] : "";
   o.hostname = "bench.postino.test";
-  o.require_auth = false;
-  o.anonymous_user = "bench";
+  o.require_auth = argc > 6 && std::string(argv[6]) == "auth";
+  o.anonymous_user = o.require_auth ? "" : "bench";
   o.max_connections_per_ip = 1000;
   o.limits.max_recipients = 1000;
   uv_loop_t loop;
