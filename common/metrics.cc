@@ -46,8 +46,8 @@ const char* TypeName(Type t) {
   return "untyped";
 }
 
-// " VALUE\n" after a sample's name and labels. Appended piece by piece: GCC
-// 12 at -O3 reports a false -Wrestrict on `out += " " + value + "\n"`.
+// " VALUE\n" after a sample's name and labels, appended piece by piece
+// (no temporary strings).
 void AppendSample(std::string& out, const std::string& value) {
   out += ' ';
   out += value;
