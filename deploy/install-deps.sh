@@ -9,6 +9,8 @@ packages=(
   libuv1-dev libssl-dev libpqxx-dev libpq-dev libfmt-dev nlohmann-json3-dev
   libtomlplusplus-dev libcli11-dev libc-ares-dev libidn2-dev libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # every rule over peer text (SMTP replies, bounce wording, policy patterns)
+  libre2-dev
   # issue 12: Argon2id password hashes of submission users
   libargon2-dev
   # inbound/returns: bounce and complaint parsing (issue 13)

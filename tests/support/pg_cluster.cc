@@ -12,9 +12,15 @@ namespace postino::testing {
 
 PgCluster::PgCluster() {
   dir_ = MakeTempDir("postino-pg") + "/data";
-  port_ = FreePort();
-  ProcessResult r = RunProcess(
-      {"bash", SourceDir() + "/deploy/pg-throwaway.sh", "start", dir_, std::to_string(port_)});
+  // Another test process may bind the port between FreePort and the
+  // postmaster's bind; only that failure is worth another port.
+  ProcessResult r;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = FreePort();
+    r = RunProcess(
+        {"bash", SourceDir() + "/deploy/pg-throwaway.sh", "start", dir_, std::to_string(port_)});
+    if (r.exit_code == 0 || r.err.find("Address already in use") == std::string::npos) break;
+  }
   if (r.exit_code != 0) {
     error_ = "could not start PostgreSQL: " + r.err + r.out;
     return;

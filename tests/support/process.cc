@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -154,18 +155,44 @@ int BackgroundProcess::Wait(std::chrono::seconds timeout) {
   return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
 }
 
-int FreePort() {
+namespace {
+
+// The lowest port the kernel hands out as an ephemeral (outgoing) port.
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0, high = 0;
+  if (in >> low >> high && low > 12000) return low;
+  return 32768;
+}
+
+bool CanBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+// A port below the ephemeral range: one the kernel gave us with bind(0) can
+// be handed to any outgoing connection (to PostgreSQL, to a sink) before the
+// server meant to listen there starts, and a test then fails with "Address
+// already in use". Below the range only another test can take it, so the
+// pick is random (per process) and checked with bind.
+int FreePort() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  int low = 10000, high = EphemeralLow() - 1;
+  std::uniform_int_distribution<int> pick(low, high);
+  for (int i = 0; i < 200; ++i) {
+    int port = pick(rng);
+    if (CanBind(port)) return port;
+  }
+  throw std::runtime_error("FreePort: no free port below the ephemeral range");
 }
 
 bool WaitForPort(int port, std::chrono::milliseconds timeout) {

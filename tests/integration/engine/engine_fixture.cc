@@ -209,18 +209,6 @@ Ticker::~Ticker() {
            [](uv_handle_t* h) { delete static_cast<Box*>(h->data); });
 }
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 ChildProcess::ChildProcess(std::vector<std::string> argv) {
   pid_ = fork();
   if (pid_ == 0) {
@@ -244,21 +232,5 @@ ChildProcess::~ChildProcess() {
 }
 
 bool ChildProcess::running() const { return pid_ > 0 && kill(pid_, 0) == 0; }
-
-bool WaitForPort(uint16_t port, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    close(fd);
-    if (ok) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 }  // namespace postino::testing

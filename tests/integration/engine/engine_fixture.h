@@ -16,6 +16,7 @@
 #include "common/rate.h"
 #include "engine/delivery/engine.h"
 #include "tests/fakemx/fake_mx.h"
+#include "tests/support/process.h"  // FreePort, WaitForPort
 
 namespace postino::testing {
 
@@ -92,8 +93,6 @@ class Ticker {
   Box* box_;
 };
 
-// Picks a free TCP port on 127.0.0.1.
-uint16_t FreePort();
 // A child process, killed (SIGTERM, then SIGKILL) when destroyed.
 class ChildProcess {
  public:
@@ -105,7 +104,5 @@ class ChildProcess {
  private:
   int pid_ = -1;
 };
-// Waits until something accepts TCP connections on 127.0.0.1:port.
-bool WaitForPort(uint16_t port, std::chrono::milliseconds limit);
 
 }  // namespace postino::testing
