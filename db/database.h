@@ -141,6 +141,11 @@ struct AttemptResult {
   TimePoint next_attempt_at;  // for deferred
   bool suppress = false;      // add the address to suppressions (hard bounce)
   std::string email;          // needed when suppress is set
+  // Perhaps written already: an earlier write of it lost its connection,
+  // maybe after the server committed (a commit in doubt). Skipped when the
+  // node's event of that attempt (same delivery, same `at`) exists, so the
+  // attempt is counted once.
+  bool replay = false;
 };
 
 // ---- Submitted mail (issue 12; db/submissions.cc, docs/dsn.md) ----------

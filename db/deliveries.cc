@@ -4,6 +4,7 @@
 // identity lock, egress events and the path states they leave, and the
 // day's counts per source IP for warm-up. Every libpqxx exception is caught
 // here and turned into a Status.
+#include <algorithm>
 #include <map>
 #include <pqxx/pqxx>
 
@@ -116,6 +117,20 @@ Status PgDatabase::RecordResults(const std::string& node,
                                 ToEpoch(r.next_attempt_at), r.suppress, r.email, r.site);
       }
       copy.complete();
+    }
+    // Results written again after a lost connection: drop those whose
+    // attempt is already recorded (the first write did commit). Only then,
+    // so the usual batch pays nothing for it. The time is matched within
+    // 2 µs: a result kept in the journal comes back through a decimal epoch
+    // and may round to the neighbouring microsecond; one node makes no two
+    // attempts of one delivery that close together.
+    if (std::any_of(results.begin(), results.end(),
+                    [](const AttemptResult& r) { return r.replay; })) {
+      tx.exec_params(
+          "DELETE FROM results_in r USING delivery_events e WHERE e.delivery_id = r.delivery_id"
+          " AND e.node = $1 AND e.at BETWEEN to_timestamp(r.at) - interval '2 microseconds'"
+          " AND to_timestamp(r.at) + interval '2 microseconds'",
+          node);
     }
     // Events first: they number the attempt from the row's counter.
     tx.exec_params(

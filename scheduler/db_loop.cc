@@ -56,6 +56,9 @@ Status DbLoop::Start() {
   Result<std::vector<db::AttemptResult>> journal = ReadJournal(opt_.journal_path);
   if (!journal.ok()) return journal.status();
   if (!journal->empty()) {
+    // The run that kept them may have lost its connection while a write of
+    // some of them was committing.
+    for (db::AttemptResult& r : *journal) r.replay = true;
     st = store_.RecordResults(opt_.node, *journal);
     if (!st.ok()) {
       return Status::IoError(fmt::format(
@@ -142,6 +145,9 @@ bool DbLoop::Write(Outbox::Batch& b, MonoTime now) {
     Status st = store_.RecordResults(opt_.node, b.results);
     stats_.RecordWrite(b.results.size(), clock_.Now() - t0, st.ok());
     if (!st.ok() && st.code() == Status::Code::kIoError) {
+      // The server may have committed before the connection went (a
+      // commit in doubt): the next write skips what it finds recorded.
+      for (db::AttemptResult& r : b.results) r.replay = true;
       Failed(now, st);
       return false;
     }
@@ -163,6 +169,7 @@ bool DbLoop::Write(Outbox::Batch& b, MonoTime now) {
           b.results.erase(b.results.begin(), b.results.begin() + static_cast<std::ptrdiff_t>(i));
           b.results_at.erase(b.results_at.begin(),
                              b.results_at.begin() + static_cast<std::ptrdiff_t>(i));
+          b.results.front().replay = true;  // its write may have committed
           Failed(now, one);
           return false;
         }

@@ -62,5 +62,45 @@ TEST_F(DbSessionTest, AStatementTheServerRefusesStaysAnSqlError) {
   EXPECT_NE(r.status().message().find("SQL error"), std::string::npos) << r.status().message();
 }
 
+// A result written again after a lost connection (AttemptResult::replay)
+// whose first write did commit: its attempt is found and not counted twice,
+// even when it came back through the journal's decimal epoch.
+TEST_F(DbSessionTest, AReplayedResultIsRecordedOnce) {
+  Sql("INSERT INTO lists (name) VALUES ('l');"
+      "INSERT INTO templates (name, subject, html_body, text_body) VALUES ('t', 's', 'h', 'x');"
+      "INSERT INTO campaigns (name, list_id, template_id, from_address, status)"
+      " VALUES ('c', 1, 1, 'a@news.example', 'running');"
+      "INSERT INTO subscribers (email, email_key, domain)"
+      " VALUES ('u@d.example', 'u@d.example', 'd.example');"
+      "INSERT INTO deliveries (campaign_id, subscriber_id, email, domain, status)"
+      " VALUES (1, 1, 'u@d.example', 'd.example', 'pending')");
+  Result<std::unique_ptr<db::Database>> d = db::Database::Connect(db_url_);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  std::unique_ptr<db::Database> db = std::move(d).value();
+  db::AttemptResult r;
+  r.delivery_id = 1;
+  r.campaign_id = 1;
+  r.status = "deferred";
+  r.code = 451;
+  r.reply = "451 4.7.1 try later";
+  r.at = std::chrono::system_clock::now();
+  r.next_attempt_at = r.at + std::chrono::minutes(5);
+  ASSERT_TRUE(db->RecordResults("n1", {r}).ok());
+  db::AttemptResult again = r;
+  again.replay = true;
+  again.at += std::chrono::nanoseconds(700);  // the journal's rounding
+  ASSERT_TRUE(db->RecordResults("n1", {again}).ok());
+  EXPECT_EQ(Sql("SELECT count(*) FROM delivery_events WHERE delivery_id = 1"), "1");
+  EXPECT_EQ(Sql("SELECT attempts FROM deliveries WHERE id = 1"), "1");
+  // A later attempt of the same delivery, replayed too, is recorded.
+  db::AttemptResult later = r;
+  later.replay = true;
+  later.status = "delivered";
+  later.at += std::chrono::seconds(300);
+  ASSERT_TRUE(db->RecordResults("n1", {later}).ok());
+  EXPECT_EQ(Sql("SELECT count(*) FROM delivery_events WHERE delivery_id = 1"), "2");
+  EXPECT_EQ(Sql("SELECT attempts || ' ' || status FROM deliveries WHERE id = 1"), "2 delivered");
+}
+
 }  // namespace
 }  // namespace postino::testing

@@ -346,3 +346,76 @@ TEST_F(DbLoopTest, UntilIdleSaysWhatOtherNodesStillHold) {
 
 }  // namespace
 }  // namespace postino::scheduler
+
+namespace postino::scheduler {
+namespace {
+
+// A commit in doubt: the server committed the batch but the connection broke
+// before its answer. The results are written again once the database is
+// back, and must not count a second attempt of the same delivery.
+TEST_F(DbLoopTest, ACommitInDoubtIsWrittenAgainWithoutCountingTwice) {
+  FakeWorkStore store(clock_);
+  int64_t c = store.AddCampaign("c");
+  store.AddDeliveries(c, 3);
+  auto loop = Make(store);
+  ASSERT_TRUE(loop->Start().ok());
+  loop->Step();
+  store.CommitNextRecordThenGoDown();
+  outbox_.PushResults(Results());
+  loop->Step();
+  EXPECT_TRUE(loop->db_down());
+  EXPECT_FALSE(outbox_.Empty()) << "the results wait for the database";
+  store.SetDown(false);
+  clock_.Advance(seconds(1));
+  loop->Step();
+  EXPECT_FALSE(loop->db_down());
+  EXPECT_TRUE(outbox_.Empty());
+  for (int64_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
+    EXPECT_EQ(store.rows().at(id).results, 1) << id;
+    EXPECT_EQ(store.rows().at(id).d.attempts, 1) << id;
+  }
+}
+
+// The same, when the run gives up and keeps the results in its journal: the
+// next start writes them and skips what the in-doubt commit did record.
+TEST_F(DbLoopTest, AJournalAfterACommitInDoubtDoesNotCountTwice) {
+  FakeWorkStore store(clock_);
+  int64_t c = store.AddCampaign("c");
+  store.AddDeliveries(c, 4);
+  DbLoopOptions o;
+  o.give_up = seconds(5);
+  {
+    auto loop = Make(store, o);
+    ASSERT_TRUE(loop->Start().ok());
+    loop->Step();
+    ASSERT_EQ(Claimed(), 4u);
+    std::vector<db::AttemptResult> results = Results();
+    // Two results go in the batch that commits in doubt, two after it.
+    outbox_.PushResults({results[0], results[1]});
+    store.CommitNextRecordThenGoDown();
+    loop->Step();
+    ASSERT_TRUE(loop->db_down());
+    outbox_.PushResults({results[2], results[3]});
+    for (int i = 0; i < 100 && stops_.empty(); ++i) {
+      loop->Step();
+      clock_.Advance(milliseconds(100));
+    }
+    ASSERT_EQ(stops_.size(), 1u);
+    loop->SetLoopDone();
+    EXPECT_EQ(loop->Finish(), kExitDatabase);
+  }
+  ASSERT_EQ(ReadJournal(journal_)->size(), 4u);
+  store.locked.clear();
+  store.SetDown(false);
+  auto next = Make(store, o);
+  ASSERT_TRUE(next->Start().ok());
+  for (int64_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
+    EXPECT_EQ(store.rows().at(id).results, 1) << id;
+  }
+  EXPECT_TRUE(ReadJournal(journal_)->empty());
+}
+
+}  // namespace
+}  // namespace postino::scheduler

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
+
 namespace postino::scheduler::testing {
 
 int64_t FakeWorkStore::AddCampaign(const std::string& name, std::chrono::seconds max_age) {
@@ -84,6 +87,15 @@ Status FakeWorkStore::RecordResults(const std::string& node,
   }
   for (const auto& a : results) {
     Row& r = rows_.at(a.delivery_id);
+    // As PgDatabase: a replayed result whose attempt is recorded (within
+    // 2 µs: the journal's decimal epoch) is skipped.
+    std::vector<WallTime>& seen = attempts_[a.delivery_id];
+    if (a.replay && std::any_of(seen.begin(), seen.end(), [&](WallTime t) {
+          return std::chrono::abs(t - a.at) <= std::chrono::microseconds(2);
+        })) {
+      continue;
+    }
+    seen.push_back(a.at);
     ++r.results;
     if (r.status == "pending" || r.status == "deferred") {
       r.status = a.status;
@@ -92,6 +104,12 @@ Status FakeWorkStore::RecordResults(const std::string& node,
     if (!r.d.first_attempt_at.time_since_epoch().count()) r.d.first_attempt_at = a.at;
     ++r.d.attempts;
     if (r.lease_owner == node) r.lease_owner.clear();
+  }
+  if (in_doubt_) {
+    in_doubt_ = false;
+    down_ = true;
+    return Status::IoError(
+        "recording delivery results: database connection lost while committing: fake");
   }
   return Status::Ok();
 }

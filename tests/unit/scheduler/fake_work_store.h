@@ -41,6 +41,10 @@ class FakeWorkStore final : public WorkStore {
     sql_error_ = true;
     down_after_sql_error_ = true;
   }
+  // A commit in doubt: the next RecordResults is applied, then the call
+  // fails with kIoError as if the connection broke before the server's
+  // answer, and the database is gone (until SetDown(false)).
+  void CommitNextRecordThenGoDown() { in_doubt_ = true; }
 
   std::map<int64_t, Row>& rows() { return rows_; }
   int claims() const { return claims_; }
@@ -78,6 +82,8 @@ class FakeWorkStore final : public WorkStore {
  private:
   bool Due(const Row& r) const;
   Status Down() const { return Status::IoError("database connection lost: fake outage"); }
+  bool in_doubt_ = false;
+  std::map<int64_t, std::vector<WallTime>> attempts_;  // each delivery's recorded attempts
 
   const FakeClock& clock_;
   std::map<int64_t, Row> rows_;
