@@ -64,6 +64,19 @@ class DbLoopTest : public ::testing::Test {
     return out;
   }
 
+  // The database comes back; the next step writes what waited, and each of
+  // deliveries 1..n ends delivered with exactly one result recorded.
+  void ReconnectAndExpectEachRecordedOnce(FakeWorkStore& store, DbLoop& loop, int64_t n) {
+    store.SetDown(false);
+    clock_.Advance(seconds(1));
+    loop.Step();
+    EXPECT_FALSE(loop.db_down());
+    for (int64_t id = 1; id <= n; ++id) {
+      EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
+      EXPECT_EQ(store.rows().at(id).results, 1) << id;
+    }
+  }
+
   size_t Claimed() const {
     size_t n = 0;
     for (const Job& j : jobs_) n += j.deliveries.size();
@@ -308,14 +321,7 @@ TEST_F(DbLoopTest, AConnectionLostDuringOneByOneKeepsTheResults) {
   EXPECT_TRUE(loop->db_down());
   EXPECT_FALSE(outbox_.Empty()) << "the results wait for the database";
   for (int64_t id = 1; id <= 3; ++id) EXPECT_EQ(store.rows().at(id).status, "pending");
-  store.SetDown(false);
-  clock_.Advance(seconds(1));
-  loop->Step();
-  EXPECT_FALSE(loop->db_down());
-  for (int64_t id = 1; id <= 3; ++id) {
-    EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
-    EXPECT_EQ(store.rows().at(id).results, 1) << id;
-  }
+  ReconnectAndExpectEachRecordedOnce(store, *loop, 3);
 }
 
 }  // namespace
@@ -365,16 +371,9 @@ TEST_F(DbLoopTest, ACommitInDoubtIsWrittenAgainWithoutCountingTwice) {
   loop->Step();
   EXPECT_TRUE(loop->db_down());
   EXPECT_FALSE(outbox_.Empty()) << "the results wait for the database";
-  store.SetDown(false);
-  clock_.Advance(seconds(1));
-  loop->Step();
-  EXPECT_FALSE(loop->db_down());
+  ReconnectAndExpectEachRecordedOnce(store, *loop, 3);
   EXPECT_TRUE(outbox_.Empty());
-  for (int64_t id = 1; id <= 3; ++id) {
-    EXPECT_EQ(store.rows().at(id).status, "delivered") << id;
-    EXPECT_EQ(store.rows().at(id).results, 1) << id;
-    EXPECT_EQ(store.rows().at(id).d.attempts, 1) << id;
-  }
+  for (int64_t id = 1; id <= 3; ++id) EXPECT_EQ(store.rows().at(id).d.attempts, 1) << id;
 }
 
 // The same, when the run gives up and keeps the results in its journal: the
