@@ -165,8 +165,8 @@ int EphemeralLow() {
   return 32768;
 }
 
-bool CanBind(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+bool CanBind(int port, int type) {
+  int fd = socket(AF_INET, type, 0);
   if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -190,7 +190,8 @@ int FreePort() {
   std::uniform_int_distribution<int> pick(low, high);
   for (int i = 0; i < 200; ++i) {
     int port = pick(rng);
-    if (CanBind(port)) return port;
+    // Both protocols: dnsmasq listens on TCP and UDP on its port.
+    if (CanBind(port, SOCK_STREAM) && CanBind(port, SOCK_DGRAM)) return port;
   }
   throw std::runtime_error("FreePort: no free port below the ephemeral range");
 }

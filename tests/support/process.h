@@ -45,7 +45,7 @@ class BackgroundProcess {
   int status_ = 0;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's
+// A port on 127.0.0.1, free for TCP and UDP a moment ago, below the kernel's
 // ephemeral range so no outgoing connection can take it meanwhile.
 int FreePort();
 

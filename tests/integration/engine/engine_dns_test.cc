@@ -25,7 +25,7 @@ using fakemx::Script;
 // dnsmasq on 127.0.0.1:<free port> with the zone the tests need.
 class Dnsmasq {
  public:
-  explicit Dnsmasq(std::vector<std::string> records) : port_(FreeUdpPort()) {
+  explicit Dnsmasq(std::vector<std::string> records) : port_(static_cast<uint16_t>(FreePort())) {
     std::vector<std::string> argv = {"/usr/sbin/dnsmasq", "--no-daemon", "--no-resolv",
                                      "--no-hosts", "--port=" + std::to_string(port_),
                                      "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -37,18 +37,6 @@ class Dnsmasq {
   uint16_t port() const { return port_; }
   std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
   bool running() const { return process_->running(); }
-
-  static uint16_t FreeUdpPort() {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-  }
 
  private:
   uint16_t port_;
